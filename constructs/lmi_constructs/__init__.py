@@ -1,0 +1,24 @@
+"""LMI endpoints on SageMaker as CDK constructs.
+
+The pure names (EndpointSpec, Engine, SpecError) import without aws_cdk, so `lmi plan` and the
+unit tests stay fast; the constructs load aws_cdk (and its Node process) on first use.
+"""
+
+from .spec import EndpointSpec, Engine, SpecError, Violation, format_plan
+
+_CONSTRUCTS = {
+    "LmiEndpoint": ".endpoint",
+    "ModelCode": ".model_code",
+    "ModelSource": ".model_source",
+    "WeightsLocation": ".model_source",
+    "WeightsBucket": ".weights_bucket",
+}
+
+__all__ = ["EndpointSpec", "Engine", "SpecError", "Violation", "format_plan", *_CONSTRUCTS]
+
+
+def __getattr__(name):
+    if name in _CONSTRUCTS:
+        import importlib
+        return getattr(importlib.import_module(_CONSTRUCTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

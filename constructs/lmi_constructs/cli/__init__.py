@@ -1,0 +1,1 @@
+"""The `lmi` console script."""

@@ -1,0 +1,188 @@
+"""LmiEndpoint: weights + handler code + role -> SageMaker Model -> EndpointConfig -> Endpoint."""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional
+
+from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from .container_image import known_region, resolve_image
+from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
+from .model_code import ModelCode
+from .model_source import ModelSource, WeightsLocation
+from .spec import EndpointSpec, Engine
+from .weights_bucket import WeightsBucket
+
+# Environment keys LmiEndpoint derives from the spec; a user override would desync them.
+MANAGED_ENVIRONMENT = ("TENSOR_PARALLEL_DEGREE", "MODEL_S3_BUCKET", "MODEL_S3_PREFIX",
+                       "OPTION_MODEL_ID", "OPTION_ENGINE", "OPTION_DTYPE", "OPTION_ROLLING_BATCH")
+PLAN_METADATA_TYPE = "lmi:plan"
+VARIANT_NAME = "AllTraffic"
+
+
+class LmiEndpoint(Construct):
+    """A SageMaker real-time endpoint serving a large model with DJL Serving (LMI containers).
+
+    Every prop is validated by EndpointSpec before any resource is created; a SpecError lists
+    all problems at once.
+    """
+
+    def __init__(self, scope: Construct, id: str, *,
+                 model: ModelSource,
+                 instance_type: str,
+                 tensor_parallel_degree: int,
+                 engine: Engine,
+                 dtype: str,
+                 model_code: Optional[ModelCode] = None,
+                 image: Optional[str] = None,
+                 instance_count: int = 1,
+                 volume_size_gb: Optional[int] = None,
+                 model_data_download_timeout: Duration = Duration.minutes(40),
+                 container_startup_health_check_timeout: Duration = Duration.minutes(40),
+                 environment: Optional[Mapping[str, str]] = None,
+                 role: Optional[iam.IRole] = None,
+                 weights_bucket: Optional[s3.IBucket] = None,
+                 endpoint_name: Optional[str] = None,
+                 kms_key: Optional[kms.IKey] = None,
+                 num_parameters: Optional[float] = None,
+                 num_attention_heads: Optional[int] = None,
+                 gpu_count: Optional[int] = None,
+                 gpu_memory_gib: Optional[float] = None):
+        super().__init__(scope, id)
+        image_uri = image if image and "/" in image else None
+        self.spec = EndpointSpec(
+            instance_type=instance_type, tensor_parallel_degree=tensor_parallel_degree,
+            engine=engine, dtype=dtype, model_id=model.model_id, instance_count=instance_count,
+            image_tag=None if image_uri else image, image_uri=image_uri,
+            volume_size_gb=volume_size_gb,
+            model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
+            container_startup_health_check_timeout_s=int(
+                container_startup_health_check_timeout.to_seconds()),
+            kms_key_id=kms_key.key_arn if kms_key else None, region=known_region(self),
+            has_model_code=model_code is not None, num_parameters=num_parameters,
+            num_attention_heads=num_attention_heads, gpu_count=gpu_count,
+            gpu_memory_gib=gpu_memory_gib)
+        _check_environment(environment)
+        for warning in self.spec.warnings:
+            Annotations.of(self).add_warning_v2("lmi:spec", warning)
+
+        resolved_image = resolve_image(self, self.spec.resolved_image_tag, image_uri)
+        self.role = role or create_execution_role(self, "ExecutionRole")
+        grant_runtime(self.role, resolved_image, endpoint_name)
+
+        self.weights_bucket = weights_bucket
+        if self.weights_bucket is None and model.needs_weights_bucket:
+            self.weights_bucket = WeightsBucket(self, "Weights").bucket
+        self.weights: WeightsLocation = model.bind(self, self.role, self.weights_bucket)
+        self.weights_uri = self.weights.s3_uri
+
+        code = model_code.bind(self, self.role) if model_code else None
+        container = sagemaker.CfnModel.ContainerDefinitionProperty(
+            image=resolved_image.uri,
+            model_data_url=code.model_data_url if code else None,
+            environment={**self._environment(code is not None), **(environment or {})},
+        )
+        self.model = sagemaker.CfnModel(self, "Model", execution_role_arn=self.role.role_arn,
+                                        primary_container=container)
+        self._depend_on_role_policies(self.model)
+
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "EndpointConfig",
+            kms_key_id=kms_key.key_arn if kms_key else None,
+            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT_NAME,
+                model_name=self.model.attr_model_name,
+                initial_instance_count=instance_count,
+                instance_type=instance_type,
+                initial_variant_weight=1.0,
+                model_data_download_timeout_in_seconds=self.spec.model_data_download_timeout_s,
+                container_startup_health_check_timeout_in_seconds=(
+                    self.spec.container_startup_health_check_timeout_s),
+                volume_size_in_gb=self.spec.effective_volume_size_gb,
+            )])
+        if kms_key:
+            kms_key.grant_encrypt_decrypt(self.role)
+
+        self.endpoint = sagemaker.CfnEndpoint(self, "Endpoint",
+                                              endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+                                              endpoint_name=endpoint_name)
+        self.endpoint_name: str = self.endpoint.attr_endpoint_name
+        self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
+
+        acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn)
+        self.spec.weights_location = self.weights_uri if not _is_token(self.weights_uri) else \
+            _describe_location(self.weights)
+        self.node.add_metadata(PLAN_METADATA_TYPE, self.spec.plan())
+        CfnOutput(self, "EndpointName", value=self.endpoint_name,
+                  description="SageMaker endpoint name, for `lmi invoke --endpoint`")
+        CfnOutput(self, "WeightsUri", value=self.weights_uri,
+                  description="S3 prefix the container loads the weights from")
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let grantee call the endpoint (sync and streaming), nothing else."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+            resource_arns=[self.endpoint_arn])
+
+    def _environment(self, has_code: bool) -> Dict[str, str]:
+        spec = self.spec
+        env = {
+            "TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree),
+            "OPTION_ENGINE": spec.engine.serving_engine,
+            "OPTION_DTYPE": spec.dtype,
+            # DJL gives up loading after option.model_loading_timeout; keep it in step with the
+            # health check so a slow load is not killed early.
+            "OPTION_MODEL_LOADING_TIMEOUT": str(spec.container_startup_health_check_timeout_s),
+        }
+        if spec.engine.rolling_batch:
+            env["OPTION_ROLLING_BATCH"] = spec.engine.rolling_batch
+        # Exactly one weights location, so the container never downloads them twice.
+        if has_code:
+            env["MODEL_S3_BUCKET"] = self.weights.bucket.bucket_name
+            env["MODEL_S3_PREFIX"] = self.weights.prefix
+        else:
+            env["OPTION_MODEL_ID"] = self.weights.s3_uri
+        return env
+
+    def _depend_on_role_policies(self, resource: sagemaker.CfnModel) -> None:
+        """CreateModel checks image access with the role: create its policy first."""
+        for child in self.role.node.children:
+            if isinstance(child, iam.Policy):
+                resource.node.add_dependency(child)
+
+
+def _check_environment(environment: Optional[Mapping[str, str]]) -> None:
+    clashes = sorted(set(environment or {}) & set(MANAGED_ENVIRONMENT))
+    if clashes:
+        raise ValueError(f"environment: {', '.join(clashes)} are set by LmiEndpoint from its "
+                         "props; pass tensor_parallel_degree, engine, dtype and model instead")
+
+
+def _is_token(text: str) -> bool:
+    from aws_cdk import Token
+    return Token.is_unresolved(text)
+
+
+def _describe_location(location: WeightsLocation) -> str:
+    """A readable stand-in for a bucket name known only at deploy time: ${AWS::Region} etc."""
+    resolved = Stack.of(location.bucket).resolve(location.bucket.bucket_name)
+    return f"s3://{_readable(resolved)}/{location.prefix}"
+
+
+def _readable(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_readable(part) for part in parts)
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return "<known at deploy time>"

@@ -1,0 +1,124 @@
+"""ModelSource: where the weights come from, and what the execution role may read there.
+
+`bind` returns the weights location and grants read on exactly that prefix. The Hugging Face
+copier (HubWeights, a later issue) plugs in as another ModelSource whose bind copies first.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>.*)$")
+
+
+@dataclass(frozen=True)
+class WeightsLocation:
+    bucket: s3.IBucket
+    prefix: str  # ends with "/" (or is empty for a whole bucket)
+    model_id: Optional[str] = None  # Hugging Face id, for the catalog checks and the plan
+
+    @property
+    def objects_arn(self) -> str:
+        """Every object under the prefix: what the execution role may read."""
+        return self.bucket.arn_for_objects(f"{self.prefix}*")
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket.bucket_name}/{self.prefix}"
+
+
+def normalise_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return f"{prefix}/" if prefix else ""
+
+
+def grant_read_prefix(location: WeightsLocation, role: iam.IGrantable) -> None:
+    """GetObject under the prefix and ListBucket limited to it: nothing else in the bucket."""
+    iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"],
+                               resource_arns=[location.objects_arn])
+    role.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+        actions=["s3:ListBucket"], resources=[location.bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{location.prefix}*"]}}))
+    if location.bucket.encryption_key is not None:
+        location.bucket.encryption_key.grant_decrypt(role)
+
+
+class ModelSource(abc.ABC):
+    """Weights for the endpoint. Use the static factories."""
+
+    def __init__(self, model_id: Optional[str]):
+        self.model_id = model_id
+
+    @staticmethod
+    def from_bucket(bucket: s3.IBucket, prefix: str, model_id: Optional[str] = None) -> "ModelSource":
+        """Weights already in S3 (uploaded beforehand, as the reference flow did)."""
+        return _BucketSource(bucket, prefix, model_id)
+
+    @staticmethod
+    def from_s3_uri(uri: str, model_id: Optional[str] = None) -> "ModelSource":
+        """`s3://bucket/prefix/`: the bucket is imported by name."""
+        match = _S3_URI.match(uri or "")
+        if not match:
+            raise ValueError(f"weights URI {uri!r} is not of the form s3://<bucket>/<prefix>/; "
+                             "pass e.g. s3://my-weights/bigscience/bloom/")
+        return _UriSource(match.group("bucket"), match.group("prefix"), model_id)
+
+    @staticmethod
+    def from_weights_bucket(prefix: str, model_id: Optional[str] = None) -> "ModelSource":
+        """Weights staged under prefix in the endpoint's own weights bucket."""
+        return _OwnBucketSource(prefix, model_id)
+
+    @property
+    def needs_weights_bucket(self) -> bool:
+        """True when the endpoint must provide (or create) the weights bucket."""
+        return False
+
+    @abc.abstractmethod
+    def bind(self, scope: Construct, role: iam.IGrantable,
+             weights_bucket: Optional[s3.IBucket]) -> WeightsLocation:
+        """Resolve the location and grant role read access to exactly it."""
+
+
+class _BucketSource(ModelSource):
+    def __init__(self, bucket: s3.IBucket, prefix: str, model_id: Optional[str]):
+        super().__init__(model_id)
+        self.bucket, self.prefix = bucket, normalise_prefix(prefix)
+
+    def bind(self, scope, role, weights_bucket):
+        location = WeightsLocation(self.bucket, self.prefix, self.model_id)
+        grant_read_prefix(location, role)
+        return location
+
+
+class _UriSource(ModelSource):
+    def __init__(self, bucket_name: str, prefix: str, model_id: Optional[str]):
+        super().__init__(model_id)
+        self.bucket_name, self.prefix = bucket_name, normalise_prefix(prefix)
+
+    def bind(self, scope, role, weights_bucket):
+        bucket = s3.Bucket.from_bucket_name(scope, "WeightsSource", self.bucket_name)
+        location = WeightsLocation(bucket, self.prefix, self.model_id)
+        grant_read_prefix(location, role)
+        return location
+
+
+class _OwnBucketSource(ModelSource):
+    def __init__(self, prefix: str, model_id: Optional[str]):
+        super().__init__(model_id)
+        self.prefix = normalise_prefix(prefix)
+
+    @property
+    def needs_weights_bucket(self) -> bool:
+        return True
+
+    def bind(self, scope, role, weights_bucket):
+        location = WeightsLocation(weights_bucket, self.prefix, self.model_id)
+        grant_read_prefix(location, role)
+        return location

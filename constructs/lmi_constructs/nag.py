@@ -1,0 +1,33 @@
+"""cdk-nag acknowledgements on the narrowest finding, each with its reason."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+
+PACK = "AwsSolutions"
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str, finding: str = None) -> None:
+    """Acknowledge `AwsSolutions-<rule>` (optionally `[finding]`) on exactly this construct."""
+    rule_id = f"{PACK}-{rule}" + (f"[{finding}]" if finding else "")
+    Validations.of(construct).acknowledge(Acknowledgment(id=f"{PACK}::{rule_id}", reason=reason))
+
+
+def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str) -> None:
+    """IAM5 for one wildcard resource, written the way cdk-nag prints it."""
+    acknowledge(policy, "IAM5", reason, f"Resource::{nag_text(Stack.of(policy).resolve(resource))}")
+
+
+def nag_text(value) -> str:
+    """cdk-nag's rendering of a resolved value: Ref -> <Name>, GetAtt -> <Name.Attr>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(nag_text(part) for part in parts)
+    raise ValueError(f"cannot render {value!r} as a cdk-nag finding")

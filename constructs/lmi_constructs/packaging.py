@@ -1,0 +1,63 @@
+"""Deterministic model.tar.gz: the same bytes on every run and machine.
+
+Sorted entries, zero mtimes and owners, normalised modes, gzip header without name or mtime, so
+the asset hash (and the snapshot) only changes when a file's content changes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+from pathlib import Path
+from typing import Iterable, List
+
+# Build leftovers that must not change the bundle.
+EXCLUDED_NAMES = {"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints"}
+EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+
+
+def bundle_files(source: Path) -> List[Path]:
+    """Files under source that go into the bundle, relative and sorted."""
+    found = []
+    for root, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_NAMES)
+        for name in files:
+            if name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES):
+                continue
+            found.append(Path(root, name).relative_to(source))
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def _tar_info(relative: Path, size: int, executable: bool) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(relative.as_posix())
+    info.size = size
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o755 if executable else 0o644
+    return info
+
+
+def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None) -> Path:
+    """Write source's files into destination (a .tar.gz) deterministically; return destination."""
+    source = Path(source)
+    if not source.is_dir():
+        raise ValueError(f"model code directory {source} does not exist or is not a directory")
+    files = list(files) if files is not None else bundle_files(source)
+    if not files:
+        raise ValueError(f"model code directory {source} holds no files to bundle")
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for relative in files:
+            path = source / relative
+            data = path.read_bytes()
+            info = _tar_info(relative, len(data), os.access(path, os.X_OK))
+            tar.addfile(info, io.BytesIO(data))
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with open(destination, "wb") as out:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+            gz.write(raw.getvalue())
+    return destination

@@ -1,0 +1,7 @@
+"""Pure validation and catalogs: no aws_cdk import, shared by constructs, `lmi plan` and tests."""
+
+from .endpoint_spec import EndpointSpec, format_plan
+from .engines import Engine
+from .errors import SpecError, Violation
+
+__all__ = ["EndpointSpec", "Engine", "SpecError", "Violation", "format_plan"]

@@ -1,0 +1,56 @@
+"""Model catalog: the sizes that decide tensor parallelism and memory.
+
+Source: each model's config.json on the Hugging Face Hub (num_attention_heads / n_head,
+hidden_size, num_hidden_layers) and its model card for the parameter count; BLOOM-176B and OPT-30B
+as in shared/FACTS.md ("Models").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    num_parameters: float
+    num_attention_heads: int
+    hidden_size: int
+    num_layers: int
+    # dtype the weights in this repository are stored in ("int8" for pre-quantized shards)
+    stored_dtype: str = "fp16"
+
+
+_BLOOM = dict(name="BLOOM-176B", num_parameters=176.2e9, num_attention_heads=112,
+              hidden_size=14336, num_layers=70)
+_OPT_30B = dict(name="OPT-30B", num_parameters=30.0e9, num_attention_heads=56,
+                hidden_size=7168, num_layers=48)
+
+MODELS: Dict[str, ModelInfo] = {
+    "bigscience/bloom": ModelInfo(**_BLOOM, stored_dtype="bf16"),
+    "microsoft/bloom-deepspeed-inference-int8": ModelInfo(**_BLOOM, stored_dtype="int8"),
+    "microsoft/bloom-deepspeed-inference-fp16": ModelInfo(**_BLOOM, stored_dtype="fp16"),
+    "facebook/opt-30b": ModelInfo(**_OPT_30B, stored_dtype="fp16"),
+    "meta-llama/Llama-3.1-8B-Instruct": ModelInfo("Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16"),
+    "meta-llama/Llama-3.1-70B-Instruct": ModelInfo("Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16"),
+    "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo("Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16"),
+    "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo("Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16"),
+    "Qwen/Qwen2.5-72B-Instruct": ModelInfo("Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16"),
+}
+
+
+def lookup_model(model_id: Optional[str]) -> Optional[ModelInfo]:
+    if not model_id:
+        return None
+    if model_id in MODELS:
+        return MODELS[model_id]
+    lowered = {key.lower(): value for key, value in MODELS.items()}
+    return lowered.get(model_id.lower())
+
+
+def valid_tensor_parallel_degrees(num_attention_heads: Optional[int],
+                                  gpu_count: int) -> Tuple[int, ...]:
+    """Degrees that divide the GPU count and the head count (DeepSpeed asserts it), when known."""
+    return tuple(tp for tp in range(1, gpu_count + 1)
+                 if gpu_count % tp == 0 and (num_attention_heads is None or num_attention_heads % tp == 0))

@@ -1,0 +1,46 @@
+"""WeightsBucket: where model weights live, locked down and kept on stack deletion."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from . import nag
+
+
+class WeightsBucket(Construct):
+    """A private, TLS-only, encrypted bucket with access logs and multipart clean-up.
+
+    RETAIN by default: hundreds of GB of weights take hours to copy again, so `cdk destroy`
+    keeps them unless the caller asks for RemovalPolicy.DESTROY.
+    """
+
+    def __init__(self, scope: Construct, id: str, *,
+                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN):
+        super().__init__(scope, id)
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=removal_policy,
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
+        )
+        nag.acknowledge(self.access_logs, "S1",
+                        "This is the access-log bucket of the weights bucket; logging it into "
+                        "itself would loop, and its objects are the audit trail.")
+        self.bucket = s3.Bucket(
+            self, "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=False,  # weights are immutable per commit prefix; versions would double cost
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="weights/",
+            removal_policy=removal_policy,
+            lifecycle_rules=[s3.LifecycleRule(
+                id="AbortIncompleteMultipartUploads",
+                abort_incomplete_multipart_upload_after=Duration.days(1))],
+        )

@@ -14,8 +14,9 @@ from lmi_constructs import SpecError
 from stacks import BloomStack, OptStack
 
 
-def build_app(context=None) -> App:
-    app = App(context=context) if context else App()
+def build_app(**app_props) -> App:
+    """Both stacks with the nag pack; app_props (outdir, context) are for tests."""
+    app = App(**app_props)
     BloomStack(app, "BloomStack")
     OptStack(app, "OptStack")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

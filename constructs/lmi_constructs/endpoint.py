@@ -15,7 +15,7 @@ from .container_image import known_region, resolve_image
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
 from .model_source import ModelSource, WeightsLocation
-from .spec import EndpointSpec, Engine
+from .spec import EndpointSpec, Engine, SpecError
 from .weights_bucket import WeightsBucket
 
 # Environment keys LmiEndpoint derives from the spec; a user override would desync them.
@@ -55,18 +55,21 @@ class LmiEndpoint(Construct):
                  gpu_memory_gib: Optional[float] = None):
         super().__init__(scope, id)
         image_uri = image if image and "/" in image else None
-        self.spec = EndpointSpec(
-            instance_type=instance_type, tensor_parallel_degree=tensor_parallel_degree,
-            engine=engine, dtype=dtype, model_id=model.model_id, instance_count=instance_count,
-            image_tag=None if image_uri else image, image_uri=image_uri,
-            volume_size_gb=volume_size_gb,
-            model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
-            container_startup_health_check_timeout_s=int(
-                container_startup_health_check_timeout.to_seconds()),
-            kms_key_id=kms_key.key_arn if kms_key else None, region=known_region(self),
-            has_model_code=model_code is not None, num_parameters=num_parameters,
-            num_attention_heads=num_attention_heads, gpu_count=gpu_count,
-            gpu_memory_gib=gpu_memory_gib)
+        try:
+            self.spec = EndpointSpec(
+                instance_type=instance_type, tensor_parallel_degree=tensor_parallel_degree,
+                engine=engine, dtype=dtype, model_id=model.model_id, instance_count=instance_count,
+                image_tag=None if image_uri else image, image_uri=image_uri,
+                volume_size_gb=volume_size_gb,
+                model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
+                container_startup_health_check_timeout_s=int(
+                    container_startup_health_check_timeout.to_seconds()),
+                kms_key_id=kms_key.key_arn if kms_key else None, region=known_region(self),
+                has_model_code=model_code is not None, num_parameters=num_parameters,
+                num_attention_heads=num_attention_heads, gpu_count=gpu_count,
+                gpu_memory_gib=gpu_memory_gib)
+        except SpecError as error:  # name the construct: an app may hold several
+            raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
         _check_environment(environment)
         for warning in self.spec.warnings:
             Annotations.of(self).add_warning_v2("lmi:spec", warning)

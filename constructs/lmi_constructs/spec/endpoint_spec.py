@@ -84,7 +84,7 @@ class EndpointSpec:
 
     @property
     def weights_bytes(self) -> Optional[float]:
-        if self.parameters is None:
+        if self.parameters is None or self.dtype not in BYTES_PER_DTYPE:
             return None
         return self.parameters * BYTES_PER_DTYPE[self.dtype]
 

@@ -1,0 +1,33 @@
+"""Synthesize each app once per session: every jsii synth costs seconds."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cdk_json_context():
+    """The feature flags `cdk synth` applies, so tests see the templates users deploy."""
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+@pytest.fixture(scope="session")
+def reference_assembly(tmp_path_factory):
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    # app.synth() runs the AwsSolutions pack: an unacknowledged finding fails it here.
+    return build_app(outdir=str(outdir), context=cdk_json_context()).synth()
+
+
+@pytest.fixture(scope="session")
+def templates(reference_assembly):
+    return {name: reference_assembly.get_stack_by_name(name).template
+            for name in ("BloomStack", "OptStack")}
+
+
+@pytest.fixture(scope="session")
+def template_files(reference_assembly):
+    return sorted(Path(reference_assembly.directory).glob("*.template.json"))

@@ -1,0 +1,24 @@
+"""Small queries over synthesized CloudFormation templates."""
+
+import json
+
+
+def resources_of(template, resource_type):
+    return {logical_id: resource for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == resource_type}
+
+
+def only(template, resource_type):
+    found = list(resources_of(template, resource_type).values())
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    return found[0]["Properties"]
+
+
+def policy_statements(template):
+    return [statement
+            for policy in resources_of(template, "AWS::IAM::Policy").values()
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def as_text(value) -> str:
+    return json.dumps(value, sort_keys=True)

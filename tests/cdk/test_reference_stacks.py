@@ -1,0 +1,125 @@
+"""BloomStack and OptStack: snapshots plus the facts the reference deployment depends on."""
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from .template_queries import as_text, only, policy_statements, resources_of
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_template_snapshot(templates, stack, json_snapshot):
+    assert templates[stack] == json_snapshot
+
+
+def environment(template):
+    return only(template, "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
+
+
+def variant(template):
+    return only(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]
+
+
+def test_bloom_runs_tp8_int8_deepspeed_on_p4d(templates):
+    env = environment(templates["BloomStack"])
+    assert env["TENSOR_PARALLEL_DEGREE"] == "8"
+    assert env["OPTION_ENGINE"] == "DeepSpeed" and env["OPTION_DTYPE"] == "int8"
+    assert env["MODEL_S3_PREFIX"] == "microsoft/bloom-deepspeed-inference-int8/"
+    assert variant(templates["BloomStack"])["InstanceType"] == "ml.p4d.24xlarge"
+
+
+def test_opt_runs_tp4_on_g5(templates):
+    env = environment(templates["OptStack"])
+    assert env["TENSOR_PARALLEL_DEGREE"] == "4" and env["OPTION_DTYPE"] == "fp16"
+    assert variant(templates["OptStack"])["InstanceType"] == "ml.g5.24xlarge"
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_timeouts_and_no_volume_on_nvme(templates, stack):
+    production_variant = variant(templates[stack])
+    assert production_variant["ModelDataDownloadTimeoutInSeconds"] == 2400
+    assert production_variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 2400
+    assert "VolumeSizeInGB" not in production_variant
+    assert environment(templates[stack])["OPTION_MODEL_LOADING_TIMEOUT"] == "2400"
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_weights_location_given_once(templates, stack):
+    env = environment(templates[stack])
+    assert "MODEL_S3_BUCKET" in env and "MODEL_S3_PREFIX" in env
+    assert "OPTION_MODEL_ID" not in env  # the handler downloads; the container must not
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_image_from_region_mapping(templates, stack):
+    template = templates[stack]
+    mapping = template["Mappings"]["LmiDlcAccounts"]
+    assert mapping["us-east-1"] == {"account": "763104351884"}
+    assert mapping["cn-north-1"] == {"account": "727897471807"}
+    image = as_text(only(template, "AWS::SageMaker::Model")["PrimaryContainer"]["Image"])
+    assert '"Fn::FindInMap": ["LmiDlcAccounts", {"Ref": "AWS::Region"}, "account"]' in image
+    assert '"Ref": "AWS::URLSuffix"' in image
+    tag = {"BloomStack": "0.19.0-deepspeed0.7.3-cu113", "OptStack": "0.20.0-deepspeed0.7.5-cu116"}
+    assert f"/djl-inference:{tag[stack]}" in image
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_model_data_is_the_code_asset(templates, stack):
+    url = as_text(only(templates[stack], "AWS::SageMaker::Model")["PrimaryContainer"]["ModelDataUrl"])
+    assert "cdk-hnb659fds-assets" in url and url.endswith('.gz"}')
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_least_privilege_role(templates, stack):
+    template = templates[stack]
+    role = only(template, "AWS::IAM::Role")
+    assert "ManagedPolicyArns" not in role  # no AmazonSageMakerFullAccess
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "sagemaker.amazonaws.com"}
+    statements = policy_statements(template)
+    star = sorted(action for s in statements if s["Resource"] == "*"
+                  for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    assert star == ["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"]
+    metric = next(s for s in statements if s["Action"] == "cloudwatch:PutMetricData")
+    assert metric["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints*"}}
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not [a for a in actions if a.endswith("*")]
+    assert not [a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")]
+
+
+@pytest.mark.parametrize("stack,prefix", [("BloomStack", "microsoft/bloom-deepspeed-inference-int8/"),
+                                          ("OptStack", "facebook/opt-30b/")])
+def test_s3_reads_scoped_to_prefix_and_code_object(templates, stack, prefix):
+    statements = policy_statements(templates[stack])
+    get = next(s for s in statements if s["Action"] == "s3:GetObject")
+    resources = [as_text(r) for r in get["Resource"]]
+    assert any(r.endswith(f'/{prefix}*"]]}}') for r in resources)
+    assert any(".gz" in r and "*" not in r for r in resources)  # exactly the code object
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+
+
+def test_ecr_pull_limited_to_djl_inference(templates):
+    statements = policy_statements(templates["BloomStack"])
+    pull = next(s for s in statements if "ecr:BatchGetImage" in s["Action"])
+    assert as_text(pull["Resource"]).endswith(':repository/djl-inference"]]}')
+
+
+@pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
+def test_outputs_and_endpoint(templates, stack):
+    template = templates[stack]
+    outputs = template["Outputs"]
+    assert any(key.startswith("EndpointEndpointName") for key in outputs)
+    assert any(key.startswith("EndpointWeightsUri") for key in outputs)
+    endpoint = only(template, "AWS::SageMaker::Endpoint")
+    assert "EndpointConfigName" in endpoint
+
+
+def test_model_waits_for_the_role_policy(templates):
+    model = next(iter(resources_of(templates["BloomStack"], "AWS::SageMaker::Model").values()))
+    policy_id = next(iter(resources_of(templates["BloomStack"], "AWS::IAM::Policy")))
+    assert policy_id in model["DependsOn"]

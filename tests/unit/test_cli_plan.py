@@ -1,0 +1,51 @@
+"""`lmi plan`: exit 0 and a plan when valid, exit 2 and one line per problem otherwise."""
+
+import json
+import subprocess
+import sys
+
+from lmi_constructs.cli.main import main
+
+
+def test_valid_plan_prints_the_facts(capsys):
+    code = main(["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge",
+                 "--tp", "4", "--engine", "deepspeed", "--dtype", "fp16"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "OPT-30B (facebook/opt-30b)" in out
+    assert "13.97 GiB of weights per GPU, 20.12 GiB usable" in out
+    assert "local NVMe (VolumeSizeInGB not sent)" in out
+
+
+def test_invalid_plan_exits_2_with_one_line_per_problem(capsys):
+    code = main(["plan", "--model-id", "microsoft/bloom-deepspeed-inference-int8",
+                 "--instance-type", "ml.p4d.24xlarge", "--tp", "3", "--dtype", "int8",
+                 "--volume-size-gb", "100", "--startup-timeout", "30"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 4
+    assert all(line.startswith("error: ") for line in err)
+    assert any("volume_size_gb=100" in line for line in err)
+    assert any("container_startup_health_check_timeout=30s" in line for line in err)
+
+
+def test_json_output(capsys):
+    assert main(["plan", "--instance-type", "ml.g5.12xlarge", "--tp", "4", "--engine", "vllm",
+                 "--no-model-code", "--model-id", "mistralai/Mistral-7B-Instruct-v0.3",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["engine"] == "VLLM" and plan["tensor_parallel_degree"] == 4
+
+
+def test_missing_required_flags(capsys):
+    assert main(["plan", "--model-id", "facebook/opt-30b"]) == 2
+    assert "--instance-type and --tp required" in capsys.readouterr().err
+
+
+def test_console_module_runs_without_aws_cdk_import():
+    # `lmi plan` must stay fast: the pure spec path never starts jsii's Node process.
+    probe = ("import sys; from lmi_constructs.cli.main import main; "
+             "main(['plan','--instance-type','ml.g5.24xlarge','--tp','4','--model-id','facebook/opt-30b']); "
+             "print('aws_cdk' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False")

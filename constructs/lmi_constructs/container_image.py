@@ -43,7 +43,9 @@ def resolve_image(scope: Construct, tag: Optional[str], custom_uri: Optional[str
     if custom_uri:
         return ResolvedImage(custom_uri, "", stack.region, _repository_arn_of(stack, custom_uri))
     account = _dlc_account(stack)
-    uri = images.image_uri(account, stack.region, stack.url_suffix, tag)
+    region = known_region(stack)
+    url_suffix = images.url_suffix_for(region) if region else stack.url_suffix
+    uri = images.image_uri(account, stack.region, url_suffix, tag)
     repository_arn = (f"arn:{stack.partition}:ecr:{stack.region}:{account}:"
                       f"repository/{images.REPOSITORY}")
     return ResolvedImage(uri, account, stack.region, repository_arn)

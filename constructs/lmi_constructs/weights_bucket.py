@@ -19,12 +19,14 @@ class WeightsBucket(Construct):
     def __init__(self, scope: Construct, id: str, *,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN):
         super().__init__(scope, id)
+        # Log delivery through a bucket policy, not the deprecated LogDeliveryWrite ACL,
+        # whatever the app's feature flags say.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         self.access_logs = s3.Bucket(
             self, "AccessLogs",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal_policy,
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
         )

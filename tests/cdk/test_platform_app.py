@@ -1,0 +1,191 @@
+"""A platform team's app: their bucket, their role, their model and instance, a known region."""
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Duration, Environment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+
+from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource, SpecError
+
+from .conftest import ROOT
+from .template_queries import as_text, only, policy_statements, resources_of
+
+ACCOUNT, REGION = "111111111111", "eu-west-1"
+
+
+def platform_stack(region=REGION, outdir=None):
+    app = App(outdir=outdir) if outdir else App()
+    return app, Stack(app, "Platform", env=Environment(account=ACCOUNT, region=region))
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    app, stack = platform_stack(outdir=str(tmp_path_factory.mktemp("platform.out")))
+    existing_bucket = s3.Bucket.from_bucket_name(stack, "TeamWeights", "team-model-weights")
+    existing_role = iam.Role.from_role_arn(stack, "TeamRole",
+                                           f"arn:aws:iam::{ACCOUNT}:role/team-sagemaker")
+    vllm = LmiEndpoint(
+        stack, "Mistral",
+        model=ModelSource.from_bucket(existing_bucket, "mistral/v0.3",
+                                      model_id="mistralai/Mistral-7B-Instruct-v0.3"),
+        instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
+        dtype="bf16", role=existing_role,
+        container_startup_health_check_timeout=Duration.minutes(20))
+    accelerate = LmiEndpoint(
+        stack, "Opt",
+        model=ModelSource.from_weights_bucket("facebook/opt-30b", model_id="facebook/opt-30b"),
+        instance_type="ml.p3.8xlarge", tensor_parallel_degree=4, engine=Engine.ACCELERATE,
+        dtype="fp16", model_code=ModelCode.from_directory(ROOT / "model_code"),
+        endpoint_name="team-opt", environment={"HF_HUB_OFFLINE": "1"})
+    caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    accelerate.grant_invoke(caller)
+    report, assembly = nag_report(app)
+    template = assembly.get_stack_by_name("Platform").template
+    return {"template": template, "vllm": vllm, "accelerate": accelerate, "nag": report}
+
+
+def nag_report(app):
+    """Synthesize with the pack as an app would; the report lists what was not acknowledged."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    assembly = None
+    try:
+        assembly = app.synth()
+    except RuntimeError as error:  # synthesis stops on findings; the report is still written
+        if "ValidationFailed" not in str(error):
+            raise
+    report = json.loads((Path(app.outdir) / "validation-report.json").read_text())
+    return next(p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"), assembly
+
+
+def model_env(template, logical_prefix):
+    models = resources_of(template, "AWS::SageMaker::Model")
+    return next(m for k, m in models.items() if k.startswith(logical_prefix))[
+        "Properties"]["PrimaryContainer"]
+
+
+def test_known_region_gives_a_literal_image_and_no_mapping(platform):
+    template = platform["template"]
+    assert "Mappings" not in template
+    container = model_env(template, "Mistral")
+    assert container["Image"] == (
+        "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.36.0-lmi27.0.0-cu130")
+
+
+def test_engine_without_code_loads_weights_itself_once(platform):
+    container = model_env(platform["template"], "Mistral")
+    env = container["Environment"]
+    assert "ModelDataUrl" not in container
+    assert env["OPTION_MODEL_ID"] == "s3://team-model-weights/mistral/v0.3/"
+    assert env["OPTION_ROLLING_BATCH"] == "vllm" and env["OPTION_DTYPE"] == "bf16"
+    assert "MODEL_S3_BUCKET" not in env and "MODEL_S3_PREFIX" not in env
+
+
+def test_existing_role_is_used_and_granted(platform):
+    template = platform["template"]
+    roles = resources_of(template, "AWS::IAM::Role")
+    # Only the Opt endpoint's own role and the caller: the team role is not recreated.
+    assert len(roles) == 2
+    model = model_env(template, "Mistral")
+    assert platform["vllm"].role.role_name == "team-sagemaker"
+    statements = as_text(policy_statements(template))
+    assert ":s3:::team-model-weights/mistral/v0.3/*" in statements
+
+
+def test_ebs_instance_gets_a_volume_that_holds_the_weights(platform):
+    configs = resources_of(platform["template"], "AWS::SageMaker::EndpointConfig")
+    variants = {k: c["Properties"]["ProductionVariants"][0] for k, c in configs.items()}
+    opt = next(v for k, v in variants.items() if k.startswith("Opt"))
+    mistral = next(v for k, v in variants.items() if k.startswith("Mistral"))
+    assert opt["VolumeSizeInGB"] == 66 and opt["InstanceType"] == "ml.p3.8xlarge"
+    assert "VolumeSizeInGB" not in mistral
+    assert mistral["ContainerStartupHealthCheckTimeoutInSeconds"] == 1200
+
+
+def test_own_weights_bucket_is_locked_down_and_retained(platform):
+    template = platform["template"]
+    buckets = resources_of(template, "AWS::S3::Bucket")
+    weights = next(b for k, b in buckets.items() if k.startswith("OptWeightsBucket"))
+    props = weights["Properties"]
+    assert weights["DeletionPolicy"] == "Retain" and weights["UpdateReplacePolicy"] == "Retain"
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert "LoggingConfiguration" in props
+    assert {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            "Id": "AbortIncompleteMultipartUploads", "Status": "Enabled"} in props[
+        "LifecycleConfiguration"]["Rules"]
+    policies = as_text(resources_of(template, "AWS::S3::BucketPolicy"))
+    assert '"aws:SecureTransport": "false"' in policies
+
+
+def test_custom_code_engine_reads_bucket_and_prefix(platform):
+    container = model_env(platform["template"], "Opt")
+    env = container["Environment"]
+    assert env["MODEL_S3_PREFIX"] == "facebook/opt-30b/" and "OPTION_MODEL_ID" not in env
+    assert env["OPTION_ENGINE"] == "Python" and env["HF_HUB_OFFLINE"] == "1"
+    assert "ModelDataUrl" in container
+
+
+def test_named_endpoint_scopes_its_log_group(platform):
+    statements = as_text(policy_statements(platform["template"]))
+    assert "log-group:/aws/sagemaker/Endpoints/team-opt" in statements
+    endpoint = next(e for k, e in resources_of(platform["template"], "AWS::SageMaker::Endpoint")
+                    .items() if k.startswith("Opt"))
+    assert endpoint["Properties"]["EndpointName"] == "team-opt"
+
+
+def test_grant_invoke_is_limited_to_the_endpoint(platform):
+    template = platform["template"]
+    caller_policy = next(p for k, p in resources_of(template, "AWS::IAM::Policy").items()
+                         if k.startswith("CallerDefaultPolicy"))
+    statement, = caller_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["sagemaker:InvokeEndpoint",
+                                   "sagemaker:InvokeEndpointWithResponseStream"]
+    assert statement["Resource"] == {"Ref": next(k for k in resources_of(
+        template, "AWS::SageMaker::Endpoint") if k.startswith("Opt"))}
+
+
+def test_platform_app_is_nag_clean(platform):
+    report = platform["nag"]
+    assert report["violations"] == [], [
+        (v["ruleName"], [c["constructPath"] for c in v["violatingConstructs"]])
+        for v in report["violations"]]
+
+
+def test_invalid_props_name_the_construct():
+    _, stack = platform_stack()
+    with pytest.raises(SpecError) as caught:
+        LmiEndpoint(stack, "Bad", model=ModelSource.from_s3_uri("s3://team-weights/p/", model_id="facebook/opt-30b"),
+                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=3, engine=Engine.DEEPSPEED,
+                    dtype="fp16", model_code=ModelCode.from_directory(ROOT / "model_code"))
+    assert str(caught.value).startswith("invalid Platform/Bad spec")
+    assert "tensor_parallel_degree=3" in str(caught.value)
+
+
+def test_region_without_container_is_refused_when_known():
+    _, stack = platform_stack(region="xx-mars-1")
+    with pytest.raises(SpecError, match="region=xx-mars-1: has no known LMI container"):
+        LmiEndpoint(stack, "Mars", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+                    instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
+                    dtype="fp16", num_parameters=7e9)
+
+
+def test_managed_environment_cannot_be_overridden():
+    _, stack = platform_stack()
+    with pytest.raises(ValueError, match="TENSOR_PARALLEL_DEGREE are set by LmiEndpoint"):
+        LmiEndpoint(stack, "Clash", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+                    instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
+                    dtype="fp16", environment={"TENSOR_PARALLEL_DEGREE": "2"})
+
+
+def test_bad_weights_uri_and_model_code_dir(tmp_path):
+    with pytest.raises(ValueError, match="is not of the form s3://<bucket>/<prefix>/"):
+        ModelSource.from_s3_uri("https://bucket/prefix")
+    with pytest.raises(ValueError, match="has no serving.properties"):
+        ModelCode.from_directory(tmp_path)

@@ -8,7 +8,7 @@ from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lmi_constructs import LmiEndpoint, ModelCode, ModelSource
+from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource
 
 from .context import ReferenceSettings, apply_overrides
 
@@ -34,11 +34,20 @@ class ReferenceStack(Stack):
             engine=settings.engine,  # parsed and checked by the spec
             dtype=settings.dtype,
             image=settings.image_tag,
-            model_code=ModelCode.from_directory(MODEL_CODE_DIR),
+            model_code=self._model_code(settings.engine),
             volume_size_gb=settings.volume_size_gb,
             model_data_download_timeout=REFERENCE_TIMEOUT,
             container_startup_health_check_timeout=REFERENCE_TIMEOUT,
         )
+
+    @staticmethod
+    def _model_code(engine_name: str):
+        """Our handler for engines that run model.py; VLLM loads the weights by itself."""
+        try:
+            engine = Engine.parse(engine_name)
+        except ValueError:
+            return ModelCode.from_directory(MODEL_CODE_DIR)  # the spec reports the bad name
+        return ModelCode.from_directory(MODEL_CODE_DIR) if engine.needs_model_code else None
 
     def _weights(self, settings: ReferenceSettings) -> ModelSource:
         if settings.weights_uri:

@@ -71,3 +71,15 @@ def test_cdk_cli_refuses_a_bad_override(tmp_path):
     assert result.returncode != 0
     assert "volume_size_gb=100: is not accepted on ml.p4d.24xlarge" in result.stderr
     assert not (tmp_path / "out" / "BloomStack.template.json").exists()
+
+
+def test_vllm_override_drops_the_handler_and_points_the_engine_at_the_weights(tmp_path):
+    app = build_app(outdir=str(tmp_path), context={
+        **cdk_json_context(), "OptStack:engine": "VLLM",
+        "OptStack:imageTag": "0.36.0-lmi27.0.0-cu130"})
+    template = app.synth().get_stack_by_name("OptStack").template
+    container = only(template, "AWS::SageMaker::Model")["PrimaryContainer"]
+    assert "ModelDataUrl" not in container
+    assert container["Environment"]["OPTION_ROLLING_BATCH"] == "vllm"
+    assert "OPTION_MODEL_ID" in container["Environment"]
+    assert "MODEL_S3_BUCKET" not in container["Environment"]

@@ -3,7 +3,7 @@
 State: this is the reference flow (rank 0 downloads, DONE marker, DeepSpeed init_inference) with
 explicit errors. It has not been run on a GPU from this repository yet; the production handler
 (thread-safe singleton, verified parallel download, Accelerate and CPU paths, request validation,
-`lmi local`) is tracked as a separate issue.
+`lmi local`) is tracked as a separate issue. Only the DeepSpeed path exists here.
 """
 
 import logging

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Mapping, Optional
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -108,8 +108,8 @@ class LmiEndpoint(Construct):
                     self.spec.container_startup_health_check_timeout_s),
                 volume_size_in_gb=self.spec.effective_volume_size_gb,
             )])
-        if kms_key:
-            kms_key.grant_encrypt_decrypt(self.role)
+        # No grant on kms_key for the role: SageMaker encrypts the storage volume with the
+        # permissions of the principal that creates the endpoint, not the execution role.
 
         self.endpoint = sagemaker.CfnEndpoint(self, "Endpoint",
                                               endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
@@ -168,7 +168,6 @@ def _check_environment(environment: Optional[Mapping[str, str]]) -> None:
 
 
 def _is_token(text: str) -> bool:
-    from aws_cdk import Token
     return Token.is_unresolved(text)
 
 

@@ -51,6 +51,12 @@ def apply_overrides(scope: Construct, stack_name: str, defaults: ReferenceSettin
         except ValueError:
             violations.append(Violation(f"{stack_name}:{key}", raw, "is not a whole number",
                                         f"pass e.g. -c {stack_name}:{key}=4"))
+    # A misspelt key would otherwise be ignored and deploy the defaults.
+    for key in sorted(scope.node.get_all_context()):
+        if key.startswith(f"{stack_name}:") and key.split(":", 1)[1] not in _KEYS:
+            violations.append(Violation(key, scope.node.try_get_context(key),
+                                        "is not a known override",
+                                        f"use one of {', '.join(_KEYS)}"))
     if violations:
         raise SpecError(violations, subject=f"{stack_name} context")
     assert set(changes) <= {f.name for f in fields(ReferenceSettings)}

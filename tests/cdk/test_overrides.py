@@ -83,3 +83,11 @@ def test_vllm_override_drops_the_handler_and_points_the_engine_at_the_weights(tm
     assert container["Environment"]["OPTION_ROLLING_BATCH"] == "vllm"
     assert "OPTION_MODEL_ID" in container["Environment"]
     assert "MODEL_S3_BUCKET" not in container["Environment"]
+
+
+def test_misspelt_key_is_refused_not_ignored(tmp_path):
+    with pytest.raises(SpecError) as caught:
+        synth_bloom({"BloomStack:tensorParalelDegree": "4"}, tmp_path)
+    text = str(caught.value)
+    assert "BloomStack:tensorParalelDegree=4: is not a known override" in text
+    assert "tensorParallelDegree" in text

@@ -44,10 +44,10 @@ class ReferenceStack(Stack):
     def _model_code(engine_name: str):
         """Our handler for engines that run model.py; VLLM loads the weights by itself."""
         try:
-            engine = Engine.parse(engine_name)
+            needs_code = Engine.parse(engine_name).needs_model_code
         except ValueError:
-            return ModelCode.from_directory(MODEL_CODE_DIR)  # the spec reports the bad name
-        return ModelCode.from_directory(MODEL_CODE_DIR) if engine.needs_model_code else None
+            needs_code = True  # the spec reports the bad name, with the other problems
+        return ModelCode.from_directory(MODEL_CODE_DIR) if needs_code else None
 
     def _weights(self, settings: ReferenceSettings) -> ModelSource:
         if settings.weights_uri:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Mapping, Optional
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack, Token
+from aws_cdk import Annotations, CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -15,6 +15,7 @@ from .container_image import known_region, resolve_image
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
 from .model_source import ModelSource, WeightsLocation
+from .nag import render_resolved
 from .spec import EndpointSpec, Engine, SpecError
 from .weights_bucket import WeightsBucket
 
@@ -118,8 +119,7 @@ class LmiEndpoint(Construct):
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
 
         acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn)
-        self.spec.weights_location = self.weights_uri if not _is_token(self.weights_uri) else \
-            _describe_location(self.weights)
+        self.spec.weights_location = _describe_location(self.weights)
         self.node.add_metadata(PLAN_METADATA_TYPE, self.spec.plan())
         CfnOutput(self, "EndpointName", value=self.endpoint_name,
                   description="SageMaker endpoint name, for `lmi invoke --endpoint`")
@@ -167,24 +167,8 @@ def _check_environment(environment: Optional[Mapping[str, str]]) -> None:
                          "props; pass tensor_parallel_degree, engine, dtype and model instead")
 
 
-def _is_token(text: str) -> bool:
-    return Token.is_unresolved(text)
-
-
 def _describe_location(location: WeightsLocation) -> str:
-    """A readable stand-in for a bucket name known only at deploy time: ${AWS::Region} etc."""
+    """The weights URI for the plan; a deploy-time bucket name reads as ${AWS::Region} etc."""
     resolved = Stack.of(location.bucket).resolve(location.bucket.bucket_name)
-    return f"s3://{_readable(resolved)}/{location.prefix}"
-
-
-def _readable(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        return "${" + value["Ref"] + "}"
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_readable(part) for part in parts)
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    return "<known at deploy time>"
+    bucket = render_resolved(resolved, reference="${{{}}}", unknown="<known at deploy time>")
+    return f"s3://{bucket}/{location.prefix}"

@@ -21,13 +21,23 @@ def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str
 
 def nag_text(value) -> str:
     """cdk-nag's rendering of a resolved value: Ref -> <Name>, GetAtt -> <Name.Attr>."""
+    return render_resolved(value, "<{}>")
+
+
+def render_resolved(value, reference: str, unknown: str = None) -> str:
+    """A resolved CloudFormation value as text, each Ref/GetAtt written as reference.format(name).
+
+    Raises ValueError on other intrinsics unless `unknown` is given to stand in for them.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Ref" in value:
-        return f"<{value['Ref']}>"
+        return reference.format(value["Ref"])
     if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+        return reference.format(".".join(value["Fn::GetAtt"]))
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(nag_text(part) for part in parts)
-    raise ValueError(f"cannot render {value!r} as a cdk-nag finding")
+        return separator.join(render_resolved(part, reference, unknown) for part in parts)
+    if unknown is not None:
+        return unknown
+    raise ValueError(f"cannot render {value!r} as text")

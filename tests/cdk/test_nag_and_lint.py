@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks

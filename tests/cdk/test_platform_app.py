@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource, SpecError
 
 from .conftest import ROOT
-from .template_queries import as_text, only, policy_statements, resources_of
+from .template_queries import as_text, policy_statements, resources_of
 
 ACCOUNT, REGION = "111111111111", "eu-west-1"
 
@@ -89,7 +89,6 @@ def test_existing_role_is_used_and_granted(platform):
     roles = resources_of(template, "AWS::IAM::Role")
     # Only the Opt endpoint's own role and the caller: the team role is not recreated.
     assert len(roles) == 2
-    model = model_env(template, "Mistral")
     assert platform["vllm"].role.role_name == "team-sagemaker"
     statements = as_text(policy_statements(template))
     assert ":s3:::team-model-weights/mistral/v0.3/*" in statements

@@ -135,7 +135,7 @@ class EndpointSpec:
             "image_tag": self.resolved_image_tag,
             "model_data_download_timeout_s": self.model_data_download_timeout_s,
             "container_startup_health_check_timeout_s": self.container_startup_health_check_timeout_s,
-            "volume": (f"local NVMe (VolumeSizeInGB not sent)" if self.local_nvme
+            "volume": ("local NVMe (VolumeSizeInGB not sent)" if self.local_nvme
                        else f"{self.effective_volume_size_gb} GB EBS" if self.effective_volume_size_gb
                        else "SageMaker default EBS"),
             "weights_location": self.weights_location,

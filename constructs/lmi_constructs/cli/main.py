@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from . import plan
+from . import plan, stage_weights
 
-COMMANDS = (plan,)
+COMMANDS = (plan, stage_weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,130 @@
+"""`lmi stage-weights`: copy a Hugging Face repository into S3 from this machine, with the same
+coordinator and worker code the HubWeights custom resource runs in Lambda (threads instead of
+Lambda workers, no time limit). Prints the S3 URI to pass as weightsUri.
+
+Honours HF_ENDPOINT (mirror or private hub), HF_TOKEN (gated or private repositories) and
+AWS_ENDPOINT_URL (an S3-compatible server). Exit 0 on success, 1 when the copy fails, 2 on
+invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+_S3_DEST = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("stage-weights", help="copy Hugging Face weights into S3",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo-id", required=True, help="e.g. facebook/opt-30b")
+    parser.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
+    parser.add_argument("--dest", required=True, metavar="s3://BUCKET/PREFIX",
+                        help="weights land under <dest>/<repo-id>/<commit>/")
+    parser.add_argument("--allow-pattern", action="append", dest="allow_patterns", metavar="GLOB",
+                        help="copy only matching files (repeatable); default: one weight format "
+                             "plus config and tokenizer files")
+    parser.add_argument("--ignore-pattern", action="append", dest="ignore_patterns",
+                        metavar="GLOB", help="skip matching files (repeatable)")
+    parser.add_argument("--workers", type=int, default=8, help="files copied at once (default 8)")
+    parser.add_argument("--part-size-mib", type=int, default=64,
+                        help="bytes per ranged GET and S3 part, 5..5120 (default 64)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..runtime.coordinator import CopyRequest
+
+    match = _S3_DEST.match(args.dest)
+    problems = []
+    if not match:
+        problems.append(f"--dest {args.dest!r} is not s3://<bucket>[/<prefix>]: pass e.g. "
+                        "s3://my-weights/hub")
+    if not 1 <= args.workers <= 256:
+        problems.append(f"--workers {args.workers} is outside 1..256: pass e.g. 8")
+    request = None
+    if match:
+        try:
+            request = CopyRequest(repo_id=args.repo_id, revision=args.revision,
+                                  bucket=match.group("bucket"), prefix=match.group("prefix") or "",
+                                  allow_patterns=args.allow_patterns,
+                                  ignore_patterns=args.ignore_patterns,
+                                  part_size=args.part_size_mib * 1024 * 1024)
+        except ValueError as error:
+            problems.append(f"--part-size-mib {args.part_size_mib}: {error}")
+    if problems:
+        for problem in problems:
+            print(f"lmi stage-weights: {problem}", file=sys.stderr)
+        return 2
+    return _stage(request, args.workers)
+
+
+def _stage(request, workers: int) -> int:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ..runtime.coordinator import (check_progress, copy_attributes, plan_copy,
+                                       publish_complete, read_completed, same_files)
+    from ..runtime.errors import CopyError
+    from ..runtime.hub import HubClient
+    from ..runtime.transfer import FileCopier
+    from ..runtime.worker import run_worker
+    from .progress_bar import ProgressBar
+
+    s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 10},
+                                          max_pool_connections=max(10, workers * 2)))
+    hub = HubClient(token=os.environ.get("HF_TOKEN") or None, pool_size=max(10, workers * 2))
+    try:
+        manifest = plan_copy(hub, s3, request)
+        print(f"{request.repo_id}@{request.revision} = commit {manifest.commit}: "
+              f"{len(manifest.entries)} files, {manifest.total_bytes / 1e9:.2f} GB",
+              file=sys.stderr)
+        completed = read_completed(s3, manifest.layout)
+        if not (completed and same_files(completed, manifest)):
+            copier = FileCopier(hub, s3, manifest)
+            with ProgressBar(len(manifest.entries), manifest.total_bytes) as bar:
+                _copy_all(copier, workers, bar, run_worker)
+            progress = check_progress(copier)
+            if not progress.complete:
+                raise CopyError(f"copy ended with {progress.summary()}: run the command again")
+            publish_complete(s3, manifest)
+    except CopyError as error:
+        print(f"lmi stage-weights: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        print(f"lmi stage-weights: S3 failed: {error}", file=sys.stderr)
+        return 1
+    attributes = copy_attributes(manifest)
+    print(f"verified {attributes['FileCount']} files, {int(attributes['TotalBytes']) / 1e9:.2f} "
+          "GB; deploy with -c <Stack>:weightsUri=" + attributes["S3Uri"], file=sys.stderr)
+    print(attributes["S3Uri"])
+    return 0
+
+
+def _copy_all(copier, workers: int, bar, run_worker) -> None:
+    """Every entry on a thread pool; the first failure cancels what has not started."""
+    from ..runtime.status import read_status
+
+    def one(index: int) -> None:
+        # A later attempt than any recorded one: this run takes over from an interrupted run
+        # and aborts its multipart upload.
+        previous = read_status(copier.s3, copier.layout, index)
+        attempt = previous.attempt + 1 if previous else 1
+        outcome = run_worker(copier, index, attempt, on_bytes=bar.add_bytes)
+        size = copier.manifest.entries[index].size
+        bar.file_done(size, outcome.bytes_downloaded if outcome else 0)
+
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(one, index) for index in range(len(copier.manifest.entries))]
+        done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in not_done:
+            future.cancel()
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception():
+            raise future.exception()

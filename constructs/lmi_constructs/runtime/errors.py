@@ -1,0 +1,50 @@
+"""Copy failures with messages fit for a CloudFormation event (which keeps 4 KB of reason)."""
+
+from __future__ import annotations
+
+REASON_LIMIT = 1000  # the Provider framework adds its own text; keep ours well inside 4 KB
+
+
+class CopyError(Exception):
+    """A failure the user must act on; str() is the whole explanation."""
+
+
+class RepositoryNotFound(CopyError):
+    pass
+
+
+class GatedRepository(CopyError):
+    pass
+
+
+class RevisionNotFound(CopyError):
+    pass
+
+
+class NoMatchingFiles(CopyError):
+    pass
+
+
+class FileTooLarge(CopyError):
+    pass
+
+
+class ChecksumMismatch(CopyError):
+    pass
+
+
+class RateLimited(CopyError):
+    pass
+
+
+class HubUnavailable(CopyError):
+    """Retries ran out on 5xx answers or dropped connections."""
+
+
+class CopyTimedOut(CopyError):
+    pass
+
+
+def short_reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT - 3] + "..."

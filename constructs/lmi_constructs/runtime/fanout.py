@@ -1,0 +1,62 @@
+"""The custom resource's worker fan-out: keep at most N workers busy, notice dead ones.
+
+isComplete is stateless, so every decision comes from S3: the verified objects and each file's
+WorkerStatus. A worker reports after every part; one silent for STALE_AFTER_S died (timeout, out
+of memory) and its file is dispatched again, its multipart upload aborted by the next attempt.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, Optional
+
+from .coordinator import Progress, check_progress
+from .errors import CopyError, short_reason
+from .status import DONE, FAILED, QUEUED, WorkerStatus, read_status, write_status
+from .transfer import FileCopier
+
+STALE_AFTER_S = 600
+MAX_ATTEMPTS = 3
+
+Dispatch = Callable[[int, int], None]  # (file index, attempt)
+
+
+def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
+            now: Callable[[], float] = time.time) -> Progress:
+    """Check progress, fail on a failed file, dispatch pending files into free worker slots."""
+    progress = check_progress(copier)
+    if progress.complete:
+        return progress
+    manifest, layout = copier.manifest, copier.layout
+    pending = [i for i in range(len(manifest.entries)) if i not in set(progress.done)]
+    with ThreadPoolExecutor(16) as pool:
+        statuses: Dict[int, Optional[WorkerStatus]] = dict(zip(
+            pending, pool.map(lambda i: read_status(copier.s3, layout, i), pending)))
+
+    failures = [f"{manifest.entries[i].path}: {s.reason}" for i, s in statuses.items()
+                if s and s.state == FAILED]
+    if failures:
+        raise CopyError(short_reason(CopyError(
+            f"{len(failures)} file(s) failed, nothing published as complete: "
+            + "; ".join(failures))))
+
+    busy, ready = 0, []
+    for index in pending:
+        status = statuses[index]
+        if status is None:
+            ready.append((index, 1, None))
+        elif status.state == DONE or now() - status.updated_at > STALE_AFTER_S:
+            # DONE but not verified: the object went away since; redo it like a dead worker's.
+            if status.attempt >= MAX_ATTEMPTS:
+                raise CopyError(
+                    f"{manifest.entries[index].path}: the worker stopped without reporting "
+                    f"{status.attempt} times (timeout or out of memory?); see the worker "
+                    "function's log group, then deploy again (verified files are kept)")
+            ready.append((index, status.attempt + 1, status.upload_id))
+        else:
+            busy += 1
+    for index, attempt, upload_id in ready[:max(0, max_parallel - busy)]:
+        write_status(copier.s3, layout, index, WorkerStatus(QUEUED, attempt, upload_id=upload_id))
+        dispatch(index, attempt)
+    return progress

@@ -1,0 +1,150 @@
+"""Lambda entry points of HubWeights: parse the event at the edge, call the shared copy code.
+
+on_event / is_complete run under the CDK Provider framework; worker runs once per file, invoked
+asynchronously by them. Configuration comes from the environment the construct sets:
+  BUCKET, HF_ENDPOINT, HF_TOKEN_SECRET_ARN (optional), WORKER_FUNCTION, MAX_PARALLEL_WORKERS,
+  COPY_DEADLINE_S.
+The token is read from Secrets Manager at run time and never logged or returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Optional
+
+import boto3
+from botocore.config import Config
+
+from .coordinator import (CopyRequest, copy_attributes, delete_copy, plan_copy, publish_complete,
+                          read_completed, read_manifest, same_files)
+from .errors import CopyError, CopyTimedOut
+from .fanout import advance
+from .hub import HubClient
+from .layout import CONTROL_DIR, Manifest
+from .transfer import FileCopier
+from .worker import run_worker
+
+log = logging.getLogger()
+log.setLevel(logging.INFO)
+
+_clients = {}
+
+
+def on_event(event, context):
+    _log_event(event)
+    props = event["ResourceProperties"]
+    if event["RequestType"] == "Delete":
+        physical_id = event.get("PhysicalResourceId", "")
+        if props.get("RemovalPolicy") == "destroy" and physical_id.startswith("s3://"):
+            bucket, base = physical_id[len("s3://"):].split("/", 1)
+            delete_copy(_s3(), bucket, base)
+        return {"PhysicalResourceId": physical_id}
+    manifest = plan_copy(_hub(), _s3(), _copy_request(props))
+    # A new commit is a new physical id: CloudFormation then deletes the old one, which keeps its
+    # weights unless removal_policy is DESTROY, so a rollback still finds them.
+    return {"PhysicalResourceId": manifest.layout.uri, "Data": copy_attributes(manifest)}
+
+
+def is_complete(event, context):
+    if event["RequestType"] == "Delete":
+        return {"IsComplete": True}
+    bucket, base = event["PhysicalResourceId"][len("s3://"):].split("/", 1)
+    manifest_object = _s3().get_object(Bucket=bucket, Key=base + CONTROL_DIR + "manifest.json")
+    manifest = Manifest.from_json(manifest_object["Body"].read())
+    completed = read_completed(_s3(), manifest.layout)
+    if completed and same_files(completed, manifest):
+        log.info("complete: %s", manifest.layout.uri)
+        return {"IsComplete": True, "Data": copy_attributes(manifest)}
+
+    copier = FileCopier(_hub(), _s3(), manifest)
+    progress = advance(copier, _invoke_worker(bucket, manifest.layout.manifest_key),
+                       int(os.environ.get("MAX_PARALLEL_WORKERS", "32")))
+    log.info("progress %s: %s", manifest.layout.uri, progress.summary())
+    if progress.complete:
+        publish_complete(_s3(), manifest)
+        return {"IsComplete": True, "Data": copy_attributes(manifest)}
+    elapsed = time.time() - manifest_object["LastModified"].timestamp()
+    if elapsed > float(os.environ.get("COPY_DEADLINE_S", "3480")):
+        raise CopyTimedOut(f"timed out after {elapsed / 60:.0f} min with {progress.summary()}; "
+                           "deploy again to resume (verified files are kept and skipped)")
+    return {"IsComplete": False}
+
+
+def worker(event, context):
+    """Copy manifest entry event["index"] (attempt event["attempt"]); report through its status."""
+    manifest = read_manifest(_s3(), event["bucket"], event["manifest_key"])
+    try:
+        outcome = run_worker(FileCopier(_hub(), _s3(), manifest), int(event["index"]),
+                             int(event["attempt"]))
+    except CopyError as error:  # permanent and recorded for isComplete: no Lambda retry
+        log.error("copy failed: %s", error)
+        return
+    if outcome:
+        log.info(json.dumps({"file": outcome.path, "action": outcome.action,
+                             "bytes_downloaded": outcome.bytes_downloaded}))
+
+
+def _copy_request(props) -> CopyRequest:
+    return CopyRequest(
+        repo_id=props["RepoId"], revision=props.get("Revision", "main"),
+        bucket=os.environ["BUCKET"], prefix=props.get("Prefix", ""),
+        allow_patterns=props.get("AllowPatterns") or None,
+        ignore_patterns=props.get("IgnorePatterns") or None,
+        part_size=int(props.get("PartSizeBytes", 64 * 1024 * 1024)))
+
+
+def _invoke_worker(bucket: str, manifest_key: str):
+    def dispatch(index: int, attempt: int) -> None:
+        payload = {"bucket": bucket, "manifest_key": manifest_key, "index": index,
+                   "attempt": attempt}
+        _client("lambda").invoke(FunctionName=os.environ["WORKER_FUNCTION"],
+                                 InvocationType="Event", Payload=json.dumps(payload).encode())
+    return dispatch
+
+
+def _hub() -> HubClient:
+    return HubClient(endpoint=os.environ.get("HF_ENDPOINT"), token=_token())
+
+
+def _token() -> Optional[str]:
+    secret_arn = os.environ.get("HF_TOKEN_SECRET_ARN")
+    if not secret_arn:
+        return None
+    if "token" not in _clients:
+        secret = _client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        _clients["token"] = _token_from_secret(secret)
+    return _clients["token"]
+
+
+def _token_from_secret(secret: str) -> str:
+    """A plain-text secret, or JSON with an HF_TOKEN or token key."""
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return secret.strip()
+    if isinstance(data, dict):
+        for key in ("HF_TOKEN", "token"):
+            if key in data:
+                return str(data[key])
+    raise CopyError("the token secret is JSON without an HF_TOKEN or token key: store the "
+                    "token as plain text or as {\"HF_TOKEN\": \"hf_...\"}")
+
+
+def _s3():
+    return _client("s3")
+
+
+def _client(name: str):
+    if name not in _clients:
+        _clients[name] = boto3.client(name, config=Config(
+            retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=32))
+    return _clients[name]
+
+
+def _log_event(event) -> None:
+    """The request's identifiers only: properties may name a secret, never log more than this."""
+    log.info(json.dumps({key: event.get(key) for key in
+                         ("RequestType", "RequestId", "LogicalResourceId", "PhysicalResourceId")}))

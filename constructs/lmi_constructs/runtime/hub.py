@@ -1,0 +1,205 @@
+"""The Hugging Face Hub HTTP API, as huggingface_hub uses it: every URL and header in one place.
+
+Retries (429 with RateLimit/Retry-After, 5xx, dropped connections) are urllib3's; this module only
+teaches urllib3 to read the Hub's `RateLimit` header and maps answers to typed CopyErrors.
+Works with urllib3 1.26 and 2.x (the Lambda runtime's botocore may bring either).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator, List, Optional
+from urllib.parse import quote, urlsplit
+
+import urllib3
+from urllib3.util.retry import Retry
+
+from .errors import (CopyError, GatedRepository, HubUnavailable, RateLimited, RepositoryNotFound,
+                     RevisionNotFound)
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_WAIT_S = 300  # a RateLimit reset further away than this is not worth a Lambda's time
+_RATE_LIMIT_RESET = re.compile(r"\bt=(\d+)")
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+def endpoint_from_env(explicit: Optional[str] = None) -> str:
+    """The Hub base URL: explicit, else HF_ENDPOINT (a mirror or private hub), else huggingface.co."""
+    return (explicit or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+@dataclass(frozen=True)
+class HubFile:
+    path: str
+    size: int
+    blob_id: str  # git blob sha1 of the file (of the LFS pointer for LFS files)
+    sha256: Optional[str] = None  # LFS files only
+
+    @property
+    def checksum(self) -> str:
+        """What the copy must match: the LFS sha256, else the git blob sha1 of the content."""
+        return f"sha256:{self.sha256}" if self.sha256 else f"gitsha1:{self.blob_id}"
+
+
+class SignatureExpired(Exception):
+    """The CDN refused a signed URL (403): resolve the file again."""
+
+
+class TransientReadError(Exception):
+    """A range read ended early or the connection dropped: read the range again."""
+
+
+class HubRetry(Retry):
+    """urllib3's Retry that also honours the Hub's `RateLimit: "resolvers";r=0;t=<seconds>`."""
+
+    def get_retry_after(self, response):
+        header = response.headers.get("RateLimit")
+        match = _RATE_LIMIT_RESET.search(header or "")
+        seconds = float(match.group(1)) if match else super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_WAIT_S)
+
+
+def default_retry(attempts: int = 8, backoff_s: float = 1.0) -> Retry:
+    return HubRetry(total=attempts, status_forcelist=RETRY_STATUSES, allowed_methods=None,
+                    backoff_factor=backoff_s, raise_on_status=False, raise_on_redirect=False,
+                    respect_retry_after_header=True)
+
+
+class HubClient:
+    def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
+                 retry: Optional[Retry] = None, pool_size: int = 16):
+        self.endpoint = endpoint_from_env(endpoint)
+        self._token = token
+        self._retry = retry or default_retry()
+        self._http = urllib3.PoolManager(
+            num_pools=8, maxsize=pool_size, retries=self._retry,
+            timeout=urllib3.Timeout(connect=10, read=60))
+
+    # --- repository metadata -------------------------------------------------------------
+    def resolve_revision(self, repo_id: str, revision: str) -> str:
+        """Branch, tag or commit -> the commit sha it points at now."""
+        url = f"{self.endpoint}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
+        response = self._request("GET", url, repo_id=repo_id, revision=revision)
+        return json.loads(response.data)["sha"]
+
+    def list_files(self, repo_id: str, commit: str) -> List[HubFile]:
+        """Every file at the commit, following the tree listing's `Link: rel="next"` pages."""
+        return list(self._iter_tree(repo_id, commit))
+
+    def _iter_tree(self, repo_id: str, commit: str) -> Iterator[HubFile]:
+        url = f"{self.endpoint}/api/models/{repo_id}/tree/{commit}?recursive=true"
+        while url:
+            response = self._request("GET", url, repo_id=repo_id, revision=commit)
+            for item in json.loads(response.data):
+                if item.get("type") != "file":
+                    continue
+                lfs = item.get("lfs") or None
+                yield HubFile(path=item["path"], size=int(item["size"]), blob_id=item["oid"],
+                              sha256=lfs["oid"] if lfs else None)
+            match = _LINK_NEXT.search(response.headers.get("Link", ""))
+            url = match.group(1) if match else None
+
+    # --- file content -----------------------------------------------------------------------
+    def resolve_url(self, repo_id: str, commit: str, path: str) -> str:
+        return f"{self.endpoint}/{repo_id}/resolve/{commit}/{quote(path)}"
+
+    def locate(self, repo_id: str, commit: str, path: str) -> str:
+        """One resolve call, redirect not followed: the signed CDN URL for LFS files, else the
+        resolve URL itself (small files are served by the Hub host)."""
+        url = self.resolve_url(repo_id, commit, path)
+        response = self._request("HEAD", url, repo_id=repo_id, revision=commit, redirect=False)
+        location = response.headers.get("Location")
+        if response.status in (301, 302, 303, 307, 308) and location:
+            # A relative Location stays on the Hub host (e.g. a renamed repository).
+            return location if "://" in location else f"{self.endpoint}{location}"
+        return url
+
+    def read_range(self, url: str, start: int, end: int) -> bytes:
+        """Bytes start..end (inclusive) of the file at url, exactly, or an exception."""
+        headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
+        # The token goes to the Hub host only, never to the CDN (FACTS.md).
+        headers.update(self._auth_for(url))
+        try:
+            response = self._http.request("GET", url, headers=headers, redirect=False)
+        except urllib3.exceptions.MaxRetryError as error:
+            raise TransientReadError(f"connection failed: {error.reason}") from error
+        except urllib3.exceptions.HTTPError as error:
+            raise TransientReadError(f"read failed: {error}") from error
+        expected = end - start + 1
+        if response.status == 403 and not self._auth_for(url):
+            raise SignatureExpired(url)
+        if response.status == 206:
+            content_range = response.headers.get("Content-Range", "")
+            if not content_range.startswith(f"bytes {start}-{end}/"):
+                raise TransientReadError(f"asked for bytes {start}-{end}, got {content_range!r}")
+        elif response.status == 200:
+            # A server that ignores Range sends the whole file: usable only if that is what we asked.
+            if start != 0:
+                raise TransientReadError("the server ignored the Range header")
+        elif response.status in RETRY_STATUSES:
+            raise TransientReadError(f"answered {response.status} after retries")
+        else:
+            raise CopyError(f"GET {_without_query(url)} answered {response.status}: "
+                            f"{_body_excerpt(response)}")
+        data = response.data
+        if len(data) != expected:
+            raise TransientReadError(f"short read: {len(data)} of {expected} bytes")
+        return data
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _auth_for(self, url: str) -> dict:
+        same_host = _origin(url) == _origin(self.endpoint)
+        return {"Authorization": f"Bearer {self._token}"} if self._token and same_host else {}
+
+    def _request(self, method: str, url: str, *, repo_id: str, revision: str, redirect=True):
+        try:
+            response = self._http.request(method, url, headers=self._auth_for(url),
+                                          redirect=redirect)
+        except urllib3.exceptions.MaxRetryError as error:
+            raise HubUnavailable(f"{self.endpoint} unreachable after retries: {error.reason}") from error
+        if response.status < 400:
+            return response
+        raise self._error(response, method, url, repo_id, revision)
+
+    def _error(self, response, method: str, url: str, repo_id: str, revision: str) -> CopyError:
+        code = response.headers.get("X-Error-Code", "")
+        status = response.status
+        if code == "GatedRepo":
+            fix = ("the token has no access: accept the model's terms on its Hub page with the "
+                   "token's account" if self._token else
+                   "accept its terms on the Hub page, then pass a token (token_secret for "
+                   "HubWeights, HF_TOKEN for lmi stage-weights)")
+            return GatedRepository(f"repository {repo_id} is gated ({status}): {fix}")
+        if code == "RevisionNotFound":
+            return RevisionNotFound(f"revision {revision!r} not found in {repo_id}: pass a branch, "
+                                    "tag or commit sha that exists on the Hub")
+        if code == "RepoNotFound" or (status in (401, 404) and "/api/models/" in url):
+            hint = "" if self._token else " (a private repository needs a token)"
+            return RepositoryNotFound(f"repository {repo_id} not found on {self.endpoint}{hint}: "
+                                      "check repo_id")
+        if status == 429:
+            return RateLimited(f"rate limited by {self.endpoint} after {self._retry.total} retries "
+                               f"(RateLimit: {response.headers.get('RateLimit', 'n/a')}): wait for "
+                               "the window to reset and deploy again; a token raises the limit")
+        if status >= 500:
+            return HubUnavailable(f"{method} {_without_query(url)} answered {status} after "
+                                  f"{self._retry.total} retries: the Hub is failing, retry later")
+        return CopyError(f"{method} {_without_query(url)} answered {status}: {_body_excerpt(response)}")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _without_query(url: str) -> str:
+    """Signed CDN URLs carry credentials in the query: never log them."""
+    return url.split("?", 1)[0]
+
+
+def _body_excerpt(response) -> str:
+    return (response.data or b"")[:200].decode("utf-8", "replace")

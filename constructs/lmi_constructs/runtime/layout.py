@@ -1,0 +1,91 @@
+"""Where a copy lands and what it promises: the key layout and the manifest.
+
+s3://<bucket>/<prefix><repo_id>/<commit>/<file>            the weights, as in the repository
+s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/manifest.json what should be there (sizes, checksums)
+s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/status/N.json a worker's progress on file N
+s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/complete.json written last, after every file verified
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
+CHECKSUM_METADATA = "lmi-checksum"  # on every copied object: the verified sha256 or git sha1
+CONTROL_DIR = ".lmi/"
+
+
+def normalise_prefix(prefix: str) -> str:
+    prefix = (prefix or "").strip("/")
+    return f"{prefix}/" if prefix else ""
+
+
+@dataclass(frozen=True)
+class CopyLayout:
+    bucket: str
+    prefix: str  # "" or ending with "/"
+    repo_id: str
+    commit: str
+
+    @property
+    def repo_root(self) -> str:
+        return f"{self.prefix}{self.repo_id}/"
+
+    @property
+    def base(self) -> str:
+        return f"{self.repo_root}{self.commit}/"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.base}"
+
+    def object_key(self, path: str) -> str:
+        return self.base + path
+
+    @property
+    def manifest_key(self) -> str:
+        return self.base + CONTROL_DIR + "manifest.json"
+
+    @property
+    def complete_key(self) -> str:
+        return self.base + CONTROL_DIR + "complete.json"
+
+    def status_key(self, index: int) -> str:
+        return f"{self.base}{CONTROL_DIR}status/{index:05d}.json"
+
+
+@dataclass
+class ManifestEntry:
+    path: str
+    size: int
+    checksum: str  # "sha256:<hex>" (LFS) or "gitsha1:<hex>"
+    reuse_from: Optional[str] = None  # key of the same content under another commit's prefix
+
+
+@dataclass
+class Manifest:
+    repo_id: str
+    revision: str
+    commit: str
+    bucket: str
+    prefix: str
+    part_size: int
+    entries: List[ManifestEntry] = field(default_factory=list)
+
+    @property
+    def layout(self) -> CopyLayout:
+        return CopyLayout(self.bucket, self.prefix, self.repo_id, self.commit)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(entry.size for entry in self.entries)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text) -> "Manifest":
+        data = json.loads(text)
+        entries = [ManifestEntry(**entry) for entry in data.pop("entries")]
+        return cls(entries=entries, **data)

@@ -1,0 +1,36 @@
+"""A worker's progress on one file, kept in S3 so the stateless isComplete can read it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from .layout import CopyLayout
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+@dataclass
+class WorkerStatus:
+    state: str
+    attempt: int = 1
+    bytes_done: int = 0
+    updated_at: float = 0.0
+    upload_id: Optional[str] = None  # the multipart upload in flight, for a rerun to abort
+    reason: Optional[str] = None
+
+
+def write_status(s3, layout: CopyLayout, index: int, status: WorkerStatus) -> None:
+    status.updated_at = time.time()
+    s3.put_object(Bucket=layout.bucket, Key=layout.status_key(index),
+                  Body=json.dumps(asdict(status)).encode(), ContentType="application/json")
+
+
+def read_status(s3, layout: CopyLayout, index: int) -> Optional[WorkerStatus]:
+    try:
+        body = s3.get_object(Bucket=layout.bucket, Key=layout.status_key(index))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return WorkerStatus(**json.loads(body))

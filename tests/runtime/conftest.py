@@ -1,0 +1,61 @@
+"""Local servers for the copier: moto's S3 (one per session) and the Hub emulation (one per test)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import boto3
+import pytest
+
+from tests.support.hub_emulator import HubBlob, HubEmulator
+from tests.support.s3_server import FAKE_CREDENTIALS, s3_server
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    saved = {key: os.environ.get(key) for key in [*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL"]}
+    with s3_server() as endpoint:
+        os.environ.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
+        yield endpoint
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3(s3_endpoint):
+    return boto3.client("s3", endpoint_url=s3_endpoint)
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"weights-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    with HubEmulator(page_size=3) as emulator:
+        monkeypatch.setenv("HF_ENDPOINT", emulator.endpoint)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        yield emulator
+
+
+def tiny_model_files(seed: int = 0, shards: int = 3, shard_size: int = 300_000):
+    """A repository like a sharded checkpoint: LFS safetensors shards, small git json files, and
+    files the default patterns must skip."""
+    rng = __import__("random").Random(seed)
+    files = {f"model-{i + 1:05d}-of-{shards:05d}.safetensors": HubBlob(rng.randbytes(shard_size))
+             for i in range(shards)}
+    files.update({
+        "config.json": HubBlob(b'{"model_type": "bloom", "n_head": 8}', lfs=False),
+        "tokenizer.json": HubBlob(b'{"version": "1.0"}' + rng.randbytes(10).hex().encode(), lfs=False),
+        "pytorch_model.bin": HubBlob(rng.randbytes(1000)),  # other format: skipped by default
+        "onnx/model.onnx": HubBlob(rng.randbytes(500)),     # subfolder: skipped by default
+        "README.md": HubBlob(b"# tiny", lfs=False),
+    })
+    return files

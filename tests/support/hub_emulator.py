@@ -96,6 +96,7 @@ class Faults:
     drop_connections: int = 0      # next N CDN GETs send half the body, then close
     expire_signatures: int = 0     # next N CDN GETs answer 403 (signature expired)
     corrupt_paths: Set[str] = field(default_factory=set)  # CDN flips one byte of these files
+    chunk_delay_s: float = 0.0     # CDN pause per MiB sent: a slow link, to interrupt a copy
     # counters, read by the tests
     resolve_calls: int = 0
     cdn_requests: int = 0
@@ -132,7 +133,7 @@ class HubEmulator:
 
     def __enter__(self):
         for server in (self._hub, self._cdn):
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc):
@@ -210,6 +211,7 @@ class _Base(BaseHTTPRequestHandler):
             if corrupt and position == start:
                 chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
             self.wfile.write(chunk)
+            time.sleep(self.emulator.faults.chunk_delay_s)
             self.emulator.faults.count("cdn_bytes", len(chunk))
             position += len(chunk)
         if drop:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Optional, TextIO
 
 
 class ProgressBar:
-    def __init__(self, total_files: int, total_bytes: int, stream: TextIO = sys.stderr,
+    def __init__(self, total_files: int, total_bytes: int, stream: Optional[TextIO] = None,
                  width: int = 24):
         self.total_files, self.total_bytes = total_files, total_bytes
         self.files = self.bytes = self.moved = 0  # moved: bytes downloaded this run (for MB/s)
-        self.stream, self.width = stream, width
-        self.tty = stream.isatty()
+        self.stream, self.width = stream or sys.stderr, width
+        self.tty = self.stream.isatty()
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -22,8 +22,7 @@ MAX_ATTEMPTS = 3
 Dispatch = Callable[[int, int], None]  # (file index, attempt)
 
 
-def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
-            now: Callable[[], float] = time.time) -> Progress:
+def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int) -> Progress:
     """Check progress, fail on a failed file, dispatch pending files into free worker slots."""
     progress = check_progress(copier)
     if progress.complete:
@@ -46,7 +45,7 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
         status = statuses[index]
         if status is None:
             ready.append((index, 1, None))
-        elif status.state == DONE or now() - status.updated_at > STALE_AFTER_S:
+        elif status.state == DONE or time.time() - status.updated_at > STALE_AFTER_S:
             # DONE but not verified: the object went away since; redo it like a dead worker's.
             if status.attempt >= MAX_ATTEMPTS:
                 raise CopyError(

@@ -29,6 +29,8 @@ from .worker import run_worker
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
+# botocore's DEBUG logs carry response bodies, GetSecretValue's included: never let them through.
+logging.getLogger("botocore").setLevel(logging.WARNING)
 
 _clients = {}
 

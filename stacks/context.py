@@ -22,6 +22,7 @@ _KEYS = {
     "dtype": ("dtype", str),
     "volumeSizeGb": ("volume_size_gb", int),
     "weightsUri": ("weights_uri", str),
+    "revision": ("revision", str),
     "imageTag": ("image_tag", str),
 }
 
@@ -37,6 +38,7 @@ class ReferenceSettings:
     instance_count: int = 1
     volume_size_gb: Optional[int] = None
     weights_uri: Optional[str] = None
+    revision: str = "main"  # Hub branch, tag or commit copied when weights_uri is not given
 
 
 def apply_overrides(scope: Construct, stack_name: str, defaults: ReferenceSettings) -> ReferenceSettings:

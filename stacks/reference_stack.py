@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, Stack
-from aws_cdk import aws_s3 as s3
+import re
+
+from aws_cdk import Annotations, Duration, Stack
 from constructs import Construct
 
 from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource
@@ -15,8 +16,7 @@ from .context import ReferenceSettings, apply_overrides
 MODEL_CODE_DIR = Path(__file__).resolve().parent.parent / "model_code"
 # Both load timeouts of the reference deployment (FACTS.md): 40 minutes.
 REFERENCE_TIMEOUT = Duration.seconds(2400)
-# Until the weights copier lands, weights are staged by hand under this documented layout.
-DEFAULT_WEIGHTS_BUCKET = f"lmi-weights-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 class ReferenceStack(Stack):
@@ -50,7 +50,13 @@ class ReferenceStack(Stack):
         return ModelCode.from_directory(MODEL_CODE_DIR) if needs_code else None
 
     def _weights(self, settings: ReferenceSettings) -> ModelSource:
+        """Pre-staged weights when weightsUri is given, else a copy from the Hub in the deploy."""
         if settings.weights_uri:
             return ModelSource.from_s3_uri(settings.weights_uri, model_id=settings.model_id)
-        bucket = s3.Bucket.from_bucket_name(self, "StagedWeights", DEFAULT_WEIGHTS_BUCKET)
-        return ModelSource.from_bucket(bucket, settings.model_id, model_id=settings.model_id)
+        if not _COMMIT_SHA.match(settings.revision):
+            Annotations.of(self).add_warning_v2(
+                "lmi:unpinned-revision",
+                f"revision {settings.revision!r} of {settings.model_id} is resolved at deploy "
+                "time; a moved branch copies new weights and rolls the endpoint. Pin a commit: "
+                f"-c {self.stack_name}:revision=<40-hex commit sha>")
+        return ModelSource.from_hugging_face(settings.model_id, settings.revision)

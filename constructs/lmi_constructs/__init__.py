@@ -7,6 +7,7 @@ unit tests stay fast; the constructs load aws_cdk (and its Node process) on firs
 from .spec import EndpointSpec, Engine, SpecError, Violation, format_plan
 
 _CONSTRUCTS = {
+    "HubWeights": ".hub_weights",
     "LmiEndpoint": ".endpoint",
     "ModelCode": ".model_code",
     "ModelSource": ".model_source",

@@ -171,4 +171,4 @@ def _describe_location(location: WeightsLocation) -> str:
     """The weights URI for the plan; a deploy-time bucket name reads as ${AWS::Region} etc."""
     resolved = Stack.of(location.bucket).resolve(location.bucket.bucket_name)
     bucket = render_resolved(resolved, reference="${{{}}}", unknown="<known at deploy time>")
-    return f"s3://{bucket}/{location.prefix}"
+    return f"s3://{bucket}/{location.display_prefix or location.prefix}"

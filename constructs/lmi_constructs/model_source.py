@@ -1,7 +1,8 @@
 """ModelSource: where the weights come from, and what the execution role may read there.
 
-`bind` returns the weights location and grants read on exactly that prefix. The Hugging Face
-copier (HubWeights, a later issue) plugs in as another ModelSource whose bind copies first.
+`bind` returns the weights location and grants read on exactly that prefix. `from_hugging_face`
+binds a HubWeights copy into the endpoint's weights bucket: its prefix is a deploy-time attribute,
+so the Model that reads it waits for the copy.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>.*)$")
@@ -23,6 +25,7 @@ class WeightsLocation:
     bucket: s3.IBucket
     prefix: str  # ends with "/" (or is empty for a whole bucket)
     model_id: Optional[str] = None  # Hugging Face id, for the catalog checks and the plan
+    display_prefix: Optional[str] = None  # how the plan shows a prefix known only at deploy
 
     @property
     def objects_arn(self) -> str:
@@ -69,6 +72,21 @@ class ModelSource(abc.ABC):
             raise ValueError(f"weights URI {uri!r} is not of the form s3://<bucket>/<prefix>/; "
                              "pass e.g. s3://my-weights/bigscience/bloom/")
         return _UriSource(match.group("bucket"), match.group("prefix"), model_id)
+
+    @staticmethod
+    def from_hugging_face(repo_id: str, revision: str = "main", *,
+                          allow_patterns: Optional[Sequence[str]] = None,
+                          ignore_patterns: Optional[Sequence[str]] = None,
+                          token_secret: Optional[secretsmanager.ISecret] = None,
+                          hub_endpoint: Optional[str] = None,
+                          **hub_weights_options) -> "ModelSource":
+        """Copy `repo_id` at `revision` from the Hub into the endpoint's weights bucket during
+        the deploy (HubWeights), verified against the Hub's checksums. Pin `revision` to a
+        commit sha for reproducible deploys; other HubWeights options (prefix,
+        max_parallel_workers, part_size_mib, removal_policy) pass through."""
+        return _HubSource(repo_id, dict(
+            revision=revision, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns,
+            token_secret=token_secret, hub_endpoint=hub_endpoint, **hub_weights_options))
 
     @staticmethod
     def from_weights_bucket(prefix: str, model_id: Optional[str] = None) -> "ModelSource":
@@ -120,5 +138,26 @@ class _OwnBucketSource(ModelSource):
 
     def bind(self, scope, role, weights_bucket):
         location = WeightsLocation(weights_bucket, self.prefix, self.model_id)
+        grant_read_prefix(location, role)
+        return location
+
+
+class _HubSource(ModelSource):
+    def __init__(self, repo_id: str, options: dict):
+        super().__init__(repo_id)
+        self.options = options
+
+    @property
+    def needs_weights_bucket(self) -> bool:
+        return True
+
+    def bind(self, scope, role, weights_bucket):
+        from .hub_weights import HubWeights  # Lambda functions: only built when used
+
+        copy = HubWeights(scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id,
+                          **self.options)
+        self.hub_weights = copy
+        location = WeightsLocation(weights_bucket, copy.key_prefix, self.model_id,
+                                   display_prefix=copy.display_prefix)
         grant_read_prefix(location, role)
         return location

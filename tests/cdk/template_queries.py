@@ -14,9 +14,11 @@ def only(template, resource_type):
     return found[0]["Properties"]
 
 
-def policy_statements(template):
+def policy_statements(template, logical_id_prefix: str = ""):
+    """Statements of every AWS::IAM::Policy whose logical id starts with the prefix."""
     return [statement
-            for policy in resources_of(template, "AWS::IAM::Policy").values()
+            for logical_id, policy in resources_of(template, "AWS::IAM::Policy").items()
+            if logical_id.startswith(logical_id_prefix)
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
 
 

@@ -10,6 +10,9 @@ from cfnlint.api import ManualArgs, lint_file
 
 # Regions whose DLC account differs, so FindInMap is linted against more than one.
 LINT_REGIONS = ["us-east-1", "eu-south-2", "ap-northeast-3"]
+# W3005 (redundant DependsOn): CDK's lambda.Function always adds DependsOn on its role, including
+# inside the Provider framework; harmless, and not ours to change.
+LINT_IGNORED = ["W3005"]
 
 
 def nag_report(assembly):
@@ -24,20 +27,31 @@ def test_reference_stacks_have_no_unacknowledged_findings(reference_assembly):
 
 
 def test_acknowledgements_are_narrow_and_explained(reference_assembly):
-    suppressed = nag_report(reference_assembly)["suppressedViolations"]
-    assert suppressed, "expected the documented IAM5 acknowledgements"
+    suppressed = [f for f in nag_report(reference_assembly)["suppressedViolations"]
+                  if f["acknowledgedAt"].startswith("BloomStack/")]
     for finding in suppressed:
-        assert finding["ruleName"].startswith("AwsSolutions-IAM5[Resource::"), finding["ruleName"]
-        assert finding["acknowledgedAt"].endswith("/ExecutionRole/DefaultPolicy")
         assert len(finding["reason"]) > 40
-    wildcards = {f["ruleName"].split("Resource::", 1)[1].rstrip("]") for f in suppressed}
-    assert wildcards == {
-        "*",
-        "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*",
-        "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*:*",
-        "arn:<AWS::Partition>:s3:::lmi-weights-<AWS::AccountId>-<AWS::Region>/microsoft/bloom-deepspeed-inference-int8/*",
-        "arn:<AWS::Partition>:s3:::lmi-weights-<AWS::AccountId>-<AWS::Region>/facebook/opt-30b/*",
+    ours = {(f["acknowledgedAt"].removeprefix("BloomStack/Endpoint/"),
+             f["ruleName"].split("Resource::", 1)[1].rstrip("]"))
+            for f in suppressed if "/Provider/" not in f["acknowledgedAt"]}
+    repo_objects = "<EndpointWeightsBucketD0FB2E9F.Arn>/hub/microsoft/bloom-deepspeed-inference-int8/*"
+    assert ours == {
+        ("ExecutionRole/DefaultPolicy", "*"),
+        ("ExecutionRole/DefaultPolicy", "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                                        "log-group:/aws/sagemaker/Endpoints/*"),
+        ("ExecutionRole/DefaultPolicy", "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                                        "log-group:/aws/sagemaker/Endpoints/*:*"),
+        # the endpoint reads the commit's prefix, known once the copy has resolved it
+        ("ExecutionRole/DefaultPolicy",
+         "<EndpointWeightsBucketD0FB2E9F.Arn>/<EndpointHubWeightsCopyAAFD5757.KeyPrefix>*"),
+        ("HubWeights/WorkerRole/DefaultPolicy", repo_objects),
+        ("HubWeights/OnEventRole/DefaultPolicy", repo_objects),
+        ("HubWeights/IsCompleteRole/DefaultPolicy", repo_objects),
+        ("HubWeights/IsCompleteRole/DefaultPolicy", "<EndpointHubWeightsWorkerEA252E33.Arn>:*"),
     }
+    framework = {f["ruleName"].split("[")[0] for f in suppressed if "/Provider/" in f["acknowledgedAt"]}
+    assert framework == {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "AwsSolutions-SF1",
+                         "AwsSolutions-SF2"}
 
 
 def test_the_pack_does_find_problems():
@@ -53,5 +67,5 @@ def test_the_pack_does_find_problems():
 def test_cfn_lint_clean(template_files):
     assert len(template_files) == 2
     for template in template_files:
-        matches = lint_file(template, config=ManualArgs(regions=LINT_REGIONS))
+        matches = lint_file(template, config=ManualArgs(regions=LINT_REGIONS, ignore_checks=LINT_IGNORED))
         assert not matches, f"{template.name}: " + "\n".join(str(match) for match in matches)

@@ -1,0 +1,195 @@
+"""HubWeights: copy a Hugging Face repository into S3 during the deploy.
+
+A custom resource on the CDK Provider framework: onEvent resolves the revision, lists and selects
+the files and writes the manifest; isComplete (every 30 s, up to the hour CloudFormation allows)
+fans out one worker Lambda per file, at most `max_parallel_workers` at a time, verifies every file
+and writes the completion marker last. The code under runtime/ needs only what the Lambda Python
+runtime has, so the asset is the folder itself: no bundling, no Docker at synth.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional, Sequence
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from . import nag
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+QUERY_INTERVAL = Duration.seconds(30)
+TOTAL_TIMEOUT = Duration.hours(1)  # the most CloudFormation waits for a custom resource
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class HubWeights(Construct):
+    """Weights of `repo_id` at `revision`, copied to s3://<bucket>/<prefix><repo_id>/<commit>/.
+
+    Attributes (known at deploy time): s3_uri, key_prefix, commit_sha, file_count, total_bytes.
+    Whatever reads `s3_uri` or `key_prefix` is created only after the copy is complete.
+    """
+
+    def __init__(self, scope: Construct, id: str, *,
+                 bucket: s3.IBucket,
+                 repo_id: str,
+                 revision: str = "main",
+                 allow_patterns: Optional[Sequence[str]] = None,
+                 ignore_patterns: Optional[Sequence[str]] = None,
+                 token_secret: Optional[secretsmanager.ISecret] = None,
+                 hub_endpoint: Optional[str] = None,
+                 prefix: str = "hub",
+                 max_parallel_workers: int = 32,
+                 part_size_mib: int = 64,
+                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN):
+        super().__init__(scope, id)
+        _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
+                  removal_policy)
+        self.bucket, self.repo_id, self.revision = bucket, repo_id, revision
+        prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        repo_objects = bucket.arn_for_objects(f"{prefix}{repo_id}/*")
+        environment = {"BUCKET": bucket.bucket_name,
+                       "HF_ENDPOINT": hub_endpoint or "https://huggingface.co"}
+        if token_secret:
+            environment["HF_TOKEN_SECRET_ARN"] = token_secret.secret_arn  # the ARN, not the token
+
+        worker_memory = max(512, 2 * part_size_mib + 256)  # one part in flight, plus the runtime
+        self.worker = self._function("Worker", "worker", Duration.minutes(15), worker_memory,
+                                     environment, "Copies one file from the Hub into S3")
+        self.on_event = self._function("OnEvent", "on_event", Duration.minutes(5), 512,
+                                       environment, "Plans the copy: commit, files, manifest")
+        deadline = TOTAL_TIMEOUT.to_seconds() - 2 * QUERY_INTERVAL.to_seconds()
+        self.is_complete = self._function(
+            "IsComplete", "is_complete", Duration.minutes(5), 512,
+            {**environment, "WORKER_FUNCTION": self.worker.function_name,
+             "MAX_PARALLEL_WORKERS": str(max_parallel_workers), "COPY_DEADLINE_S": str(deadline)},
+            "Dispatches workers, verifies the copy, writes the completion marker")
+
+        # Least privilege: objects under this repository's prefix only; delete only for onEvent
+        # (stale completion marker, removal_policy=DESTROY).
+        _allow(self.worker, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], repo_objects)
+        _allow(self.is_complete, ["s3:GetObject", "s3:PutObject"], repo_objects)
+        _allow(self.on_event, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], repo_objects)
+        self.on_event.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}{repo_id}/*"]}}))
+        self.worker.grant_invoke(self.is_complete)
+        nag.acknowledge_wildcard_resource(
+            self.is_complete.role.node.find_child("DefaultPolicy"),
+            f"{self.worker.function_arn}:*",
+            "CDK's grant_invoke covers the worker's versions and aliases; nothing else.")
+        for function in (self.worker, self.on_event, self.is_complete):
+            if token_secret:
+                token_secret.grant_read(function)
+            if bucket.encryption_key:
+                bucket.encryption_key.grant_encrypt_decrypt(function)
+            nag.acknowledge_wildcard_resource(
+                function.role.node.find_child("DefaultPolicy"), repo_objects,
+                "The copier writes the files of the commit it resolves at deploy time; the "
+                "wildcard stops at this repository's prefix.")
+
+        provider = cr.Provider(self, "Provider", on_event_handler=self.on_event,
+                               is_complete_handler=self.is_complete,
+                               query_interval=QUERY_INTERVAL, total_timeout=TOTAL_TIMEOUT)
+        _acknowledge_provider_framework(provider, (self.on_event, self.is_complete))
+        self.resource = CustomResource(
+            self, "Copy", service_token=provider.service_token, resource_type="Custom::HubWeights",
+            removal_policy=RemovalPolicy.RETAIN if removal_policy != RemovalPolicy.DESTROY
+            else RemovalPolicy.DESTROY,
+            properties={
+                "RepoId": repo_id, "Revision": revision, "Prefix": prefix,
+                "AllowPatterns": list(allow_patterns or []),
+                "IgnorePatterns": list(ignore_patterns or []),
+                "PartSizeBytes": str(part_size_mib * 1024 * 1024),
+                "RemovalPolicy": "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
+            })
+        self.s3_uri: str = self.resource.get_att_string("S3Uri")
+        self.key_prefix: str = self.resource.get_att_string("KeyPrefix")
+        self.commit_sha: str = self.resource.get_att_string("CommitSha")
+        self.file_count: str = self.resource.get_att_string("FileCount")
+        self.total_bytes: str = self.resource.get_att_string("TotalBytes")
+        self.display_prefix = f"{prefix}{repo_id}/<commit of {revision}>/"
+
+    def _function(self, id: str, handler: str, timeout: Duration, memory: int, environment,
+                  description: str) -> lambda_.Function:
+        """A function with its own log group and a role that may write only there."""
+        log_group = logs.LogGroup(self, f"{id}Logs", retention=logs.RetentionDays.ONE_MONTH,
+                                  removal_policy=RemovalPolicy.DESTROY)
+        role = iam.Role(self, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"HubWeights {id}: {description}")
+        function = lambda_.Function(
+            self, id, runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64,
+            handler=f"runtime.handlers.{handler}", code=_runtime_code(), timeout=timeout,
+            memory_size=memory, environment=environment, role=role, log_group=log_group,
+            description=f"HubWeights: {description}")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}"]))
+        nag.acknowledge_wildcard_resource(
+            role.node.find_child("DefaultPolicy"), log_group.log_group_arn,
+            "Lambda names its log streams at run time; the grant is this function's own group.")
+        return function
+
+
+def _runtime_code() -> lambda_.Code:
+    """Only the runtime/ package of lmi_constructs: stdlib, boto3 and urllib3 come with Lambda."""
+    return lambda_.Code.from_asset(str(PACKAGE_DIR), exclude=[
+        "*", "!runtime", "!runtime/*.py", "**/__pycache__"])
+
+
+def _allow(function: lambda_.Function, actions, resource: str) -> None:
+    function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+
+
+def _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
+              removal_policy) -> None:
+    problems = []
+    if not _REPO_ID.match(repo_id or ""):
+        problems.append(f"repo_id {repo_id!r} is not <owner>/<name>: pass e.g. facebook/opt-30b")
+    if not revision or any(c.isspace() for c in revision):
+        problems.append(f"revision {revision!r} is empty or has spaces: pass a branch, tag or "
+                        "commit sha")
+    if hub_endpoint and not re.match(r"^https?://[^/\s]+", hub_endpoint):
+        problems.append(f"hub_endpoint {hub_endpoint!r} is not an http(s) URL: pass e.g. "
+                        "https://hub.example.com")
+    if not 1 <= max_parallel_workers <= 1000:
+        problems.append(f"max_parallel_workers {max_parallel_workers} is outside 1..1000: pass "
+                        "e.g. 32 (each is a concurrent Lambda execution)")
+    if not 5 <= part_size_mib <= 5120:
+        problems.append(f"part_size_mib {part_size_mib} is outside S3's multipart limits "
+                        "(5..5120): pass e.g. 64")
+    if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
+        problems.append(f"removal_policy {removal_policy} is not RETAIN or DESTROY")
+    if problems:
+        raise ValueError("HubWeights: " + "; ".join(problems))
+
+
+def _acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
+    """The Provider framework's own functions, roles and state machine: not ours to change.
+
+    Each finding is acknowledged by name: its functions invoke ours (and each other) by
+    `<function arn>:*`, and its roles carry AWSLambdaBasicExecutionRole.
+    """
+    reason = ("CDK Provider framework resource (aws-cdk-lib custom_resources): its roles, "
+              "runtime and state machine are set by the framework, not by this library.")
+    parts = provider.node.find_all()
+    functions = [*handlers, *(c for c in parts if isinstance(c, lambda_.Function))]
+    for construct in parts:
+        if isinstance(construct, iam.Policy):
+            for function in functions:
+                nag.acknowledge_wildcard_resource(construct, f"{function.function_arn}:*", reason)
+        elif isinstance(construct, iam.Role):
+            nag.acknowledge(construct, "IAM4", reason,
+                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                            "AWSLambdaBasicExecutionRole")
+        if isinstance(construct, lambda_.Function) or construct.node.id == "waiter-state-machine":
+            for rule in ("L1", "SF1", "SF2"):
+                nag.acknowledge(construct, rule, reason)

@@ -1,0 +1,162 @@
+"""HubWeights in templates: the reference stacks' default copy, and a team's gated model with a
+token secret, a private hub and DESTROY."""
+
+import json
+
+import pytest
+from aws_cdk import App, Environment, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_secretsmanager as secretsmanager
+from cdk_nag import AwsSolutionsChecks
+
+from lmi_constructs import Engine, HubWeights, LmiEndpoint, ModelSource
+
+from .template_queries import as_text, only, policy_statements, resources_of
+
+COPY = "EndpointHubWeightsCopyAAFD5757"
+
+
+def functions(template):
+    return {logical_id.removeprefix("EndpointHubWeights").removeprefix("GatedHubWeights"):
+            resource["Properties"]
+            for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
+            if "framework" not in logical_id}
+
+
+def by_name(found, name):
+    return next(props for logical_id, props in found.items() if logical_id.startswith(name))
+
+
+def actions(statement):
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+def test_the_copy_resource_and_what_it_is_asked(templates):
+    template = templates["BloomStack"]
+    copy = template["Resources"][COPY]
+    assert copy["Type"] == "Custom::HubWeights"
+    assert copy["DeletionPolicy"] == "Retain"  # weights outlive the stack by default
+    props = copy["Properties"]
+    assert props["RepoId"] == "microsoft/bloom-deepspeed-inference-int8"
+    assert props["Revision"] == "main" and props["Prefix"] == "hub/"
+    assert props["PartSizeBytes"] == str(64 * 1024 * 1024)
+    assert props["RemovalPolicy"] == "retain"
+    assert props["AllowPatterns"] == [] and props["IgnorePatterns"] == []
+
+
+def test_worker_fan_out_wiring_and_timeouts(templates):
+    template = templates["BloomStack"]
+    found = functions(template)
+    worker, on_event = by_name(found, "Worker"), by_name(found, "OnEvent")
+    is_complete = by_name(found, "IsComplete")
+    assert worker["Handler"] == "runtime.handlers.worker"
+    assert worker["Timeout"] == 900 and worker["MemorySize"] == 512
+    assert on_event["Handler"] == "runtime.handlers.on_event"
+    assert is_complete["Handler"] == "runtime.handlers.is_complete"
+    for function in (worker, on_event, is_complete):
+        assert function["Runtime"] == "python3.14" and function["Architectures"] == ["arm64"]
+        assert function["Environment"]["Variables"]["HF_ENDPOINT"] == "https://huggingface.co"
+        assert "HF_TOKEN_SECRET_ARN" not in function["Environment"]["Variables"]
+    variables = is_complete["Environment"]["Variables"]
+    assert variables["WORKER_FUNCTION"] == {"Ref": next(
+        k for k in resources_of(template, "AWS::Lambda::Function") if k.startswith("EndpointHubWeightsWorker"))}
+    assert variables["MAX_PARALLEL_WORKERS"] == "32"
+    assert variables["COPY_DEADLINE_S"] == "3540"  # the Provider's hour less two polls
+    waiter = only(template, "AWS::StepFunctions::StateMachine")
+    assert '\\"IntervalSeconds\\":30' in as_text(waiter) and '\\"MaxAttempts\\":120' in as_text(waiter)
+
+
+def test_each_function_writes_only_under_the_repository_prefix(templates):
+    template = templates["BloomStack"]
+    repo_objects = as_text({"Fn::Join": ["", [{"Fn::GetAtt": ["EndpointWeightsBucketD0FB2E9F", "Arn"]},
+                                              "/hub/microsoft/bloom-deepspeed-inference-int8/*"]]})
+    expected = {"Worker": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
+                "OnEvent": {"s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+                "IsComplete": {"s3:GetObject", "s3:PutObject"}}
+    for name, allowed in expected.items():
+        statements = policy_statements(template, f"EndpointHubWeights{name}Role")
+        s3_actions = {a for s in statements for a in actions(s) if a.startswith("s3:")}
+        assert s3_actions == allowed, name
+        for statement in statements:
+            if any(a.startswith("s3:") and a != "s3:ListBucket" for a in actions(statement)):
+                assert as_text(statement["Resource"]) == repo_objects
+            if "s3:ListBucket" in actions(statement):
+                assert statement["Condition"] == {"StringLike": {
+                    "s3:prefix": ["hub/microsoft/bloom-deepspeed-inference-int8/*"]}}
+    invoke = [s for s in policy_statements(template, "EndpointHubWeightsIsCompleteRole")
+              if "lambda:InvokeFunction" in actions(s)]
+    assert len(invoke) == 1
+    roles = resources_of(template, "AWS::IAM::Role")
+    ours = [r for k, r in roles.items() if k.startswith("EndpointHubWeights") and "framework" not in k
+            and "Provider" not in k]
+    assert len(ours) == 3 and all("ManagedPolicyArns" not in r["Properties"] for r in ours)
+
+
+def test_the_lambda_asset_holds_only_the_runtime_package(reference_assembly):
+    from pathlib import Path
+
+    template = reference_assembly.get_stack_by_name("BloomStack").template
+    worker = by_name(functions(template), "Worker")
+    asset_hash = worker["Code"]["S3Key"].split(".")[0]
+    files = sorted(p.relative_to(Path(reference_assembly.directory) / f"asset.{asset_hash}").as_posix()
+                   for p in (Path(reference_assembly.directory) / f"asset.{asset_hash}").rglob("*")
+                   if p.is_file())
+    assert files and all(f.startswith("runtime/") and f.endswith(".py") for f in files)
+    assert "runtime/handlers.py" in files and "runtime/hub.py" in files
+    for path in files:  # no aws_cdk, nothing outside the Lambda runtime
+        text = (Path(reference_assembly.directory) / f"asset.{asset_hash}" / path).read_text()
+        assert "aws_cdk" not in text.replace("Never import aws_cdk", "")
+
+
+@pytest.fixture(scope="module")
+def gated_template(tmp_path_factory):
+    app = App(outdir=str(tmp_path_factory.mktemp("gated.out")))
+    stack = Stack(app, "Gated", env=Environment(account="111111111111", region="us-west-2"))
+    token = secretsmanager.Secret.from_secret_name_v2(stack, "HfToken", "hf/token")
+    LmiEndpoint(stack, "Gated", model=ModelSource.from_hugging_face(
+        "meta-llama/Llama-3.1-70B-Instruct", "0123456789abcdef0123456789abcdef01234567",
+        token_secret=token, hub_endpoint="https://hub.internal.example.com",
+        allow_patterns=["*.safetensors", "*.json"], removal_policy=RemovalPolicy.DESTROY,
+        max_parallel_workers=8, part_size_mib=128),
+        instance_type="ml.p4de.24xlarge", tensor_parallel_degree=8, engine=Engine.VLLM,
+        dtype="bf16")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app.synth().get_stack_by_name("Gated").template
+
+
+def test_the_token_secret_is_read_by_the_copier_only_and_never_in_the_template(gated_template):
+    assert "hf_" not in json.dumps(gated_template).replace("hf/token", "")
+    readers = {logical_id for logical_id, policy in resources_of(gated_template, "AWS::IAM::Policy").items()
+               if "secretsmanager:GetSecretValue" in as_text(policy)}
+    assert {r.removeprefix("GatedHubWeights").split("Role")[0] for r in readers} == {
+        "Worker", "OnEvent", "IsComplete"}
+    for function in functions(gated_template).values():
+        variables = function["Environment"]["Variables"]
+        assert "secret:hf/token" in as_text(variables["HF_TOKEN_SECRET_ARN"])
+        assert variables["HF_ENDPOINT"] == "https://hub.internal.example.com"
+
+
+def test_options_reach_the_copy(gated_template):
+    copy = next(r for r in resources_of(gated_template, "Custom::HubWeights").values())
+    assert copy["DeletionPolicy"] == "Delete"
+    props = copy["Properties"]
+    assert props["Revision"] == "0123456789abcdef0123456789abcdef01234567"
+    assert props["AllowPatterns"] == ["*.safetensors", "*.json"]
+    assert props["RemovalPolicy"] == "destroy" and props["PartSizeBytes"] == str(128 * 1024 * 1024)
+    found = functions(gated_template)
+    assert by_name(found, "Worker")["MemorySize"] == 512
+    assert by_name(found, "IsComplete")["Environment"]["Variables"]["MAX_PARALLEL_WORKERS"] == "8"
+    model = only(gated_template, "AWS::SageMaker::Model")
+    assert "KeyPrefix" in as_text(model["PrimaryContainer"]["Environment"]["OPTION_MODEL_ID"])
+
+
+def test_bad_props_are_refused_together():
+    stack = Stack(App(), "Bad")
+    bucket = __import__("aws_cdk.aws_s3", fromlist=["Bucket"]).Bucket(stack, "B")
+    with pytest.raises(ValueError) as error:
+        HubWeights(stack, "Copy", bucket=bucket, repo_id="opt-30b", revision="",
+                   max_parallel_workers=0, part_size_mib=4, hub_endpoint="ftp://x")
+    message = str(error.value)
+    for expected in ("repo_id 'opt-30b' is not <owner>/<name>", "revision '' is empty",
+                     "max_parallel_workers 0 is outside 1..1000", "part_size_mib 4 is outside",
+                     "hub_endpoint 'ftp://x' is not an http(s) URL"):
+        assert expected in message

@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := true
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install synth test plan clean
+.PHONY: install synth test bench-copy plan clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ synth: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Figures, not a test: Hub -> S3 with `lmi stage-weights` vs download-then-upload, on local servers.
+bench-copy: $(STAMP)
+	$(BIN)/python benchmarks/copy_bench.py
 
 clean:
 	rm -rf cdk.out .pytest_cache

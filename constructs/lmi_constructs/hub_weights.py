@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Optional, Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -61,7 +61,7 @@ class HubWeights(Construct):
         if token_secret:
             environment["HF_TOKEN_SECRET_ARN"] = token_secret.secret_arn  # the ARN, not the token
 
-        worker_memory = max(512, 2 * part_size_mib + 256)  # one part in flight, plus the runtime
+        worker_memory = max(512, 2 * part_size_mib + 256)  # two parts in flight, plus the runtime
         self.worker = self._function("Worker", "worker", Duration.minutes(15), worker_memory,
                                      environment, "Copies one file from the Hub into S3")
         self.on_event = self._function("OnEvent", "on_event", Duration.minutes(5), 512,

@@ -28,6 +28,20 @@ def test_valid_overrides_reach_the_template(tmp_path):
     assert container["Environment"]["MODEL_S3_PREFIX"] == "bloom/int8/"
     variant = only(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]
     assert variant["InstanceType"] == "ml.p4de.24xlarge"
+    # pre-staged weights: no copy from the Hub
+    assert "Custom::HubWeights" not in str(template)
+
+
+def test_revision_override_pins_the_copy_and_silences_the_warning(tmp_path):
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    app = build_app(outdir=str(tmp_path), context={**cdk_json_context(), "BloomStack:revision": sha})
+    assembly = app.synth()
+    bloom = assembly.get_stack_by_name("BloomStack")
+    copy = next(r for r in bloom.template["Resources"].values() if r["Type"] == "Custom::HubWeights")
+    assert copy["Properties"]["Revision"] == sha
+    warnings = lambda stack: [m.entry.data for m in stack.messages if "unpinned" in str(m.entry.data)]
+    assert warnings(bloom) == []
+    assert warnings(assembly.get_stack_by_name("OptStack"))  # OptStack still follows main
 
 
 def test_invalid_overrides_list_every_problem(tmp_path):

@@ -32,8 +32,9 @@ def register(commands) -> None:
     parser.add_argument("--ignore-pattern", action="append", dest="ignore_patterns",
                         metavar="GLOB", help="skip matching files (repeatable)")
     parser.add_argument("--workers", type=int, default=8, help="files copied at once (default 8)")
-    parser.add_argument("--part-size-mib", type=int, default=64,
-                        help="bytes per ranged GET and S3 part, 5..5120 (default 64)")
+    parser.add_argument("--part-size-mib", type=int, default=8,
+                        help="MiB per ranged GET and S3 part, 5..5120 (default 8); memory "
+                             "holds about 2 x workers x part size")
     parser.set_defaults(run=run)
 
 

@@ -118,37 +118,43 @@ class HubClient:
             return location if "://" in location else f"{self.endpoint}{location}"
         return url
 
-    def read_range(self, url: str, start: int, end: int) -> bytes:
-        """Bytes start..end (inclusive) of the file at url, exactly, or an exception."""
+    def read_range(self, url: str, start: int, end: int) -> bytearray:
+        """Bytes start..end (inclusive) of the file at url, exactly, or an exception.
+
+        Read straight into one buffer of the range's size: a part is held once, not twice.
+        """
         headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
         # The token goes to the Hub host only, never to the CDN (FACTS.md).
         headers.update(self._auth_for(url))
         try:
-            response = self._http.request("GET", url, headers=headers, redirect=False)
+            response = self._http.request("GET", url, headers=headers, redirect=False,
+                                          preload_content=False)
         except urllib3.exceptions.MaxRetryError as error:
             raise TransientReadError(f"connection failed: {error.reason}") from error
         except urllib3.exceptions.HTTPError as error:
             raise TransientReadError(f"read failed: {error}") from error
-        expected = end - start + 1
-        if response.status == 403 and not self._auth_for(url):
-            raise SignatureExpired(url)
+        try:
+            self._check_range_answer(response, url, start, end)
+            return _read_exactly(response, end - start + 1)
+        finally:
+            response.release_conn()
+
+    def _check_range_answer(self, response, url: str, start: int, end: int) -> None:
         if response.status == 206:
             content_range = response.headers.get("Content-Range", "")
             if not content_range.startswith(f"bytes {start}-{end}/"):
                 raise TransientReadError(f"asked for bytes {start}-{end}, got {content_range!r}")
-        elif response.status == 200:
-            # A server that ignores Range sends the whole file: usable only if that is what we asked.
-            if start != 0:
-                raise TransientReadError("the server ignored the Range header")
-        elif response.status in RETRY_STATUSES:
+            return
+        if response.status == 200 and start == 0:
+            return  # a server that ignores Range sends the whole file: fine from byte 0 only
+        if response.status == 200:
+            raise TransientReadError("the server ignored the Range header")
+        if response.status == 403 and not self._auth_for(url):
+            raise SignatureExpired(url)
+        if response.status in RETRY_STATUSES:
             raise TransientReadError(f"answered {response.status} after retries")
-        else:
-            raise CopyError(f"GET {_without_query(url)} answered {response.status}: "
-                            f"{_body_excerpt(response)}")
-        data = response.data
-        if len(data) != expected:
-            raise TransientReadError(f"short read: {len(data)} of {expected} bytes")
-        return data
+        raise CopyError(f"GET {_without_query(url)} answered {response.status}: "
+                        f"{_body_excerpt(response)}")
 
     # --- plumbing ---------------------------------------------------------------------------
     def _auth_for(self, url: str) -> dict:
@@ -203,3 +209,21 @@ def _without_query(url: str) -> str:
 
 def _body_excerpt(response) -> str:
     return (response.data or b"")[:200].decode("utf-8", "replace")
+
+
+def _read_exactly(response, length: int) -> bytearray:
+    buffer = bytearray(length)
+    view, filled = memoryview(buffer), 0
+    try:
+        while filled < length:
+            count = response.readinto(view[filled:])
+            if not count:
+                break
+            filled += count
+    except urllib3.exceptions.HTTPError as error:  # dropped mid-body
+        raise TransientReadError(f"read failed after {filled} of {length} bytes: {error}") from error
+    finally:
+        view.release()
+    if filled != length:
+        raise TransientReadError(f"short read: {filled} of {length} bytes")
+    return buffer

@@ -1,6 +1,6 @@
 """Copy one file from the Hub into S3: ranged GETs straight into multipart UploadPart, hashed on
 the way, published only when size and checksum match. Nothing touches local disk; memory holds
-one part.
+two parts (one downloading, one uploading).
 
 Publishing is conditional (If-None-Match: *), so two workers on the same file never both publish,
 and a file already present with the right checksum is skipped.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
@@ -141,16 +142,19 @@ class FileCopier:
 
         upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
         on_upload(upload_id)
+        # Download part n+1 while part n uploads: both directions of the link stay busy, and
+        # memory holds at most two parts.
+        uploader = ThreadPoolExecutor(1, thread_name_prefix="upload")
         try:
-            parts = []
+            parts, pending = [], None
             for number, (start, end) in enumerate(spans, 1):
                 data = self._fetch(url, entry, start, end)
                 hasher.update(data)  # only whole, length-checked ranges reach the hash
-                result = self.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
-                                             PartNumber=number, Body=data)
-                parts.append({"PartNumber": number, "ETag": result["ETag"]})
-                on_bytes(len(data))
+                if pending:
+                    parts.append(pending.result())
+                pending = uploader.submit(self._upload_part, key, upload_id, number, data, on_bytes)
                 del data
+            parts.append(pending.result())
             self._check(entry, hasher.hexdigest(), expected)
             try:
                 self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
@@ -160,8 +164,17 @@ class FileCopier:
                 self._unless_published_by_another(error, key, entry)
                 self._abort(key, upload_id)
         except BaseException:
+            uploader.shutdown(wait=True, cancel_futures=True)
             self._abort(key, upload_id)
             raise
+        finally:
+            uploader.shutdown(wait=True)
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data, on_bytes) -> dict:
+        result = self.s3.upload_part(Bucket=self.layout.bucket, Key=key, UploadId=upload_id,
+                                     PartNumber=number, Body=data)
+        on_bytes(len(data))
+        return {"PartNumber": number, "ETag": result["ETag"]}
 
     def _fetch(self, url: List[str], entry: ManifestEntry, start: int, end: int) -> bytes:
         """One range, whole, with retries; re-resolves when the CDN signature has expired."""

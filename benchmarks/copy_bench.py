@@ -105,13 +105,19 @@ def main() -> None:
             print(f"synthetic repo: {args.shards} x {args.shard_mib} MiB shards + config "
                   f"({total / 1e9:.2f} GB); copier: {args.workers} workers, "
                   f"{args.part_size_mib} MiB parts", flush=True)
-            results = {mode: run_child(mode, args, env) for mode in ("copier", "naive")}
+            results = {}
+            for mode in ("copier", "naive"):
+                before = _cpu_seconds(moto.pid)
+                results[mode] = run_child(mode, args, env)
+                results[mode]["s3_server_cpu_s"] = _cpu_seconds(moto.pid) - before
     finally:
         moto.terminate()
         moto.wait()
-    print(f"{'path':<8}{'wall s':>9}{'CPU s':>8}{'MB/s':>9}{'peak RSS MiB':>14}{'disk writes MB':>16}")
+    print(f"{'path':<8}{'wall s':>9}{'CPU s':>8}{'S3 server CPU s':>17}{'MB/s':>9}"
+          f"{'peak RSS MiB':>14}{'disk writes MB':>16}")
     for mode, figures in results.items():
         print(f"{mode:<8}{figures['wall_s']:>9.1f}{figures['cpu_s']:>8.1f}"
+              f"{figures['s3_server_cpu_s']:>17.1f}"
               f"{total / 1e6 / figures['wall_s']:>9.1f}"
               f"{figures['peak_rss_mib']:>14.0f}{figures['disk_write_bytes'] / 1e6:>16.1f}")
     copier, naive = results["copier"], results["naive"]
@@ -119,6 +125,11 @@ def main() -> None:
           f"peak RSS {copier['peak_rss_mib']:.0f} vs {naive['peak_rss_mib']:.0f} MiB; "
           f"local disk writes {copier['disk_write_bytes'] / 1e6:.1f} vs "
           f"{naive['disk_write_bytes'] / 1e6:.1f} MB")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _credentials() -> dict:

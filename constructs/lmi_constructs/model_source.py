@@ -74,7 +74,7 @@ class ModelSource(abc.ABC):
         return _UriSource(match.group("bucket"), match.group("prefix"), model_id)
 
     @staticmethod
-    def from_hugging_face(repo_id: str, revision: str = "main", *,
+    def from_hugging_face(repo_id: str, revision: str = "main",
                           allow_patterns: Optional[Sequence[str]] = None,
                           ignore_patterns: Optional[Sequence[str]] = None,
                           token_secret: Optional[secretsmanager.ISecret] = None,

@@ -22,7 +22,7 @@ from .errors import (CopyError, GatedRepository, HubUnavailable, RateLimited, Re
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-MAX_WAIT_S = 300  # a RateLimit reset further away than this is not worth a Lambda's time
+MAX_WAIT_S = 60  # per retry: 8 retries then span a whole 5-minute rate-limit window
 _RATE_LIMIT_RESET = re.compile(r"\bt=(\d+)")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 

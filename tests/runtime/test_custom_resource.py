@@ -161,6 +161,18 @@ def test_a_checksum_failure_fails_the_deploy_with_the_reason_and_no_marker(hub, 
     assert f"hub/{REPO}/{commit}/.lmi/complete.json" not in keys_under(s3, bucket, "hub/")
 
 
+def test_deploying_again_after_a_failure_retries_the_failed_file(hub, s3, bucket, lambda_env):
+    hub.add_repo(REPO, tiny_model_files())
+    hub.faults.corrupt_paths = {"model-00002-of-00003.safetensors"}
+    with pytest.raises(CopyError, match="checksum mismatch"):
+        deploy("Create", props())
+    hub.faults.corrupt_paths = set()  # the CDN serves the right bytes again
+
+    _, data, _ = deploy("Create", props())
+
+    assert data["FileCount"] == "5"
+
+
 def test_create_fails_before_copying_when_the_repository_is_gated(hub, s3, bucket, lambda_env):
     hub.add_repo(REPO, tiny_model_files(), gated=True)
     with pytest.raises(CopyError, match="org/tiny is gated"):

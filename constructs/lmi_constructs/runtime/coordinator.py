@@ -7,6 +7,7 @@ differs (async Lambda invocations there, threads here).
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -79,7 +80,7 @@ def plan_copy(hub: HubClient, s3, request: CopyRequest) -> Manifest:
     reusable = reusable_objects(s3, layout)
     manifest = Manifest(
         repo_id=request.repo_id, revision=request.revision, commit=commit, bucket=request.bucket,
-        prefix=request.prefix, part_size=request.part_size,
+        prefix=request.prefix, part_size=request.part_size, created_at=time.time(),
         entries=[ManifestEntry(f.path, f.size, f.checksum, reusable.get(f.checksum))
                  for f in files])
     completed = read_completed(s3, layout)

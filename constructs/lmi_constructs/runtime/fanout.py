@@ -22,8 +22,13 @@ MAX_ATTEMPTS = 3
 Dispatch = Callable[[int, int], None]  # (file index, attempt)
 
 
-def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int) -> Progress:
-    """Check progress, fail on a failed file, dispatch pending files into free worker slots."""
+def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
+            run_started: float = 0.0) -> Progress:
+    """Check progress, fail on a failed file, dispatch pending files into free worker slots.
+
+    Statuses older than `run_started` (when this deploy wrote the manifest) belong to an earlier
+    deploy: their failures are retried, not reported again.
+    """
     progress = check_progress(copier)
     if progress.complete:
         return progress
@@ -33,8 +38,9 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int) -> Progre
         statuses: Dict[int, Optional[WorkerStatus]] = dict(zip(
             pending, pool.map(lambda i: read_status(copier.s3, layout, i), pending)))
 
+    earlier = {i for i, s in statuses.items() if s and s.updated_at < run_started}
     failures = [f"{manifest.entries[i].path}: {s.reason}" for i, s in statuses.items()
-                if s and s.state == FAILED]
+                if s and s.state == FAILED and i not in earlier]
     if failures:
         raise CopyError(short_reason(CopyError(
             f"{len(failures)} file(s) failed, nothing published as complete: "
@@ -45,6 +51,8 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int) -> Progre
         status = statuses[index]
         if status is None:
             ready.append((index, 1, None))
+        elif index in earlier:  # a later attempt number makes any old delivery stand down
+            ready.append((index, status.attempt + 1, status.upload_id))
         elif status.state == DONE or time.time() - status.updated_at > STALE_AFTER_S:
             # DONE but not verified: the object went away since; redo it like a dead worker's.
             if status.attempt >= MAX_ATTEMPTS:

@@ -23,7 +23,7 @@ from .coordinator import (CopyRequest, copy_attributes, delete_copy, plan_copy, 
 from .errors import CopyError, CopyTimedOut
 from .fanout import advance
 from .hub import HubClient
-from .layout import CONTROL_DIR, Manifest
+from .layout import CONTROL_DIR
 from .transfer import FileCopier
 from .worker import run_worker
 
@@ -54,8 +54,7 @@ def is_complete(event, context):
     if event["RequestType"] == "Delete":
         return {"IsComplete": True}
     bucket, base = event["PhysicalResourceId"][len("s3://"):].split("/", 1)
-    manifest_object = _s3().get_object(Bucket=bucket, Key=base + CONTROL_DIR + "manifest.json")
-    manifest = Manifest.from_json(manifest_object["Body"].read())
+    manifest = read_manifest(_s3(), bucket, base + CONTROL_DIR + "manifest.json")
     completed = read_completed(_s3(), manifest.layout)
     if completed and same_files(completed, manifest):
         log.info("complete: %s", manifest.layout.uri)
@@ -63,12 +62,12 @@ def is_complete(event, context):
 
     copier = FileCopier(_hub(), _s3(), manifest)
     progress = advance(copier, _invoke_worker(bucket, manifest.layout.manifest_key),
-                       int(os.environ.get("MAX_PARALLEL_WORKERS", "32")))
+                       int(os.environ.get("MAX_PARALLEL_WORKERS", "32")), manifest.created_at)
     log.info("progress %s: %s", manifest.layout.uri, progress.summary())
     if progress.complete:
         publish_complete(_s3(), manifest)
         return {"IsComplete": True, "Data": copy_attributes(manifest)}
-    elapsed = time.time() - manifest_object["LastModified"].timestamp()
+    elapsed = time.time() - manifest.created_at
     if elapsed > float(os.environ.get("COPY_DEADLINE_S", "3480")):
         raise CopyTimedOut(f"timed out after {elapsed / 60:.0f} min with {progress.summary()}; "
                            "deploy again to resume (verified files are kept and skipped)")

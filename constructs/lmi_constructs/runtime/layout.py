@@ -72,6 +72,7 @@ class Manifest:
     prefix: str
     part_size: int
     entries: List[ManifestEntry] = field(default_factory=list)
+    created_at: float = 0.0  # when this deploy planned the copy: its deadline and its statuses
 
     @property
     def layout(self) -> CopyLayout:

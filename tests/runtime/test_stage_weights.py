@@ -219,3 +219,57 @@ def test_a_new_revision_copies_unchanged_files_inside_s3_and_keeps_the_old_prefi
     for commit, content in ((old_commit, files), (new_commit, changed)):
         for path in WEIGHTS:
             assert read(s3, bucket, f"hub/{REPO}/{commit}/{path}") == content[path].content
+
+
+def test_an_unverified_object_at_the_key_is_replaced_by_the_verified_copy(hub, s3, bucket):
+    files = tiny_model_files()
+    commit = hub.add_repo(REPO, files)
+    key = f"hub/{REPO}/{commit}/{WEIGHTS[0]}"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"uploaded by hand, unverified")
+
+    assert stage(bucket) == 0
+
+    assert read(s3, bucket, key) == files[WEIGHTS[0]].content
+    assert s3.head_object(Bucket=bucket, Key=key)["Metadata"][CHECKSUM_METADATA] == \
+        f"sha256:{files[WEIGHTS[0]].sha256}"
+
+
+def test_a_duplicate_delivery_racing_the_first_publishes_nothing_twice(hub, s3, bucket):
+    """Lambda may deliver an async invocation twice: the second worker starts before the first
+    publishes and finishes after it. Interleaved deterministically, since moto's conditional
+    writes are not atomic under true concurrency (S3's are)."""
+    import threading
+
+    from lmi_constructs.runtime.coordinator import CopyRequest, plan_copy
+    from lmi_constructs.runtime.hub import HubClient
+    from lmi_constructs.runtime.transfer import FileCopier
+
+    files = {"model.safetensors": HubBlob(random.Random(6).randbytes(11 * MIB))}
+    hub.add_repo(REPO, files)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    hub_client = HubClient()
+    manifest = plan_copy(hub_client, s3, CopyRequest(repo_id=REPO, bucket=bucket, prefix="hub",
+                                                     part_size=5 * MIB))
+    copier = FileCopier(hub_client, s3, manifest)
+    first_published, second_started = threading.Event(), threading.Event()
+    outcomes = []
+
+    def second_delivery():
+        def wait_for_the_first(upload_id):
+            second_started.set()
+            first_published.wait(30)
+        outcomes.append(copier.copy(0, on_upload=wait_for_the_first))
+
+    second = threading.Thread(target=second_delivery)
+    second.start()
+    assert second_started.wait(30)
+    outcomes.append(copier.copy(0))
+    first_published.set()
+    second.join(30)
+
+    assert [o.action for o in outcomes] == ["downloaded", "downloaded"]
+    key = manifest.layout.object_key("model.safetensors")
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+    assert len(versions) == 1  # the second complete was refused (If-None-Match) and aborted
+    assert hashlib.sha256(read(s3, bucket, key)).hexdigest() == files["model.safetensors"].sha256
+    assert open_uploads(s3, bucket) == []

@@ -2,8 +2,9 @@
 the way, published only when size and checksum match. Nothing touches local disk; memory holds
 two parts (one downloading, one uploading).
 
-Publishing is conditional (If-None-Match: *), so two workers on the same file never both publish,
-and a file already present with the right checksum is skipped.
+Publishing is conditional (If-None-Match: *, or If-Match on an unverified object found at the key),
+so two workers on the same file never both publish, and a file already present with the right
+checksum is skipped.
 """
 
 from __future__ import annotations
@@ -78,23 +79,29 @@ class FileCopier:
         key = self.layout.object_key(entry.path)
         if abort_upload_id:
             self._abort(key, abort_upload_id)
-        if self.is_verified(key, entry):
+        existing = self._head(key)
+        if existing and _matches(existing, entry):
             return CopyOutcome(entry.path, "present")
         if entry.reuse_from and self.is_verified(entry.reuse_from, entry):
             self._copy_in_s3(entry, key)
             return CopyOutcome(entry.path, "copied in S3")
-        self._download(entry, key, on_upload, on_bytes)
+        # Publish only if nobody else has meanwhile; replace an unverified object (written
+        # outside the copier) only if it is still the one seen here.
+        condition = {"IfMatch": existing["ETag"]} if existing else {"IfNoneMatch": "*"}
+        self._download(entry, key, condition, on_upload, on_bytes)
         return CopyOutcome(entry.path, "downloaded", entry.size)
 
     def is_verified(self, key: str, entry: ManifestEntry) -> bool:
+        head = self._head(key)
+        return head is not None and _matches(head, entry)
+
+    def _head(self, key: str) -> Optional[dict]:
         try:
-            head = self.s3.head_object(Bucket=self.layout.bucket, Key=key)
+            return self.s3.head_object(Bucket=self.layout.bucket, Key=key)
         except ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
-        return (head["ContentLength"] == entry.size
-                and head.get("Metadata", {}).get(CHECKSUM_METADATA) == entry.checksum)
 
     # --- inside S3 ------------------------------------------------------------------------------
     def _copy_in_s3(self, entry: ManifestEntry, key: str) -> None:
@@ -120,7 +127,8 @@ class FileCopier:
             raise
 
     # --- from the Hub ---------------------------------------------------------------------------
-    def _download(self, entry: ManifestEntry, key: str, on_upload, on_bytes) -> None:
+    def _download(self, entry: ManifestEntry, key: str, condition: dict, on_upload,
+                  on_bytes) -> None:
         url = [self._locate(entry)]
         hasher = new_hasher(entry)
         expected = entry.checksum.split(":", 1)[1]
@@ -134,7 +142,7 @@ class FileCopier:
             self._check(entry, hasher.hexdigest(), expected)
             try:
                 self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata,
-                                   IfNoneMatch="*")
+                                   **condition)
             except ClientError as error:
                 self._unless_published_by_another(error, key, entry)
             on_bytes(len(data))
@@ -159,7 +167,7 @@ class FileCopier:
             try:
                 self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                   MultipartUpload={"Parts": parts},
-                                                  IfNoneMatch="*")
+                                                  **condition)
             except ClientError as error:
                 self._unless_published_by_another(error, key, entry)
                 self._abort(key, upload_id)
@@ -221,3 +229,8 @@ class FileCopier:
         except ClientError as error:
             if error.response["Error"]["Code"] not in ("NoSuchUpload", "404"):
                 raise
+
+
+def _matches(head: dict, entry: ManifestEntry) -> bool:
+    return (head["ContentLength"] == entry.size
+            and head.get("Metadata", {}).get(CHECKSUM_METADATA) == entry.checksum)

@@ -273,3 +273,16 @@ def test_a_duplicate_delivery_racing_the_first_publishes_nothing_twice(hub, s3, 
     assert len(versions) == 1  # the second complete was refused (If-None-Match) and aborted
     assert hashlib.sha256(read(s3, bucket, key)).hexdigest() == files["model.safetensors"].sha256
     assert open_uploads(s3, bucket) == []
+
+
+def test_a_file_too_large_for_one_worker_is_refused_before_anything_is_copied(hub, s3, bucket):
+    from lmi_constructs.runtime.coordinator import CopyRequest, plan_copy
+    from lmi_constructs.runtime.errors import FileTooLarge
+    from lmi_constructs.runtime.hub import HubClient
+
+    hub.add_repo(REPO, tiny_model_files())
+    request = CopyRequest(repo_id=REPO, bucket=bucket, prefix="hub", max_file_bytes=299_999)
+    with pytest.raises(FileTooLarge, match=r"3 file\(s\) exceed what one worker copies.*"
+                                           r"model-00001-of-00003.safetensors.*lmi stage-weights"):
+        plan_copy(HubClient(), s3, request)
+    assert keys_under(s3, bucket) == [] and hub.faults.cdn_bytes == 0

@@ -33,7 +33,8 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
     if progress.complete:
         return progress
     manifest, layout = copier.manifest, copier.layout
-    pending = [i for i in range(len(manifest.entries)) if i not in set(progress.done)]
+    done = set(progress.done)
+    pending = [i for i in range(len(manifest.entries)) if i not in done]
     with ThreadPoolExecutor(16) as pool:
         statuses: Dict[int, Optional[WorkerStatus]] = dict(zip(
             pending, pool.map(lambda i: read_status(copier.s3, layout, i), pending)))

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from . import plan, stage_weights
+from . import local, plan, stage_weights
 
-COMMANDS = (plan, stage_weights)
+COMMANDS = (plan, stage_weights, local)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,94 @@
+"""`lmi local`: run model_code/ on this machine behind the container's HTTP contract (GET /ping,
+POST /invocations), through the same warm-up and request path as on SageMaker, on the CPU.
+
+Weights: a local directory, an s3:// prefix (downloaded by the handler's own download path, so
+AWS_ENDPOINT_URL works), or --demo: a tiny random-weight model built in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_S3 = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*)$")
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("local", help="serve model_code/ on 127.0.0.1 (CPU)",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-code", default="model_code", type=Path,
+                        help="the handler directory (default model_code)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="a local directory or s3://bucket/prefix/")
+    source.add_argument("--demo", choices=["bloom", "opt"], nargs="?", const="bloom",
+                        help="a tiny random-weight model (default bloom), no download")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--cache-dir", type=Path, help="where s3:// weights are downloaded "
+                        "(default a temporary directory)")
+    parser.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a serving property, e.g. max_new_tokens_limit=256")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problems, properties = [], {"backend": "cpu", "tensor_parallel_degree": "1"}
+    if not (args.model_code / "model.py").exists():
+        problems.append(f"--model-code {args.model_code}: no model.py there")
+    for item in args.property:
+        if "=" not in item:
+            problems.append(f"--property {item!r} is not KEY=VALUE")
+        else:
+            key, value = item.split("=", 1)
+            properties[key.removeprefix("option.")] = value
+    temporary = tempfile.TemporaryDirectory(prefix="lmi-local-")
+    if args.weights and _S3.match(args.weights):
+        match = _S3.match(args.weights)
+        prefix = match["prefix"] if match["prefix"].endswith("/") or not match["prefix"] \
+            else match["prefix"] + "/"
+        os.environ.update(MODEL_S3_BUCKET=match["bucket"], MODEL_S3_PREFIX=prefix)
+        properties["weights_dir"] = str(args.cache_dir or Path(temporary.name) / "weights")
+    elif args.weights:
+        if not Path(args.weights).is_dir():
+            problems.append(f"--weights {args.weights}: not a directory or s3:// URI")
+        properties["weights_dir"] = str(Path(args.weights).resolve())
+    if problems:
+        for problem in problems:
+            print(f"lmi local: {problem}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    if args.demo:
+        from ..local.demo_model import build
+
+        properties["weights_dir"] = str(build(Path(temporary.name) / "demo", args.demo))
+        print(f"built a tiny random {args.demo} model in {properties['weights_dir']}",
+              file=sys.stderr)
+    from ..local.server import LocalEndpoint
+
+    try:
+        endpoint = LocalEndpoint(args.model_code, properties, args.host, args.port).start()
+    except OSError as error:
+        print(f"lmi local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    print(f"serving {args.model_code} on {endpoint.url} (GET /ping answers 503 until loaded)",
+          file=sys.stderr)
+    try:
+        if endpoint.wait_until_ready(timeout_s=3600) != "ready":
+            print(f"lmi local: loading failed: {endpoint.error}", file=sys.stderr)
+            return 1
+        print(f"ready in {time.monotonic() - started:.1f} s; try:\n  curl -s {endpoint.url}"
+              "/invocations -H 'Content-Type: application/json' -d '{\"inputs\": \"Hello\", "
+              "\"parameters\": {\"max_new_tokens\": 16}}'", file=sys.stderr)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        endpoint.stop()
+        temporary.cleanup()

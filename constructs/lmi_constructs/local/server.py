@@ -1,0 +1,135 @@
+"""The SageMaker container contract on 127.0.0.1, around an unchanged model_code/model.py.
+
+GET /ping: 503 while the warm-up call loads the model, 200 once ready, 500 if loading failed.
+POST /invocations: the body goes to model.handle as a djl_python Input, the Output comes back with
+its status code. Requests run one at a time, as in one DJL Python worker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import logging
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, Optional
+
+from . import djl_shim
+
+log = logging.getLogger(__name__)
+_module_ids = itertools.count()
+
+
+def read_serving_properties(model_code: Path) -> Dict[str, str]:
+    """serving.properties as DJL hands it to the handler: option.x -> x, other keys as they are."""
+    properties = {}
+    path = model_code / "serving.properties"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = (part.strip() for part in line.split("=", 1))
+                properties[key[len("option."):] if key.startswith("option.") else key] = value
+    return properties
+
+
+class LocalEndpoint:
+    def __init__(self, model_code: Path, properties: Dict[str, str], host: str = "127.0.0.1",
+                 port: int = 8080):
+        self.model_code = Path(model_code).resolve()
+        self.properties = {**read_serving_properties(self.model_code), **properties,
+                           "model_dir": str(self.model_code)}
+        self.state, self.error = "loading", None
+        self._request_lock = threading.Lock()
+        self._module = None
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+
+    def start(self) -> "LocalEndpoint":
+        threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True).start()
+        threading.Thread(target=self._warm_up, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_until_ready(self, timeout_s: float = 300) -> str:
+        deadline = threading.Event()
+        waited = 0.0
+        while self.state == "loading" and waited < timeout_s:
+            deadline.wait(0.1)
+            waited += 0.1
+        return self.state
+
+    def _warm_up(self) -> None:
+        try:
+            djl_shim.install()
+            if str(self.model_code) not in sys.path:
+                sys.path.insert(0, str(self.model_code))  # as DJL does: model.py imports siblings
+            spec = importlib.util.spec_from_file_location(
+                f"lmi_local_model_{next(_module_ids)}", self.model_code / "model.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            from djl_python import Input
+
+            module.handle(Input(self.properties))  # the empty warm-up call
+            self._module, self.state = module, "ready"
+        except Exception as error:  # shown by /ping and on the console
+            log.exception("loading failed")
+            self.error, self.state = f"{type(error).__name__}: {error}", "failed"
+
+    def invoke(self, body: bytes, content_type: str):
+        from djl_python import Input
+
+        with self._request_lock:
+            output = self._module.handle(Input({"Content-Type": content_type}, body))
+        payload = output.body() if hasattr(output, "body") else b"".join(output.content)
+        return getattr(output, "code", 200), payload
+
+
+def _handler_for(endpoint: LocalEndpoint):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):
+            log.info("%s %s", self.address_string(), format % args)
+
+        def do_GET(self):
+            if self.path != "/ping":
+                return self._reply(404, {"error": "GET /ping or POST /invocations"})
+            if endpoint.state == "ready":
+                return self._reply(200, {"status": "Healthy"})
+            if endpoint.state == "failed":
+                return self._reply(500, {"status": "Failed", "error": endpoint.error})
+            self._reply(503, {"status": "Loading"})
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.path != "/invocations":
+                return self._reply(404, {"error": "GET /ping or POST /invocations"})
+            if endpoint.state != "ready":
+                return self._reply(503, {"error": f"model is {endpoint.state}: "
+                                                  f"{endpoint.error or 'poll GET /ping'}"})
+            try:
+                status, payload = endpoint.invoke(
+                    body, self.headers.get("Content-Type", "application/json"))
+            except Exception as error:  # the handler raised instead of answering
+                log.exception("handler raised")
+                return self._reply(500, {"error": f"{type(error).__name__}: {error}"})
+            self._send(status, payload)
+
+        def _reply(self, status: int, value) -> None:
+            self._send(status, json.dumps(value).encode())
+
+        def _send(self, status: int, payload: bytes, content_type: Optional[str] = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type or "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler

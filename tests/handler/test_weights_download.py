@@ -1,0 +1,114 @@
+"""The once-per-instance download against moto's S3 server: two ranks in a gloo group, exactly one
+download, both see the weights, a restart downloads nothing, and a checksum or disk-space failure
+reaches every rank with its reason instead of a hang."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+
+import pytest
+
+from .conftest import MODEL_CODE
+from .rank_worker import prepare_on_rank
+
+FILES = {"config.json": b'{"model_type": "bloom"}',
+         "model-00001-of-00002.safetensors": os.urandom(300_000),
+         "model-00002-of-00002.safetensors": os.urandom(200_000)}
+
+
+def upload(s3, bucket, prefix="hub/org/tiny/abc/", manifest_overrides=None):
+    for path, data in FILES.items():
+        s3.put_object(Bucket=bucket, Key=prefix + path, Body=data)
+    entries = [{"path": path, "size": len(data), "reuse_from": None,
+                "checksum": (manifest_overrides or {}).get(path,
+                                                           f"sha256:{hashlib.sha256(data).hexdigest()}")}
+               for path, data in FILES.items()]
+    s3.put_object(Bucket=bucket, Key=prefix + ".lmi/manifest.json",
+                  Body=json.dumps({"entries": entries}).encode())
+    return prefix
+
+
+def run_ranks(tmp_path, bucket, prefix, weights_dir, **properties):
+    """Both ranks to completion (or a bounded wait); their results in rank order."""
+    env = {key: os.environ[key] for key in os.environ if key.startswith("AWS_")}
+    env.update(MODEL_S3_BUCKET=bucket, MODEL_S3_PREFIX=prefix)
+    props = {"backend": "deepspeed", "tensor_parallel_degree": "2", "dtype": "fp16",
+             "weights_dir": str(weights_dir), "download_wait_s": "30", **properties}
+    init_file = tmp_path / f"pg-{os.urandom(4).hex()}"
+    context = multiprocessing.get_context("spawn")
+    processes, results = [], []
+    for rank in range(2):
+        result = tmp_path / f"rank{rank}-{init_file.name}.json"
+        results.append(result)
+        processes.append(context.Process(target=prepare_on_rank, args=(
+            rank, 2, str(init_file), env, props, str(result), str(MODEL_CODE))))
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(90)
+        assert not process.is_alive(), "a rank hung"
+    return [json.loads(result.read_text()) for result in results]
+
+
+def test_one_rank_downloads_both_load_and_a_restart_downloads_nothing(s3, bucket, tmp_path):
+    prefix = upload(s3, bucket)
+    weights = tmp_path / "weights"
+
+    first = run_ranks(tmp_path, bucket, prefix, weights)
+    assert [r["ok"] for r in first] == [True, True], first
+    assert [r["downloaded"] for r in first] == [True, False]  # exactly one download
+    assert first[0]["files"] == first[1]["files"] == sorted(FILES)
+    for path, data in FILES.items():
+        assert (weights / path).read_bytes() == data
+
+    restart = run_ranks(tmp_path, bucket, prefix, weights)
+    assert [r["downloaded"] for r in restart] == [False, False]
+
+
+def test_a_checksum_failure_reaches_every_rank(s3, bucket, tmp_path):
+    prefix = upload(s3, bucket, manifest_overrides={
+        "model-00002-of-00002.safetensors": "sha256:" + "0" * 64})
+    results = run_ranks(tmp_path, bucket, prefix, tmp_path / "weights")
+    for result in results:
+        assert not result["ok"]
+        assert "checksum mismatch" in result["error"]
+        assert "model-00002-of-00002.safetensors: expected sha256 000" in result["error"]
+    assert not (tmp_path / "weights" / ".lmi-download-complete.json").exists()
+
+
+def test_too_little_disk_space_reaches_every_rank_before_downloading(s3, bucket, tmp_path):
+    prefix = upload(s3, bucket)
+    results = run_ranks(tmp_path, bucket, prefix, tmp_path / "weights", min_free_gib="1000000")
+    for result in results:
+        assert not result["ok"] and "not enough disk space" in result["error"]
+    assert not (tmp_path / "weights" / "config.json").exists()
+
+
+def test_an_empty_prefix_is_named(s3, bucket, tmp_path, monkeypatch):
+    from lmi_handler.config import HandlerConfig
+    from lmi_handler.weights import WeightsError, prepare_weights
+
+    monkeypatch.setenv("MODEL_S3_BUCKET", bucket)
+    monkeypatch.setenv("MODEL_S3_PREFIX", "nothing/here/")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    config = HandlerConfig.from_properties({"backend": "cpu", "weights_dir": str(tmp_path)})
+    with pytest.raises(WeightsError, match=f"no weights under s3://{bucket}/nothing/here/"):
+        prepare_weights(config)
+
+
+def test_without_a_process_group_other_ranks_give_up_after_the_wait(s3, bucket, tmp_path,
+                                                                     monkeypatch):
+    from lmi_handler.config import HandlerConfig
+    from lmi_handler.weights import WeightsError, prepare_weights
+
+    monkeypatch.setenv("MODEL_S3_BUCKET", bucket)
+    monkeypatch.setenv("MODEL_S3_PREFIX", "hub/")
+    monkeypatch.setenv("LOCAL_RANK", "1")  # rank 0 never shows up
+    config = HandlerConfig.from_properties({"backend": "deepspeed", "weights_dir": str(tmp_path),
+                                            "download_wait_s": "2"})
+    with pytest.raises(WeightsError, match="local rank 0 did not finish downloading the weights "
+                                           "within 2 s"):
+        prepare_weights(config)

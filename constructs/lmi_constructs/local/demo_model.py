@@ -26,7 +26,7 @@ def build_tokenizer(directory: Path):
     return fast
 
 
-def build(directory, architecture: str = "bloom", seed: int = 0) -> Path:
+def build(directory, architecture: str = "bloom", seed: int = 0, hidden_size: int = 32) -> Path:
     """Write config, safetensors weights and tokenizer of a tiny `bloom` or `opt` into directory."""
     import torch
     from transformers import (BloomConfig, BloomForCausalLM, OPTConfig, OPTForCausalLM)
@@ -38,10 +38,11 @@ def build(directory, architecture: str = "bloom", seed: int = 0) -> Path:
                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(seed)
     if architecture == "bloom":
-        model = BloomForCausalLM(BloomConfig(hidden_size=32, n_layer=2, n_head=4, **ids))
+        model = BloomForCausalLM(BloomConfig(hidden_size=hidden_size, n_layer=2, n_head=4, **ids))
     elif architecture == "opt":
-        model = OPTForCausalLM(OPTConfig(hidden_size=32, num_hidden_layers=2, ffn_dim=64,
-                                         num_attention_heads=4, word_embed_proj_dim=32,
+        model = OPTForCausalLM(OPTConfig(hidden_size=hidden_size, num_hidden_layers=2,
+                                         ffn_dim=2 * hidden_size, num_attention_heads=4,
+                                         word_embed_proj_dim=hidden_size,
                                          max_position_embeddings=256, **ids))
     else:
         raise ValueError(f"architecture {architecture!r}: use bloom or opt")

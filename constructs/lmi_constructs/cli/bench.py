@@ -1,0 +1,173 @@
+"""`lmi bench`: the reference table against an endpoint: latency P50/P90/P99 for batches of
+generations and throughput in generated tokens per second (from the handler's token counts).
+
+Greedy decoding, fixed prompts, warm-up requests not counted. Exit 0 with the table on stdout;
+1 when a request fails; 2 on invalid arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List
+
+from .endpoint_target import TargetError, add_target_arguments, resolve_target
+
+PROMPTS = ["Amazon SageMaker is", "The best way to serve a large language model is",
+           "Tensor parallelism splits", "Once upon a time, in a data center far away,",
+           "The capital of France is", "Explain DeepSpeed in one sentence:",
+           "A haiku about GPUs:", "def fibonacci(n):"]
+
+
+class BenchError(Exception):
+    pass
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("bench", help="latency and throughput, like the reference table",
+                                 description=__doc__)
+    add_target_arguments(parser)
+    parser.add_argument("--batch-size", type=int, default=4, help="prompts per request (4)")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--requests", type=int, default=20, help="measured requests (20)")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight (1)")
+    parser.add_argument("--warmup", type=int, default=2, help="requests before measuring (2)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write samples and summary")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="write a latency histogram "
+                        "(needs matplotlib)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problems = [f"--{name.replace('_', '-')} {getattr(args, name)} must be at least {low}"
+                for name, low in (("batch_size", 1), ("max_new_tokens", 1), ("requests", 1),
+                                  ("concurrency", 1), ("warmup", 0)) if getattr(args, name) < low]
+    if problems:
+        for problem in problems:
+            print(f"lmi bench: {problem}", file=sys.stderr)
+        return 2
+    try:
+        target = resolve_target(args)
+        payload = {"inputs": [PROMPTS[i % len(PROMPTS)] for i in range(args.batch_size)],
+                   "parameters": {"max_new_tokens": args.max_new_tokens, "details": True,
+                                  "do_sample": False}}
+        for _ in range(args.warmup):
+            _one(target, payload)
+        samples, wall_s = _measure(target, payload, args.requests, args.concurrency)
+    except (TargetError, BenchError) as error:
+        print(f"lmi bench: {error}", file=sys.stderr)
+        return 1
+    summary = summarise(samples, wall_s)
+    row = {**target.description, "batch size": str(args.batch_size)}
+    print(format_table(row, summary))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "target": target.name, "description": row, "summary": summary,
+            "settings": {k: getattr(args, k) for k in ("batch_size", "max_new_tokens", "requests",
+                                                        "concurrency", "warmup")},
+            "samples": samples}, indent=1))
+    if args.plot:
+        try:
+            plot_histogram(samples, args.plot, target.name)
+        except ImportError:
+            print("lmi bench: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _one(target, payload) -> Dict[str, float]:
+    started = time.perf_counter()
+    status, body = target.invoke(payload)
+    latency_ms = (time.perf_counter() - started) * 1000
+    if status != 200:
+        message = body.get("error", body) if isinstance(body, dict) else body
+        raise BenchError(f"{target.name} answered {status}: {message}")
+    try:
+        tokens = sum(result["details"]["generated_tokens"] for result in body)
+    except (KeyError, TypeError) as error:
+        raise BenchError("the response has no details.generated_tokens: the handler must "
+                         "follow model_code's response format") from error
+    return {"latency_ms": round(latency_ms, 3), "generated_tokens": tokens}
+
+
+def _measure(target, payload, requests: int, concurrency: int):
+    done, lock = [0], threading.Lock()
+    stop = threading.Event()
+
+    def one(_):
+        sample = _one(target, payload)
+        with lock:
+            done[0] += 1
+        return sample
+
+    def progress():
+        while not stop.wait(0.5):
+            _draw(done[0], requests)
+
+    reporter = threading.Thread(target=progress, daemon=True)
+    reporter.start()
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            samples = list(pool.map(one, range(requests)))
+    finally:
+        stop.set()
+        reporter.join()
+        _draw(done[0], requests, final=True)
+    return samples, time.perf_counter() - started
+
+
+def _draw(done: int, total: int, final: bool = False, width: int = 24) -> None:
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} requests"
+                     + ("\n" if final else ""))
+    sys.stderr.flush()
+
+
+def percentile(values: List[float], p: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least p% of values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def summarise(samples: List[Dict[str, float]], wall_s: float) -> Dict[str, float]:
+    latencies = [s["latency_ms"] for s in samples]
+    tokens = sum(s["generated_tokens"] for s in samples)
+    return {"requests": len(samples), "p50_ms": percentile(latencies, 50),
+            "p90_ms": percentile(latencies, 90), "p99_ms": percentile(latencies, 99),
+            "generated_tokens": tokens, "wall_s": round(wall_s, 3),
+            "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0}
+
+
+def format_table(row: Dict[str, str], summary: Dict[str, float]) -> str:
+    columns = {**{k: row.get(k, "n/a") for k in ("model", "engine", "precision", "batch size",
+                                                 "parallel degree", "instance")},
+               "P50 ms": f"{summary['p50_ms']:.1f}", "P90 ms": f"{summary['p90_ms']:.1f}",
+               "P99 ms": f"{summary['p99_ms']:.1f}", "tokens/s": f"{summary['tokens_per_s']:.1f}"}
+    widths = {k: max(len(k), len(str(v))) for k, v in columns.items()}
+    header = " | ".join(k.ljust(widths[k]) for k in columns)
+    rule = "-|-".join("-" * widths[k] for k in columns)
+    values = " | ".join(str(v).ljust(widths[k]) for k, v in columns.items())
+    return f"{header}\n{rule}\n{values}"
+
+
+def plot_histogram(samples, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.hist([s["latency_ms"] for s in samples], bins=min(30, max(5, len(samples) // 2)))
+    axes.set_xlabel("latency per request (ms)")
+    axes.set_ylabel("requests")
+    axes.set_title(f"lmi bench: {title}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,132 @@
+"""`lmi invoke` and `lmi bench` end to end against `lmi local` serving the tiny demo model, and
+the SageMaker/CloudFormation lookups they make for --endpoint and --stack (botocore Stubber)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from lmi_constructs.cli.bench import format_table, percentile
+from lmi_constructs.cli.endpoint_target import (Target, TargetError, describe_endpoint,
+                                                endpoint_from_stack)
+from lmi_constructs.cli.main import main
+
+from .conftest import serve
+
+
+@pytest.fixture(scope="module")
+def local(tiny_models):
+    endpoint = serve(tiny_models["bloom"])
+    yield endpoint
+    endpoint.stop()
+
+
+def test_invoke_prints_the_generated_text(local, capsys):
+    assert main(["invoke", "--url", local.url, "Hello", "--max-new-tokens", "4"]) == 0
+    assert capsys.readouterr().out.strip()
+    assert main(["invoke", "--url", local.url, "Hello", "The quick brown fox",
+                 "--param", "details=true", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert len(body) == 2 and all("generated_tokens" in r["details"] for r in body)
+
+
+def test_invoke_shows_the_endpoints_error(local, capsys):
+    assert main(["invoke", "--url", local.url, "Hello", "--max-new-tokens", "100000"]) == 1
+    error = capsys.readouterr().err
+    assert "answered 400" in error and "max_new_tokens_limit (64)" in error
+    assert main(["invoke", "--url", "http://127.0.0.1:9", "Hello"]) == 1
+    assert "is the server running" in capsys.readouterr().err
+    assert main(["invoke", "--url", local.url, "Hello", "--param", "oops"]) == 2
+
+
+def test_bench_prints_the_reference_columns_and_writes_samples_and_plot(local, tmp_path, capsys):
+    out, png = tmp_path / "bench.json", tmp_path / "latency.png"
+    assert main(["bench", "--url", local.url, "--requests", "5", "--batch-size", "2",
+                 "--max-new-tokens", "8", "--warmup", "1", "--concurrency", "2",
+                 "--json", str(out), "--plot", str(png)]) == 0
+    table = capsys.readouterr().out
+    for column in ("model", "engine", "precision", "batch size", "parallel degree", "instance",
+                   "P50 ms", "P90 ms", "P99 ms", "tokens/s"):
+        assert column in table
+    report = json.loads(out.read_text())
+    assert len(report["samples"]) == 5
+    tokens = sum(s["generated_tokens"] for s in report["samples"])
+    assert report["summary"]["generated_tokens"] == tokens and 0 < tokens <= 5 * 2 * 8
+    assert report["summary"]["tokens_per_s"] > 0
+    assert report["summary"]["p50_ms"] <= report["summary"]["p90_ms"] <= report["summary"]["p99_ms"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_stops_on_an_error_and_checks_its_arguments(local, capsys):
+    assert main(["bench", "--url", local.url, "--requests", "2", "--max-new-tokens", "65"]) == 1
+    assert "max_new_tokens_limit (64)" in capsys.readouterr().err
+    assert main(["bench", "--url", local.url, "--requests", "0"]) == 2
+
+
+def test_percentiles_are_nearest_rank():
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 90), percentile(values, 99)) == (50, 90, 99)
+    assert percentile([7.0], 99) == 7.0
+    table = format_table({"model": "m", "batch size": "4"},
+                         {"p50_ms": 1, "p90_ms": 2, "p99_ms": 3, "tokens_per_s": 4})
+    assert table.splitlines()[2].startswith("m ")
+
+
+def stubbed(service):
+    client = boto3.client(service, region_name="us-east-1")
+    return client, Stubber(client)
+
+
+def test_stack_outputs_name_the_endpoint():
+    client, stub = stubbed("cloudformation")
+    outputs = [{"OutputKey": "EndpointEndpointName1A2B3C", "OutputValue": "bloom-endpoint"},
+               {"OutputKey": "EndpointWeightsUriD4E5F6", "OutputValue": "s3://b/p/"}]
+    stub.add_response("describe_stacks", {"Stacks": [{
+        "StackName": "BloomStack", "CreationTime": "2026-11-27T00:00:00Z",
+        "StackStatus": "CREATE_COMPLETE", "Outputs": outputs}]}, {"StackName": "BloomStack"})
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id Nope does not exist")
+    with stub:
+        assert endpoint_from_stack(client, "BloomStack") == "bloom-endpoint"
+        with pytest.raises(TargetError, match="Stack with id Nope does not exist; deploy it first"):
+            endpoint_from_stack(client, "Nope")
+
+
+def test_the_endpoint_describes_the_reference_columns():
+    client, stub = stubbed("sagemaker")
+    stub.add_response("describe_endpoint", {
+        "EndpointName": "e", "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/e",
+        "EndpointConfigName": "c", "EndpointStatus": "InService",
+        "CreationTime": "2026-11-27T00:00:00Z", "LastModifiedTime": "2026-11-27T00:00:00Z"})
+    stub.add_response("describe_endpoint_config", {
+        "EndpointConfigName": "c", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:1:endpoint-config/c",
+        "CreationTime": "2026-11-27T00:00:00Z", "ProductionVariants": [{
+            "VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1,
+            "InstanceType": "ml.p4d.24xlarge"}]})
+    stub.add_response("describe_model", {
+        "ModelName": "m", "ModelArn": "arn:aws:sagemaker:us-east-1:1:model/m",
+        "CreationTime": "2026-11-27T00:00:00Z", "ExecutionRoleArn": "arn:aws:iam::1:role/r",
+        "PrimaryContainer": {"Image": "x", "Environment": {
+            "TENSOR_PARALLEL_DEGREE": "8", "OPTION_ENGINE": "DeepSpeed", "OPTION_DTYPE": "int8",
+            "MODEL_S3_PREFIX": "hub/microsoft/bloom-deepspeed-inference-int8/abc/"}}})
+    with stub:
+        assert describe_endpoint(client, "e") == {
+            "model": "hub/microsoft/bloom-deepspeed-inference-int8/abc/", "engine": "DeepSpeed",
+            "precision": "int8", "parallel degree": "8", "instance": "1 x ml.p4d.24xlarge"}
+
+
+def test_an_endpoint_error_keeps_the_containers_status_and_message():
+    client, stub = stubbed("sagemaker-runtime")
+    stub.add_client_error("invoke_endpoint", "ModelError", "Received client error (400)",
+                          http_status_code=424, response_meta={},
+                          modeled_fields={"OriginalStatusCode": 400, "OriginalMessage":
+                                          '{"error": "parameter top_p=2 must be in (0, 1]"}'})
+    stub.add_response("invoke_endpoint", {"Body": io.BytesIO(b'[{"generated_text": "hi"}]'),
+                                          "ContentType": "application/json"})
+    target = Target(name="e", endpoint="e", _runtime=client)
+    with stub:
+        assert target.invoke({"inputs": "x"}) == (400, {"error": "parameter top_p=2 must be in (0, 1]"})
+        assert target.invoke({"inputs": "x"}) == (200, [{"generated_text": "hi"}])

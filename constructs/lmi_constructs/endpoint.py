@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Sequence
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Names, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from .async_inference import AsyncInference, async_inference_config
 from .container_image import known_region, resolve_image
+from .data_capture import DataCapture, data_capture_config
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
 from .model_source import ModelSource, WeightsLocation
 from .nag import render_resolved
-from .spec import EndpointSpec, Engine, SpecError
+from .network import vpc_config
+from .observability import EndpointMonitoring, Observability
+from .rollout import BlueGreenRollout, deployment_config
+from .scaling import AutoScaling, add_autoscaling
+from .spec import EndpointSpec, Engine, SpecError, Violation
 from .weights_bucket import WeightsBucket
 
 # Environment keys LmiEndpoint derives from the spec; a user override would desync them.
@@ -53,7 +60,17 @@ class LmiEndpoint(Construct):
                  num_parameters: Optional[float] = None,
                  num_attention_heads: Optional[int] = None,
                  gpu_count: Optional[int] = None,
-                 gpu_memory_gib: Optional[float] = None):
+                 gpu_memory_gib: Optional[float] = None,
+                 autoscaling: Optional[AutoScaling] = None,
+                 observability: Observability = Observability(),
+                 rollout: Optional[BlueGreenRollout] = None,
+                 data_capture: Optional[DataCapture] = None,
+                 async_inference: Optional[AsyncInference] = None,
+                 vpc: Optional[ec2.IVpc] = None,
+                 vpc_subnets: Optional[ec2.SubnetSelection] = None,
+                 security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+                 enable_network_isolation: bool = False,
+                 weights_key: Optional[kms.IKey] = None):
         super().__init__(scope, id)
         image_uri = image if image and "/" in image else None
         try:
@@ -72,6 +89,17 @@ class LmiEndpoint(Construct):
         except SpecError as error:  # name the construct: an app may hold several
             raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
         _check_environment(environment)
+        problems = _option_violations(
+            autoscaling=autoscaling, observability=observability, rollout=rollout,
+            data_capture=data_capture, async_inference=async_inference,
+            instance_count=instance_count, enable_network_isolation=enable_network_isolation,
+            weights_key=weights_key, own_weights_bucket=weights_bucket is None)
+        if problems:
+            raise SpecError(problems, subject=f"{self.node.path} options")
+        # A name known at synth: alarms, dashboard, scaling and rollback refer to the endpoint
+        # without a dependency cycle, and the role's log permissions name its log group.
+        endpoint_name = endpoint_name or Names.unique_resource_name(self, max_length=63,
+                                                                    separator="-")
         for warning in self.spec.warnings:
             Annotations.of(self).add_warning_v2("lmi:spec", warning)
 
@@ -81,7 +109,7 @@ class LmiEndpoint(Construct):
 
         self.weights_bucket = weights_bucket
         if self.weights_bucket is None and model.needs_weights_bucket:
-            self.weights_bucket = WeightsBucket(self, "Weights").bucket
+            self.weights_bucket = WeightsBucket(self, "Weights", encryption_key=weights_key).bucket
         self.weights: WeightsLocation = model.bind(self, self.role, self.weights_bucket)
         self.weights_uri = self.weights.s3_uri
 
@@ -91,8 +119,10 @@ class LmiEndpoint(Construct):
             model_data_url=code.model_data_url if code else None,
             environment={**self._environment(code is not None), **(environment or {})},
         )
-        self.model = sagemaker.CfnModel(self, "Model", execution_role_arn=self.role.role_arn,
-                                        primary_container=container)
+        self.model = sagemaker.CfnModel(
+            self, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
+            vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role) if vpc
+            else None)
         self._depend_on_role_policies(self.model)
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
@@ -108,17 +138,32 @@ class LmiEndpoint(Construct):
                 container_startup_health_check_timeout_in_seconds=(
                     self.spec.container_startup_health_check_timeout_s),
                 volume_size_in_gb=self.spec.effective_volume_size_gb,
-            )])
+            )],
+            data_capture_config=data_capture_config(data_capture, self.role) if data_capture
+            else None,
+            async_inference_config=async_inference_config(async_inference, self.role)
+            if async_inference else None)
         # No grant on kms_key for the role: SageMaker encrypts the storage volume with the
         # permissions of the principal that creates the endpoint, not the execution role.
 
-        self.endpoint = sagemaker.CfnEndpoint(self, "Endpoint",
-                                              endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-                                              endpoint_name=endpoint_name)
+        self.monitoring = None
+        if observability.enabled:
+            self.monitoring = EndpointMonitoring(
+                self, "Monitoring", options=observability, endpoint_name=endpoint_name,
+                variant=VARIANT_NAME, gpu_count=self.spec.instance.gpu_count)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            endpoint_name=endpoint_name,
+            deployment_config=deployment_config(rollout, list(self.monitoring.alarms.values()))
+            if rollout else None)
+        self.scalable_target = add_autoscaling(
+            self, autoscaling, endpoint_name, VARIANT_NAME, async_inference is not None,
+            self.endpoint) if autoscaling else None
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
 
-        acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn)
+        acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn,
+                                      in_vpc=vpc is not None)
         self.spec.weights_location = _describe_location(self.weights)
         self.node.add_metadata(PLAN_METADATA_TYPE, self.spec.plan())
         CfnOutput(self, "EndpointName", value=self.endpoint_name,
@@ -172,3 +217,27 @@ def _describe_location(location: WeightsLocation) -> str:
     resolved = Stack.of(location.bucket).resolve(location.bucket.bucket_name)
     bucket = render_resolved(resolved, reference="${{{}}}", unknown="<known at deploy time>")
     return f"s3://{bucket}/{location.display_prefix or location.prefix}"
+
+
+def _option_violations(*, autoscaling, observability, rollout, data_capture, async_inference,
+                       instance_count, enable_network_isolation, weights_key,
+                       own_weights_bucket) -> List[Violation]:
+    """Every problem with the operational options, and between them, at once."""
+    found = [*observability.violations()]
+    for options in (rollout, data_capture, async_inference):
+        found += options.violations() if options else []
+    if autoscaling:
+        found += autoscaling.violations(async_inference is not None, instance_count)
+    if rollout and not observability.enabled:
+        found.append(Violation("rollout", rollout.traffic, "rolls back on the endpoint's alarms, "
+                               "and observability is disabled", "keep observability enabled"))
+    if enable_network_isolation:
+        found.append(Violation(
+            "enable_network_isolation", True, "would cut the container off from S3, and it "
+            "downloads the weights itself (MODEL_S3_* for model.py, OPTION_MODEL_ID for vLLM)",
+            "leave it off; restrict traffic with vpc, vpc_subnets and security_groups"))
+    if weights_key and not own_weights_bucket:
+        found.append(Violation("weights_key", "given", "encrypts the WeightsBucket LmiEndpoint "
+                               "creates, and weights_bucket was passed", "encrypt your bucket "
+                               "with your key yourself, and drop weights_key"))
+    return found

@@ -43,7 +43,7 @@ def grant_runtime(role: iam.IRole, image: ResolvedImage, endpoint_name: Optional
 
 
 def acknowledge_runtime_wildcards(role: iam.IRole, endpoint_name: Optional[str],
-                                  weights_objects_arn: str) -> None:
+                                  weights_objects_arn: str, in_vpc: bool = False) -> None:
     """Each wildcard the services force on us, named and explained on the role's policy."""
     # A created role keeps our statements in "DefaultPolicy", an imported one in "Policy".
     policy = role.node.try_find_child("DefaultPolicy") or role.node.try_find_child("Policy")
@@ -52,7 +52,9 @@ def acknowledge_runtime_wildcards(role: iam.IRole, endpoint_name: Optional[str],
     nag.acknowledge_wildcard_resource(
         policy, "*",
         "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level "
-        "permissions; PutMetricData is held to SageMaker's namespace by a condition.")
+        "permissions; PutMetricData is held to SageMaker's namespace by a condition."
+        + (" In a VPC, so do the EC2 network-interface actions SageMaker needs to attach the "
+           "model to the subnets." if in_vpc else ""))
     log_group = _log_group_arn(Stack.of(role), endpoint_name)
     reason = ("SageMaker creates one log stream per variant and instance at run time, so the "
               "streams cannot be named in advance")

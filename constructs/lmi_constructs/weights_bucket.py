@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -17,7 +20,8 @@ class WeightsBucket(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *,
-                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN):
+                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+                 encryption_key: Optional[kms.IKey] = None):
         super().__init__(scope, id)
         # Log delivery through a bucket policy, not the deprecated LogDeliveryWrite ACL,
         # whatever the app's feature flags say.
@@ -36,7 +40,10 @@ class WeightsBucket(Construct):
         self.bucket = s3.Bucket(
             self, "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            # A customer key when given (readers then need kms:Decrypt, which the grants add).
+            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=encryption_key,
+            bucket_key_enabled=True if encryption_key else None,
             enforce_ssl=True,
             versioned=False,  # weights are immutable per commit prefix; versions would double cost
             server_access_logs_bucket=self.access_logs,

@@ -37,10 +37,9 @@ def test_acknowledgements_are_narrow_and_explained(reference_assembly):
     repo_objects = "<EndpointWeightsBucketD0FB2E9F.Arn>/hub/microsoft/bloom-deepspeed-inference-int8/*"
     assert ours == {
         ("ExecutionRole/DefaultPolicy", "*"),
+        # the endpoint's own log group (its name is fixed at synth); streams are per instance
         ("ExecutionRole/DefaultPolicy", "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                                        "log-group:/aws/sagemaker/Endpoints/*"),
-        ("ExecutionRole/DefaultPolicy", "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                                        "log-group:/aws/sagemaker/Endpoints/*:*"),
+                                        "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*"),
         # the endpoint reads the commit's prefix, known once the copy has resolved it
         ("ExecutionRole/DefaultPolicy",
          "<EndpointWeightsBucketD0FB2E9F.Arn>/<EndpointHubWeightsCopyAAFD5757.KeyPrefix>*"),

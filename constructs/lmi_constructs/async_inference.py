@@ -1,0 +1,69 @@
+"""Async inference: requests queued, results written to S3, optional SNS notifications.
+
+Long generations (minutes) outlive the 60 s real-time invocation limit; async endpoints also
+scale on their backlog, down to zero instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+
+from .s3_paths import grant_write_prefix, parse_s3_uri
+from .spec import Violation
+
+
+@dataclass(frozen=True)
+class AsyncInference:
+    output_path: str                              # s3://bucket/prefix/
+    failure_path: Optional[str] = None
+    success_topic: Optional[sns.ITopic] = None
+    error_topic: Optional[sns.ITopic] = None
+    max_concurrent_invocations_per_instance: Optional[int] = None
+    kms_key: Optional[kms.IKey] = None
+
+    def violations(self) -> List[Violation]:
+        found = []
+        for field in ("output_path", "failure_path"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            try:
+                parse_s3_uri(value, f"async_inference.{field}")
+            except ValueError as error:
+                found.append(Violation(f"async_inference.{field}", value, str(error),
+                                       "pass s3://<bucket>/<prefix>/"))
+        limit = self.max_concurrent_invocations_per_instance
+        if limit is not None and not 1 <= limit <= 1000:
+            found.append(Violation("async_inference.max_concurrent_invocations_per_instance",
+                                   limit, "must be in 1..1000", "pass e.g. 4"))
+        return found
+
+
+def async_inference_config(options: AsyncInference, role: iam.IRole):
+    for field in ("output_path", "failure_path"):
+        if getattr(options, field):
+            grant_write_prefix(role, getattr(options, field), f"async_inference.{field}")
+    for topic in (options.success_topic, options.error_topic):
+        if topic:
+            topic.grant_publish(role)
+    if options.kms_key:
+        options.kms_key.grant_encrypt(role)
+    notification = None
+    if options.success_topic or options.error_topic:
+        notification = sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+            success_topic=options.success_topic.topic_arn if options.success_topic else None,
+            error_topic=options.error_topic.topic_arn if options.error_topic else None)
+    limit = options.max_concurrent_invocations_per_instance
+    return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+        output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+            s3_output_path=options.output_path, s3_failure_path=options.failure_path,
+            notification_config=notification,
+            kms_key_id=options.kms_key.key_arn if options.kms_key else None),
+        client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+            max_concurrent_invocations_per_instance=limit) if limit else None)

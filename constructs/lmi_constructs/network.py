@@ -1,0 +1,37 @@
+"""The Model in your VPC: subnets and security groups, and the ENI permissions SageMaker needs.
+
+The container downloads the weights from S3 itself, so the subnets need a route to S3 (a gateway
+endpoint or NAT); network isolation, which cuts that route, is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+
+ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+               "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+               "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+               "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
+
+
+def vpc_config(scope: Construct, vpc: ec2.IVpc, subnets: Optional[ec2.SubnetSelection],
+               security_groups: Optional[Sequence[ec2.ISecurityGroup]], role: iam.IRole):
+    groups = list(security_groups or [ec2.SecurityGroup(
+        scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
+        description="LMI endpoint: no inbound (SageMaker invokes through its own plane); "
+                    "outbound for S3 and the container's dependencies")])
+    # SubnetSelection is a jsii struct; select_subnets takes its fields as keywords.
+    selection = {name: getattr(subnets, name) for name in (
+        "availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnets",
+        "subnet_type") if subnets is not None and getattr(subnets, name) is not None}
+    selected = vpc.select_subnets(**selection)  # default: the private subnets
+    role.add_to_principal_policy(iam.PolicyStatement(actions=ENI_ACTIONS, resources=["*"]))
+    return sagemaker.CfnModel.VpcConfigProperty(
+        security_group_ids=[group.security_group_id for group in groups],
+        subnets=selected.subnet_ids)

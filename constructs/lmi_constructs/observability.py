@@ -1,0 +1,116 @@
+"""Alarms on 5xx errors, model latency p90 and GPU memory, optional SNS notifications, and a
+dashboard. On by default: an LLM endpoint that fails silently costs dollars per minute.
+
+GPUMemoryUtilization is reported per instance as the sum over its GPUs (0..100 x GPUs), so the
+threshold is scaled by the instance's GPU count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .spec import Violation
+
+PERIOD = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class Observability:
+    enabled: bool = True
+    errors_5xx_per_5_min: int = 1          # alarm at this many 5xx responses in 5 minutes
+    latency_p90_ms: float = 60_000         # alarm when ModelLatency p90 stays above this
+    gpu_memory_percent: float = 95         # per GPU, averaged over the instance's GPUs
+    evaluation_periods: int = 3            # 5-minute periods above threshold (latency, GPU)
+    alarm_topic: Optional[sns.ITopic] = None
+    dashboard: bool = True
+
+    def violations(self) -> List[Violation]:
+        found = []
+        if self.errors_5xx_per_5_min < 1:
+            found.append(Violation("observability.errors_5xx_per_5_min", self.errors_5xx_per_5_min,
+                                   "must be at least 1", "pass 1"))
+        if self.latency_p90_ms <= 0:
+            found.append(Violation("observability.latency_p90_ms", self.latency_p90_ms,
+                                   "must be positive", "pass e.g. 60000"))
+        if not 0 < self.gpu_memory_percent <= 100:
+            found.append(Violation("observability.gpu_memory_percent", self.gpu_memory_percent,
+                                   "must be in (0, 100]", "pass e.g. 95"))
+        if self.evaluation_periods < 1:
+            found.append(Violation("observability.evaluation_periods", self.evaluation_periods,
+                                   "must be at least 1", "pass 3"))
+        return found
+
+
+class EndpointMonitoring(Construct):
+    """The alarms (`alarms`, by key) and dashboard of one endpoint variant."""
+
+    def __init__(self, scope: Construct, id: str, *, options: Observability, endpoint_name: str,
+                 variant: str, gpu_count: int):
+        super().__init__(scope, id)
+        variant_dims = {"EndpointName": endpoint_name, "VariantName": variant}
+
+        def invocation_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name,
+                                     dimensions_map=variant_dims, statistic=statistic,
+                                     period=PERIOD)
+
+        def instance_metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name=name,
+                                     dimensions_map=variant_dims, statistic="Average",
+                                     period=PERIOD)
+
+        latency = {p: invocation_metric("ModelLatency", p) for p in ("p50", "p90", "p99")}
+        self.alarms: Dict[str, cloudwatch.Alarm] = {
+            "errors_5xx": cloudwatch.Alarm(
+                self, "Errors5xx", metric=invocation_metric("Invocation5XXErrors", "Sum"),
+                threshold=options.errors_5xx_per_5_min, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"{endpoint_name}: the model answered 5xx"),
+            "latency_p90": cloudwatch.Alarm(
+                self, "LatencyP90", metric=latency["p90"],
+                threshold=options.latency_p90_ms * 1000,  # ModelLatency is in microseconds
+                evaluation_periods=options.evaluation_periods,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"{endpoint_name}: model latency p90 above "
+                                  f"{options.latency_p90_ms:g} ms"),
+            "gpu_memory": cloudwatch.Alarm(
+                self, "GpuMemory", metric=instance_metric("GPUMemoryUtilization"),
+                threshold=options.gpu_memory_percent * gpu_count,
+                evaluation_periods=options.evaluation_periods,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"{endpoint_name}: GPU memory above "
+                                  f"{options.gpu_memory_percent:g}% on average over "
+                                  f"{gpu_count} GPU(s)"),
+        }
+        if options.alarm_topic:
+            for alarm in self.alarms.values():
+                alarm.add_alarm_action(actions.SnsAction(options.alarm_topic))
+                alarm.add_ok_action(actions.SnsAction(options.alarm_topic))
+        self.dashboard = None
+        if options.dashboard:
+            self.dashboard = cloudwatch.Dashboard(self, "Dashboard", widgets=[[
+                cloudwatch.GraphWidget(title="Invocations and errors", width=12, left=[
+                    invocation_metric("Invocations", "Sum"),
+                    invocation_metric("Invocation4XXErrors", "Sum"),
+                    invocation_metric("Invocation5XXErrors", "Sum")]),
+                cloudwatch.GraphWidget(title="Model latency (microseconds)", width=12,
+                                       left=list(latency.values())),
+            ], [
+                cloudwatch.GraphWidget(title=f"GPU utilization and memory (sum over {gpu_count} "
+                                             "GPUs)", width=12,
+                                       left=[instance_metric("GPUUtilization"),
+                                             instance_metric("GPUMemoryUtilization")]),
+                cloudwatch.GraphWidget(title="Disk, CPU and memory (%)", width=12,
+                                       left=[instance_metric("DiskUtilization"),
+                                             instance_metric("CPUUtilization"),
+                                             instance_metric("MemoryUtilization")]),
+            ], [cloudwatch.AlarmStatusWidget(title="Alarms", width=24,
+                                             alarms=list(self.alarms.values()))]])

@@ -1,0 +1,29 @@
+"""s3:// URIs given as props: parsed once, with an error that names the field."""
+
+from __future__ import annotations
+
+import re
+from typing import Tuple
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+
+
+def parse_s3_uri(uri: str, field: str) -> Tuple[str, str]:
+    """(bucket, prefix ending with "/" or empty); ValueError naming the field otherwise."""
+    match = _S3_URI.match(uri or "")
+    if not match:
+        raise ValueError(f"{field}={uri!r} is not of the form s3://<bucket>/<prefix>/: pass e.g. "
+                         "s3://my-bucket/lmi/")
+    prefix = (match.group("prefix") or "").strip("/")
+    return match.group("bucket"), f"{prefix}/" if prefix else ""
+
+
+def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:
+    """s3:PutObject under the URI's prefix, nothing else: where SageMaker writes for the role."""
+    bucket, prefix = parse_s3_uri(uri, field)
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["s3:PutObject"],
+        resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"]))

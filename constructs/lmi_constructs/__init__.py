@@ -7,10 +7,15 @@ unit tests stay fast; the constructs load aws_cdk (and its Node process) on firs
 from .spec import EndpointSpec, Engine, SpecError, Violation, format_plan
 
 _CONSTRUCTS = {
+    "AsyncInference": ".async_inference",
+    "AutoScaling": ".scaling",
+    "BlueGreenRollout": ".rollout",
+    "DataCapture": ".data_capture",
     "HubWeights": ".hub_weights",
     "LmiEndpoint": ".endpoint",
     "ModelCode": ".model_code",
     "ModelSource": ".model_source",
+    "Observability": ".observability",
     "WeightsLocation": ".model_source",
     "WeightsBucket": ".weights_bucket",
 }

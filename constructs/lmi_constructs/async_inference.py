@@ -14,6 +14,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
+from . import nag
+from .nag import KMS_GRANT_REASON
 from .s3_paths import grant_write_prefix, parse_s3_uri
 from .spec import Violation
 
@@ -54,6 +56,9 @@ def async_inference_config(options: AsyncInference, role: iam.IRole):
             topic.grant_publish(role)
     if options.kms_key:
         options.kms_key.grant_encrypt(role)
+    if options.kms_key or any(t and t.master_key for t in (options.success_topic,
+                                                           options.error_topic)):
+        nag.acknowledge_kms_grant_wildcards(role, KMS_GRANT_REASON)
     notification = None
     if options.success_topic or options.error_topic:
         notification = sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(

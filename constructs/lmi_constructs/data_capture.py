@@ -9,6 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 
+from . import nag
+from .nag import KMS_GRANT_REASON
 from .s3_paths import grant_write_prefix, parse_s3_uri
 from .spec import Violation
 
@@ -41,6 +43,7 @@ def data_capture_config(options: DataCapture, role: iam.IRole):
     grant_write_prefix(role, options.destination, "data_capture.destination")
     if options.kms_key:
         options.kms_key.grant_encrypt(role)
+        nag.acknowledge_kms_grant_wildcards(role, KMS_GRANT_REASON)
     modes = [mode for mode, on in (("Input", options.capture_requests),
                                    ("Output", options.capture_responses)) if on]
     return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(

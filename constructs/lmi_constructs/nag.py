@@ -6,6 +6,8 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 PACK = "AwsSolutions"
+KMS_GRANT_REASON = ("CDK's KMS grant for the customer key: the action families cover one "
+                    "operation's variants, on that key only.")
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str, finding: str = None) -> None:
@@ -17,6 +19,19 @@ def acknowledge(construct: IConstruct, rule: str, reason: str, finding: str = No
 def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str) -> None:
     """IAM5 for one wildcard resource, written the way cdk-nag prints it."""
     acknowledge(policy, "IAM5", reason, f"Resource::{nag_text(Stack.of(policy).resolve(resource))}")
+
+
+def role_policy(role) -> IConstruct:
+    """Where a role's added statements live: "DefaultPolicy" (created role) or "Policy" (imported)."""
+    return role.node.try_find_child("DefaultPolicy") or role.node.try_find_child("Policy")
+
+
+def acknowledge_kms_grant_wildcards(role, reason: str) -> None:
+    """CDK's KMS grants name action families (kms:ReEncrypt*, kms:GenerateDataKey*) on one key."""
+    policy = role_policy(role)
+    if policy is not None:
+        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+            acknowledge(policy, "IAM5", reason, f"Action::{action}")
 
 
 def nag_text(value) -> str:

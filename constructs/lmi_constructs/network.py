@@ -24,8 +24,8 @@ def vpc_config(scope: Construct, vpc: ec2.IVpc, subnets: Optional[ec2.SubnetSele
                security_groups: Optional[Sequence[ec2.ISecurityGroup]], role: iam.IRole):
     groups = list(security_groups or [ec2.SecurityGroup(
         scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
-        description="LMI endpoint: no inbound (SageMaker invokes through its own plane); "
-                    "outbound for S3 and the container's dependencies")])
+        description="LMI endpoint: no inbound (SageMaker invokes through its own plane), "
+                    "outbound for S3 and the container dependencies")])
     # SubnetSelection is a jsii struct; select_subnets takes its fields as keywords.
     selection = {name: getattr(subnets, name) for name in (
         "availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnets",

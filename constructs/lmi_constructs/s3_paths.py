@@ -8,6 +8,8 @@ from typing import Tuple
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+from . import nag
+
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 
 
@@ -24,6 +26,10 @@ def parse_s3_uri(uri: str, field: str) -> Tuple[str, str]:
 def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:
     """s3:PutObject under the URI's prefix, nothing else: where SageMaker writes for the role."""
     bucket, prefix = parse_s3_uri(uri, field)
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["s3:PutObject"],
-        resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"]))
+    objects = f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+    policy = nag.role_policy(role)
+    if policy is not None:
+        nag.acknowledge_wildcard_resource(
+            policy, objects, f"SageMaker names the objects it writes for {field} at run time; "
+            "the wildcard stops at the given prefix and allows only s3:PutObject.")

@@ -1,0 +1,205 @@
+"""LmiEndpoint's production options, each in the template: a real-time endpoint with every option
+(autoscaling, alarms to SNS, dashboard, blue/green rollback, data capture, VPC, customer KMS keys),
+an async one (backlog scaling to zero), the defaults of the reference stacks, and the option
+validation. Both option stacks pass cdk-nag (the app fails synth otherwise) and cfn-lint."""
+
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint_file
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from lmi_constructs import (AsyncInference, AutoScaling, BlueGreenRollout, DataCapture, Engine,
+                            LmiEndpoint, ModelSource, Observability, SpecError)
+
+from .test_nag_and_lint import LINT_IGNORED
+from .template_queries import as_text, only, policy_statements, resources_of
+
+REGION = "us-east-1"
+
+
+def llama(stack, id="Llama", **options):
+    return LmiEndpoint(
+        stack, id, model=ModelSource.from_weights_bucket("meta-llama/Llama-3.1-8B-Instruct",
+                                                         model_id="meta-llama/Llama-3.1-8B-Instruct"),
+        instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM, dtype="bf16",
+        **options)
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    app = App(outdir=str(tmp_path_factory.mktemp("production.out")))
+    stack = Stack(app, "Production")  # env-agnostic: AZs and the image account resolve at deploy
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    topic = sns.Topic(stack, "Alerts", master_key=key, enforce_ssl=True)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1, restrict_default_security_group=True,
+                  gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(
+                      service=ec2.GatewayVpcEndpointAwsService.S3)})
+    flow_logs_ack(vpc)
+    llama(stack, instance_count=2, autoscaling=AutoScaling(min_instances=2, max_instances=6, target=20),
+          observability=Observability(alarm_topic=topic, latency_p90_ms=20_000),
+          rollout=BlueGreenRollout(traffic="LINEAR", step_percent=25, wait_s=300),
+          data_capture=DataCapture("s3://team-capture/llama/", sampling_percent=5, kms_key=key),
+          vpc=vpc, weights_key=key)
+    llama(stack, "Batch", autoscaling=AutoScaling(min_instances=0, max_instances=4, target=3),
+          async_inference=AsyncInference("s3://team-async/out/", failure_path="s3://team-async/failed/",
+                                         success_topic=topic, error_topic=topic,
+                                         max_concurrent_invocations_per_instance=2),
+          observability=Observability(dashboard=False))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    assembly = app.synth()  # raises on any unacknowledged cdk-nag finding
+    return assembly.get_stack_by_name("Production")
+
+
+def flow_logs_ack(vpc):
+    from lmi_constructs.nag import acknowledge
+
+    acknowledge(vpc, "VPC7", "A test fixture's VPC; the team's real VPC carries its flow logs.")
+
+
+@pytest.fixture(scope="module")
+def template(production):
+    return production.template
+
+
+def by_prefix(template, resource_type, prefix):
+    return {k: r["Properties"] for k, r in resources_of(template, resource_type).items()
+            if k.startswith(prefix)}
+
+
+def test_snapshot(template, snapshot):
+    assert template == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_cfn_lint_clean(production):
+    matches = lint_file(Path(production.template_full_path),
+                        config=ManualArgs(regions=[REGION], ignore_checks=LINT_IGNORED))
+    assert not matches, "\n".join(str(match) for match in matches)
+
+
+def test_autoscaling_tracks_invocations_per_instance(template):
+    [target] = by_prefix(template, "AWS::ApplicationAutoScaling::ScalableTarget", "Llama").values()
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)
+    assert target["ResourceId"].startswith("endpoint/Production-Llama-") and \
+        target["ResourceId"].endswith("/variant/AllTraffic")
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    [policy] = by_prefix(template, "AWS::ApplicationAutoScaling::ScalingPolicy", "Llama").values()
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 20
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
+        "SageMakerVariantInvocationsPerInstance"
+    assert (tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (600, 300)
+
+
+def test_async_endpoints_scale_on_their_backlog_down_to_zero(template):
+    [target] = by_prefix(template, "AWS::ApplicationAutoScaling::ScalableTarget", "Batch").values()
+    assert target["MinCapacity"] == 0
+    [policy] = by_prefix(template, "AWS::ApplicationAutoScaling::ScalingPolicy", "Batch").values()
+    metric = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+    assert metric["MetricName"] == "ApproximateBacklogSizePerInstance"
+    config = by_prefix(template, "AWS::SageMaker::EndpointConfig", "Batch")
+    [async_config] = [c["AsyncInferenceConfig"] for c in config.values()]
+    assert async_config["OutputConfig"]["S3OutputPath"] == "s3://team-async/out/"
+    assert async_config["OutputConfig"]["S3FailurePath"] == "s3://team-async/failed/"
+    assert "SuccessTopic" in async_config["OutputConfig"]["NotificationConfig"]
+    assert async_config["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 2}
+    writes = [s for s in policy_statements(template, "BatchExecutionRole") if s["Action"] == "s3:PutObject"]
+    assert {as_text(s["Resource"]) for s in writes} == {
+        as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::team-async/out/*"]]}),
+        as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::team-async/failed/*"]]})}
+    assert any(s["Action"] == "sns:Publish" for s in policy_statements(template, "BatchExecutionRole"))
+
+
+def test_alarms_notify_the_topic_and_the_dashboard_shows_the_endpoint(template):
+    alarms = by_prefix(template, "AWS::CloudWatch::Alarm", "LlamaMonitoring")
+    by_metric = {a["MetricName"]: a for a in alarms.values()}
+    assert set(by_metric) == {"Invocation5XXErrors", "ModelLatency", "GPUMemoryUtilization"}
+    assert by_metric["ModelLatency"]["ExtendedStatistic"] == "p90"
+    assert by_metric["ModelLatency"]["Threshold"] == 20_000_000  # microseconds
+    assert by_metric["GPUMemoryUtilization"]["Threshold"] == 95 * 4  # summed over 4 A10G
+    assert by_metric["GPUMemoryUtilization"]["Namespace"] == "/aws/sagemaker/Endpoints"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": next(k for k in template["Resources"] if k.startswith("Alerts"))}]
+        assert {d["Name"] for d in alarm["Dimensions"]} == {"EndpointName", "VariantName"}
+    dashboards = by_prefix(template, "AWS::CloudWatch::Dashboard", "")
+    assert len(dashboards) == 1  # Batch opted out
+    body = as_text(next(iter(dashboards.values())))
+    for metric in ("Invocations", "ModelLatency", "GPUUtilization", "GPUMemoryUtilization",
+                   "DiskUtilization"):
+        assert metric in body
+
+
+def test_blue_green_rolls_back_on_the_alarms(template):
+    endpoint = by_prefix(template, "AWS::SageMaker::Endpoint", "Llama")
+    [config] = [e["DeploymentConfig"] for e in endpoint.values()]
+    policy = config["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "LINEAR", "WaitIntervalInSeconds": 300,
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}}
+    alarm_ids = set(by_prefix(template, "AWS::CloudWatch::Alarm", "LlamaMonitoring"))
+    assert {a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]} == alarm_ids
+
+
+def test_data_capture_writes_sampled_requests_and_responses(template):
+    [config] = by_prefix(template, "AWS::SageMaker::EndpointConfig", "Llama").values()
+    capture = config["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://team-capture/llama/"
+    assert capture["InitialSamplingPercentage"] == 5
+    assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
+    assert "KmsKeyId" in capture
+
+
+def test_vpc_and_customer_key(template):
+    [model] = by_prefix(template, "AWS::SageMaker::Model", "Llama").values()
+    assert len(model["VpcConfig"]["Subnets"]) == 2 and len(model["VpcConfig"]["SecurityGroupIds"]) == 1
+    assert "EnableNetworkIsolation" not in model
+    eni = [s for s in policy_statements(template, "LlamaExecutionRole")
+           if "ec2:CreateNetworkInterface" in s["Action"]]
+    assert eni and eni[0]["Resource"] == "*"
+    [bucket] = [b for k, b in by_prefix(template, "AWS::S3::Bucket", "LlamaWeightsBucket").items()]
+    encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert encryption["BucketKeyEnabled"] is True
+    reads = as_text(policy_statements(template, "LlamaExecutionRole"))
+    assert "kms:Decrypt" in reads
+
+
+def test_reference_stacks_have_alarms_and_a_dashboard_by_default(templates):
+    for template in templates.values():
+        assert len(resources_of(template, "AWS::CloudWatch::Alarm")) == 3
+        assert len(resources_of(template, "AWS::CloudWatch::Dashboard")) == 1
+        assert not resources_of(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+        assert "DeploymentConfig" not in only(template, "AWS::SageMaker::Endpoint")
+
+
+def test_option_problems_are_reported_together():
+    stack = Stack(App(), "Bad")
+    with pytest.raises(SpecError) as error:
+        llama(stack, autoscaling=AutoScaling(min_instances=0, max_instances=0, metric="cpu"),
+              rollout=BlueGreenRollout(traffic="BIG_BANG", wait_s=7200),
+              observability=Observability(enabled=False, gpu_memory_percent=120),
+              data_capture=DataCapture("gs://elsewhere", sampling_percent=0,
+                                       capture_requests=False, capture_responses=False),
+              enable_network_isolation=True)
+    text = str(error.value)
+    for expected in ("autoscaling.min_instances=0: must be at least 1 (only async endpoints scale to zero)",
+                     "autoscaling.max_instances=0", "autoscaling.metric=cpu",
+                     "rollout.traffic=BIG_BANG", "rollout.wait_s=7200",
+                     "observability.gpu_memory_percent=120",
+                     "data_capture.destination=gs://elsewhere", "data_capture.sampling_percent=0",
+                     "captures neither requests nor responses",
+                     "rollout=BIG_BANG: rolls back on the endpoint's alarms, and observability is disabled",
+                     "enable_network_isolation=True: would cut the container off from S3"):
+        assert expected in text, expected
+
+
+def test_async_endpoints_do_not_scale_on_concurrency():
+    stack = Stack(App(), "Bad")
+    with pytest.raises(SpecError, match="does not apply to async endpoints"):
+        llama(stack, autoscaling=AutoScaling(metric="concurrency"),
+              async_inference=AsyncInference("s3://out/x/"))

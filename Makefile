@@ -14,11 +14,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constructs/pyproject.toml package.json package-lock.json
+$(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt constructs/pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	# checkov pins older boto3/botocore than moto and the copier want: its own venv.
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 synth: $(STAMP)

@@ -31,3 +31,11 @@ def templates(reference_assembly):
 @pytest.fixture(scope="session")
 def template_files(reference_assembly):
     return sorted(Path(reference_assembly.directory).glob("*.template.json"))
+
+
+@pytest.fixture(scope="session")
+def production(tmp_path_factory):
+    """The every-option stack (production_app.py), synthesized once with cdk-nag."""
+    from .production_app import build_production_stack
+
+    return build_production_stack(str(tmp_path_factory.mktemp("production.out")))

@@ -154,7 +154,7 @@ def format_table(row: Dict[str, str], summary: Dict[str, float]) -> str:
     header = " | ".join(k.ljust(widths[k]) for k in columns)
     rule = "-|-".join("-" * widths[k] for k in columns)
     values = " | ".join(str(v).ljust(widths[k]) for k, v in columns.items())
-    return f"{header}\n{rule}\n{values}"
+    return "\n".join(line.rstrip() for line in (header, rule, values))
 
 
 def plot_histogram(samples, path: Path, title: str) -> None:

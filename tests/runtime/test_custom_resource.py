@@ -224,3 +224,23 @@ def test_running_out_of_time_fails_with_the_progress_made(hub, bucket, lambda_en
     created = handlers.on_event(cfn_event("Create", props()), None)
     with pytest.raises(CopyError, match=r"timed out after 0 min with 0/5 files.*deploy again"):
         handlers.is_complete(cfn_event("Create", props(), created["PhysicalResourceId"]), None)
+
+
+def test_attempts_of_earlier_deploys_do_not_count_against_this_one(hub, s3, bucket, lambda_env,
+                                                                   monkeypatch):
+    from lmi_constructs.runtime.fanout import MAX_ATTEMPTS
+    from lmi_constructs.runtime.status import read_status
+
+    commit = hub.add_repo(REPO, tiny_model_files(shards=1))
+    layout = CopyLayout(bucket, "hub/", REPO, commit)
+    # an earlier deploy left file 1 at attempt 5, silent
+    write_status(s3, layout, 1, WorkerStatus(RUNNING, attempt=MAX_ATTEMPTS + 2))
+    created = handlers.on_event(cfn_event("Create", props()), None)
+    event = cfn_event("Create", props(), created["PhysicalResourceId"])
+    monkeypatch.setattr(handlers, "_invoke_worker", lambda bucket, key: lambda index, attempt: None)
+
+    handlers.is_complete(event, None)  # re-dispatched as attempt 6, first of this deploy
+    assert read_status(s3, layout, 1).first_attempt == MAX_ATTEMPTS + 3
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + 700)
+    handlers.is_complete(event, None)  # silent once: dispatched again, not given up
+    assert read_status(s3, layout, 1).attempt == MAX_ATTEMPTS + 4

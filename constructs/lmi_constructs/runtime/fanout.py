@@ -51,20 +51,21 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
     for index in pending:
         status = statuses[index]
         if status is None:
-            ready.append((index, 1, None))
+            ready.append((index, 1, None, 1))
         elif index in earlier:  # a later attempt number makes any old delivery stand down
-            ready.append((index, status.attempt + 1, status.upload_id))
+            ready.append((index, status.attempt + 1, status.upload_id, status.attempt + 1))
         elif status.state == DONE or time.time() - status.updated_at > STALE_AFTER_S:
             # DONE but not verified: the object went away since; redo it like a dead worker's.
-            if status.attempt >= MAX_ATTEMPTS:
+            if status.attempt - status.first_attempt + 1 >= MAX_ATTEMPTS:
                 raise CopyError(
                     f"{manifest.entries[index].path}: the worker stopped without reporting "
                     f"{status.attempt} times (timeout or out of memory?); see the worker "
                     "function's log group, then deploy again (verified files are kept)")
-            ready.append((index, status.attempt + 1, status.upload_id))
+            ready.append((index, status.attempt + 1, status.upload_id, status.first_attempt))
         else:
             busy += 1
-    for index, attempt, upload_id in ready[:max(0, max_parallel - busy)]:
-        write_status(copier.s3, layout, index, WorkerStatus(QUEUED, attempt, upload_id=upload_id))
+    for index, attempt, upload_id, first_attempt in ready[:max(0, max_parallel - busy)]:
+        write_status(copier.s3, layout, index, WorkerStatus(
+            QUEUED, attempt, upload_id=upload_id, first_attempt=first_attempt))
         dispatch(index, attempt)
     return progress

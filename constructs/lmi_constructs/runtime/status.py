@@ -20,6 +20,7 @@ class WorkerStatus:
     updated_at: float = 0.0
     upload_id: Optional[str] = None  # the multipart upload in flight, for a rerun to abort
     reason: Optional[str] = None
+    first_attempt: int = 1  # this deploy's first attempt: earlier deploys' attempts do not count
 
 
 def write_status(s3, layout: CopyLayout, index: int, status: WorkerStatus) -> None:

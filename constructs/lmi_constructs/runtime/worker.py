@@ -33,7 +33,8 @@ def run_worker(copier: FileCopier, index: int, attempt: int = 1,
         log.info("%s: another delivery of attempt %d is running", entry.path, attempt)
         return None
 
-    running = WorkerStatus(RUNNING, attempt)
+    first_attempt = status.first_attempt if status and status.attempt == attempt else attempt
+    running = WorkerStatus(RUNNING, attempt, first_attempt=first_attempt)
     write_status(s3, layout, index, running)
     last_report = [time.time()]
 
@@ -52,7 +53,9 @@ def run_worker(copier: FileCopier, index: int, attempt: int = 1,
         outcome = copier.copy(index, abort_upload_id=status.upload_id if status else None,
                               on_upload=on_upload, on_bytes=on_part)
     except CopyError as error:
-        write_status(s3, layout, index, WorkerStatus(FAILED, attempt, reason=short_reason(error)))
+        write_status(s3, layout, index, WorkerStatus(FAILED, attempt, reason=short_reason(error),
+                                                     first_attempt=first_attempt))
         raise
-    write_status(s3, layout, index, WorkerStatus(DONE, attempt, bytes_done=entry.size))
+    write_status(s3, layout, index, WorkerStatus(DONE, attempt, bytes_done=entry.size,
+                                                 first_attempt=first_attempt))
     return outcome

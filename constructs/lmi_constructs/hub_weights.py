@@ -10,22 +10,19 @@ runtime has, so the asset is the folder itself: no bundling, no Docker at synth.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Optional, Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from . import nag
+from .runtime_functions import acknowledge_provider_framework, runtime_function
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-RUNTIME = lambda_.Runtime.PYTHON_3_14
 QUERY_INTERVAL = Duration.seconds(30)
 TOTAL_TIMEOUT = Duration.hours(1)  # the most CloudFormation waits for a custom resource
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -62,13 +59,13 @@ class HubWeights(Construct):
             environment["HF_TOKEN_SECRET_ARN"] = token_secret.secret_arn  # the ARN, not the token
 
         worker_memory = max(512, 2 * part_size_mib + 256)  # two parts in flight, plus the runtime
-        self.worker = self._function("Worker", "worker", Duration.minutes(15), worker_memory,
+        self.worker = runtime_function(self, "Worker", "worker", Duration.minutes(15), worker_memory,
                                      environment, "Copies one file from the Hub into S3")
-        self.on_event = self._function("OnEvent", "on_event", Duration.minutes(5), 512,
+        self.on_event = runtime_function(self, "OnEvent", "on_event", Duration.minutes(5), 512,
                                        environment, "Plans the copy: commit, files, manifest")
         deadline = TOTAL_TIMEOUT.to_seconds() - 2 * QUERY_INTERVAL.to_seconds()
-        self.is_complete = self._function(
-            "IsComplete", "is_complete", Duration.minutes(5), 512,
+        self.is_complete = runtime_function(
+            self, "IsComplete", "is_complete", Duration.minutes(5), 512,
             {**environment, "WORKER_FUNCTION": self.worker.function_name,
              "MAX_PARALLEL_WORKERS": str(max_parallel_workers), "COPY_DEADLINE_S": str(deadline)},
             "Dispatches workers, verifies the copy, writes the completion marker")
@@ -99,7 +96,7 @@ class HubWeights(Construct):
         provider = cr.Provider(self, "Provider", on_event_handler=self.on_event,
                                is_complete_handler=self.is_complete,
                                query_interval=QUERY_INTERVAL, total_timeout=TOTAL_TIMEOUT)
-        _acknowledge_provider_framework(provider, (self.on_event, self.is_complete))
+        acknowledge_provider_framework(provider, (self.on_event, self.is_complete))
         self.resource = CustomResource(
             self, "Copy", service_token=provider.service_token, resource_type="Custom::HubWeights",
             removal_policy=RemovalPolicy.RETAIN if removal_policy != RemovalPolicy.DESTROY
@@ -117,32 +114,6 @@ class HubWeights(Construct):
         self.file_count: str = self.resource.get_att_string("FileCount")
         self.total_bytes: str = self.resource.get_att_string("TotalBytes")
         self.display_prefix = f"{prefix}{repo_id}/<commit of {revision}>/"
-
-    def _function(self, id: str, handler: str, timeout: Duration, memory: int, environment,
-                  description: str) -> lambda_.Function:
-        """A function with its own log group and a role that may write only there."""
-        log_group = logs.LogGroup(self, f"{id}Logs", retention=logs.RetentionDays.ONE_MONTH,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(self, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"HubWeights {id}: {description}")
-        function = lambda_.Function(
-            self, id, runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64,
-            handler=f"runtime.handlers.{handler}", code=_runtime_code(), timeout=timeout,
-            memory_size=memory, environment=environment, role=role, log_group=log_group,
-            description=f"HubWeights: {description}")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{log_group.log_group_arn}"]))
-        nag.acknowledge_wildcard_resource(
-            role.node.find_child("DefaultPolicy"), log_group.log_group_arn,
-            "Lambda names its log streams at run time; the grant is this function's own group.")
-        return function
-
-
-def _runtime_code() -> lambda_.Code:
-    """Only the runtime/ package of lmi_constructs: stdlib, boto3 and urllib3 come with Lambda."""
-    return lambda_.Code.from_asset(str(PACKAGE_DIR), exclude=[
-        "*", "!runtime", "!runtime/*.py", "**/__pycache__"])
 
 
 def _allow(function: lambda_.Function, actions, resource: str) -> None:
@@ -170,26 +141,3 @@ def _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_m
         problems.append(f"removal_policy {removal_policy} is not RETAIN or DESTROY")
     if problems:
         raise ValueError("HubWeights: " + "; ".join(problems))
-
-
-def _acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
-    """The Provider framework's own functions, roles and state machine: not ours to change.
-
-    Each finding is acknowledged by name: its functions invoke ours (and each other) by
-    `<function arn>:*`, and its roles carry AWSLambdaBasicExecutionRole.
-    """
-    reason = ("CDK Provider framework resource (aws-cdk-lib custom_resources): its roles, "
-              "runtime and state machine are set by the framework, not by this library.")
-    parts = provider.node.find_all()
-    functions = [*handlers, *(c for c in parts if isinstance(c, lambda_.Function))]
-    for construct in parts:
-        if isinstance(construct, iam.Policy):
-            for function in functions:
-                nag.acknowledge_wildcard_resource(construct, f"{function.function_arn}:*", reason)
-        elif isinstance(construct, iam.Role):
-            nag.acknowledge(construct, "IAM4", reason,
-                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                            "AWSLambdaBasicExecutionRole")
-        if isinstance(construct, lambda_.Function) or construct.node.id == "waiter-state-machine":
-            for rule in ("L1", "SF1", "SF2"):
-                nag.acknowledge(construct, rule, reason)

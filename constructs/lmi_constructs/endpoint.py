@@ -25,6 +25,7 @@ from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, add_autoscaling
 from .spec import EndpointSpec, Engine, SpecError, Violation
 from .weights_bucket import WeightsBucket
+from .weights_check import WeightsCheck
 
 # Environment keys LmiEndpoint derives from the spec; a user override would desync them.
 MANAGED_ENVIRONMENT = ("TENSOR_PARALLEL_DEGREE", "MODEL_S3_BUCKET", "MODEL_S3_PREFIX",
@@ -70,7 +71,8 @@ class LmiEndpoint(Construct):
                  vpc_subnets: Optional[ec2.SubnetSelection] = None,
                  security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
                  enable_network_isolation: bool = False,
-                 weights_key: Optional[kms.IKey] = None):
+                 weights_key: Optional[kms.IKey] = None,
+                 check_weights: bool = True):
         super().__init__(scope, id)
         image_uri = image if image and "/" in image else None
         try:
@@ -124,6 +126,10 @@ class LmiEndpoint(Construct):
             vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role) if vpc
             else None)
         self._depend_on_role_policies(self.model)
+        self.weights_check = None
+        if check_weights and not model.verifies_weights:
+            self.weights_check = WeightsCheck(self, "WeightsCheck", location=self.weights)
+            self.model.node.add_dependency(self.weights_check)
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig",

@@ -98,6 +98,12 @@ class ModelSource(abc.ABC):
         """True when the endpoint must provide (or create) the weights bucket."""
         return False
 
+    @property
+    def verifies_weights(self) -> bool:
+        """True when the source itself guarantees complete weights before the Model exists
+        (the Hub copy); otherwise LmiEndpoint checks the prefix at deploy time."""
+        return False
+
     @abc.abstractmethod
     def bind(self, scope: Construct, role: iam.IGrantable,
              weights_bucket: Optional[s3.IBucket]) -> WeightsLocation:
@@ -149,6 +155,10 @@ class _HubSource(ModelSource):
 
     @property
     def needs_weights_bucket(self) -> bool:
+        return True
+
+    @property
+    def verifies_weights(self) -> bool:
         return True
 
     def bind(self, scope, role, weights_bucket):

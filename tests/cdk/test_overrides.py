@@ -28,8 +28,11 @@ def test_valid_overrides_reach_the_template(tmp_path):
     assert container["Environment"]["MODEL_S3_PREFIX"] == "bloom/int8/"
     variant = only(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]
     assert variant["InstanceType"] == "ml.p4de.24xlarge"
-    # pre-staged weights: no copy from the Hub
+    # pre-staged weights: no copy from the Hub, a check of the prefix before the Model instead
     assert "Custom::HubWeights" not in str(template)
+    [check] = [r for r in template["Resources"].values() if r["Type"] == "Custom::LmiWeightsCheck"]
+    assert check["Properties"] == {**check["Properties"], "Bucket": "my-staged-weights",
+                                   "Prefix": "bloom/int8/"}
 
 
 def test_revision_override_pins_the_copy_and_silences_the_warning(tmp_path):

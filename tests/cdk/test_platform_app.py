@@ -86,7 +86,7 @@ def test_engine_without_code_loads_weights_itself_once(platform):
 
 def test_existing_role_is_used_and_granted(platform):
     template = platform["template"]
-    roles = resources_of(template, "AWS::IAM::Role")
+    roles = [k for k in resources_of(template, "AWS::IAM::Role") if "WeightsCheck" not in k]
     # Only the Opt endpoint's own role and the caller: the team role is not recreated.
     assert len(roles) == 2
     assert platform["vllm"].role.role_name == "team-sagemaker"
@@ -188,3 +188,21 @@ def test_bad_weights_uri_and_model_code_dir(tmp_path):
         ModelSource.from_s3_uri("https://bucket/prefix")
     with pytest.raises(ValueError, match="has no serving.properties"):
         ModelCode.from_directory(tmp_path)
+
+
+def test_pre_staged_weights_are_checked_before_the_model_exists(platform):
+    template = platform["template"]
+    checks = resources_of(template, "Custom::LmiWeightsCheck")
+    assert len(checks) == 2  # Mistral (team bucket) and Opt (its own weights bucket)
+    mistral_check = next(k for k in checks if k.startswith("Mistral"))
+    assert checks[mistral_check]["Properties"]["Bucket"] == "team-model-weights"
+    assert checks[mistral_check]["Properties"]["Prefix"] == "mistral/v0.3/"
+    model = next(r for k, r in resources_of(template, "AWS::SageMaker::Model").items()
+                 if k.startswith("Mistral"))
+    assert mistral_check in model["DependsOn"]
+    listing = [s for s in policy_statements(template, "MistralWeightsCheckCheckRole")
+               if s["Action"] == "s3:ListBucket"]
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["mistral/v0.3/*"]}}
+    # the check may list, nothing else in S3
+    assert not [s for s in policy_statements(template, "MistralWeightsCheckCheckRole")
+                if "s3:GetObject" in as_text(s["Action"])]

@@ -24,6 +24,7 @@ from .errors import CopyError, CopyTimedOut
 from .fanout import advance
 from .hub import HubClient
 from .layout import CONTROL_DIR
+from .prefix_check import check_prefix
 from .transfer import FileCopier
 from .worker import run_worker
 
@@ -86,6 +87,19 @@ def worker(event, context):
     if outcome:
         log.info(json.dumps({"file": outcome.path, "action": outcome.action,
                              "bytes_downloaded": outcome.bytes_downloaded}))
+
+
+def check_weights(event, context):
+    """WeightsCheck's onEvent: fail the deploy when the prefix holds no (complete) weights."""
+    _log_event(event)
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": event["PhysicalResourceId"]}
+    props = event["ResourceProperties"]
+    count, size = check_prefix(_s3(), props["Bucket"], props["Prefix"])
+    log.info("%d files, %.2f GB under s3://%s/%s", count, size / 1e9, props["Bucket"],
+             props["Prefix"])
+    return {"PhysicalResourceId": f"s3://{props['Bucket']}/{props['Prefix']}",
+            "Data": {"FileCount": str(count), "TotalBytes": str(size)}}
 
 
 def _copy_request(props) -> CopyRequest:

@@ -1,0 +1,33 @@
+"""WeightsCheck: fail the deploy, before the Model exists, when pre-staged weights are missing.
+
+A custom resource (Provider framework, onEvent only) lists the prefix: no files, or a copy whose
+manifest has no completion marker, fails the stack with that reason in seconds, instead of an
+endpoint that loads nothing until its 40-minute health check gives up.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CustomResource, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from .model_source import WeightsLocation
+from .runtime_functions import acknowledge_provider_framework, runtime_function
+
+
+class WeightsCheck(Construct):
+    def __init__(self, scope: Construct, id: str, *, location: WeightsLocation):
+        super().__init__(scope, id)
+        self.function = runtime_function(self, "Check", "check_weights", Duration.minutes(2), 256,
+                                         {}, "Checks that the weights prefix holds files")
+        bucket, prefix = location.bucket, location.prefix
+        self.function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+        provider = cr.Provider(self, "Provider", on_event_handler=self.function)
+        acknowledge_provider_framework(provider, (self.function,))
+        self.resource = CustomResource(
+            self, "Resource", service_token=provider.service_token,
+            resource_type="Custom::LmiWeightsCheck",
+            properties={"Bucket": bucket.bucket_name, "Prefix": prefix})

@@ -88,6 +88,7 @@ class HubWeights(Construct):
                 token_secret.grant_read(function)
             if bucket.encryption_key:
                 bucket.encryption_key.grant_encrypt_decrypt(function)
+                nag.acknowledge_kms_grant_wildcards(function.role, nag.KMS_GRANT_REASON)
             nag.acknowledge_wildcard_resource(
                 function.role.node.find_child("DefaultPolicy"), repo_objects,
                 "The copier writes the files of the commit it resolves at deploy time; the "

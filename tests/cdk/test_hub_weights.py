@@ -5,6 +5,7 @@ import json
 
 import pytest
 from aws_cdk import App, Environment, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
 
@@ -112,13 +113,14 @@ def gated_template(tmp_path_factory):
     app = App(outdir=str(tmp_path_factory.mktemp("gated.out")))
     stack = Stack(app, "Gated", env=Environment(account="111111111111", region="us-west-2"))
     token = secretsmanager.Secret.from_secret_name_v2(stack, "HfToken", "hf/token")
+    key = kms.Key(stack, "WeightsKey", enable_key_rotation=True)
     LmiEndpoint(stack, "Gated", model=ModelSource.from_hugging_face(
         "meta-llama/Llama-3.1-70B-Instruct", "0123456789abcdef0123456789abcdef01234567",
         token_secret=token, hub_endpoint="https://hub.internal.example.com",
         allow_patterns=["*.safetensors", "*.json"], removal_policy=RemovalPolicy.DESTROY,
         max_parallel_workers=8, part_size_mib=128),
         instance_type="ml.p4de.24xlarge", tensor_parallel_degree=8, engine=Engine.VLLM,
-        dtype="bf16")
+        dtype="bf16", weights_key=key)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app.synth().get_stack_by_name("Gated").template
 
@@ -160,3 +162,12 @@ def test_bad_props_are_refused_together():
                      "max_parallel_workers 0 is outside 1..1000", "part_size_mib 4 is outside",
                      "hub_endpoint 'ftp://x' is not an http(s) URL"):
         assert expected in message
+
+
+def test_a_customer_key_on_the_weights_bucket_reaches_the_copier_and_the_endpoint(gated_template):
+    policies = resources_of(gated_template, "AWS::IAM::Policy")
+    for name in ("Worker", "OnEvent", "IsComplete"):
+        text = as_text([p for k, p in policies.items() if k.startswith(f"GatedHubWeights{name}Role")])
+        assert "kms:Encrypt" in text and "kms:Decrypt" in text, name
+    execution = as_text([p for k, p in policies.items() if k.startswith("GatedExecutionRole")])
+    assert "kms:Decrypt" in execution and "kms:Encrypt" not in execution

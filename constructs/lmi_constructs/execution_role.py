@@ -45,8 +45,7 @@ def grant_runtime(role: iam.IRole, image: ResolvedImage, endpoint_name: Optional
 def acknowledge_runtime_wildcards(role: iam.IRole, endpoint_name: Optional[str],
                                   weights_objects_arn: str, in_vpc: bool = False) -> None:
     """Each wildcard the services force on us, named and explained on the role's policy."""
-    # A created role keeps our statements in "DefaultPolicy", an imported one in "Policy".
-    policy = role.node.try_find_child("DefaultPolicy") or role.node.try_find_child("Policy")
+    policy = nag.role_policy(role)
     if policy is None:  # an immutable imported role: nothing of ours was added
         return
     nag.acknowledge_wildcard_resource(

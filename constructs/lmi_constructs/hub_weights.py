@@ -21,6 +21,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from . import nag
+from .runtime.layout import normalise_prefix
 from .runtime_functions import acknowledge_provider_framework, runtime_function
 
 QUERY_INTERVAL = Duration.seconds(30)
@@ -51,7 +52,7 @@ class HubWeights(Construct):
         _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
                   removal_policy)
         self.bucket, self.repo_id, self.revision = bucket, repo_id, revision
-        prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        prefix = normalise_prefix(prefix)
         repo_objects = bucket.arn_for_objects(f"{prefix}{repo_id}/*")
         environment = {"BUCKET": bucket.bucket_name,
                        "HF_ENDPOINT": hub_endpoint or "https://huggingface.co"}

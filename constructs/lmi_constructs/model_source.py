@@ -17,6 +17,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from .runtime.layout import normalise_prefix
+
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>.*)$")
 
 
@@ -35,11 +37,6 @@ class WeightsLocation:
     @property
     def s3_uri(self) -> str:
         return f"s3://{self.bucket.bucket_name}/{self.prefix}"
-
-
-def normalise_prefix(prefix: str) -> str:
-    prefix = prefix.strip("/")
-    return f"{prefix}/" if prefix else ""
 
 
 def grant_read_prefix(location: WeightsLocation, role: iam.IGrantable) -> None:

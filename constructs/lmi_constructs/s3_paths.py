@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Tuple
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from . import nag
-
-_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
-
+from .runtime.layout import split_s3_uri
 
 def parse_s3_uri(uri: str, field: str) -> Tuple[str, str]:
     """(bucket, prefix ending with "/" or empty); ValueError naming the field otherwise."""
-    match = _S3_URI.match(uri or "")
-    if not match:
+    parsed = split_s3_uri(uri)
+    if parsed is None:
         raise ValueError(f"{field}={uri!r} is not of the form s3://<bucket>/<prefix>/: pass e.g. "
                          "s3://my-bucket/lmi/")
-    prefix = (match.group("prefix") or "").strip("/")
-    return match.group("bucket"), f"{prefix}/" if prefix else ""
+    return parsed
 
 
 def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-_S3_DEST = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 
 
 def register(commands) -> None:
@@ -40,19 +37,20 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..runtime.coordinator import CopyRequest
+    from ..runtime.layout import split_s3_uri
 
-    match = _S3_DEST.match(args.dest)
+    destination = split_s3_uri(args.dest)
     problems = []
-    if not match:
+    if not destination:
         problems.append(f"--dest {args.dest!r} is not s3://<bucket>[/<prefix>]: pass e.g. "
                         "s3://my-weights/hub")
     if not 1 <= args.workers <= 256:
         problems.append(f"--workers {args.workers} is outside 1..256: pass e.g. 8")
     request = None
-    if match:
+    if destination:
         try:
             request = CopyRequest(repo_id=args.repo_id, revision=args.revision,
-                                  bucket=match.group("bucket"), prefix=match.group("prefix") or "",
+                                  bucket=destination[0], prefix=destination[1],
                                   allow_patterns=args.allow_patterns,
                                   ignore_patterns=args.ignore_patterns,
                                   part_size=args.part_size_mib * 1024 * 1024)

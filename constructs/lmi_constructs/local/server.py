@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Optional
@@ -58,11 +59,9 @@ class LocalEndpoint:
         self._server.server_close()
 
     def wait_until_ready(self, timeout_s: float = 300) -> str:
-        deadline = threading.Event()
-        waited = 0.0
-        while self.state == "loading" and waited < timeout_s:
-            deadline.wait(0.1)
-            waited += 0.1
+        deadline = time.monotonic() + timeout_s
+        while self.state == "loading" and time.monotonic() < deadline:
+            time.sleep(0.1)
         return self.state
 
     def _warm_up(self) -> None:

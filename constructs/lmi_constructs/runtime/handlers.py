@@ -25,7 +25,7 @@ from .fanout import advance
 from .hub import HubClient
 from .layout import CONTROL_DIR
 from .prefix_check import check_prefix
-from .transfer import FileCopier
+from .transfer import DEFAULT_PART_SIZE, FileCopier
 from .worker import run_worker
 
 log = logging.getLogger()
@@ -108,7 +108,7 @@ def _copy_request(props) -> CopyRequest:
         bucket=os.environ["BUCKET"], prefix=props.get("Prefix", ""),
         allow_patterns=props.get("AllowPatterns") or None,
         ignore_patterns=props.get("IgnorePatterns") or None,
-        part_size=int(props.get("PartSizeBytes", 64 * 1024 * 1024)))
+        part_size=int(props.get("PartSizeBytes", DEFAULT_PART_SIZE)))
 
 
 def _invoke_worker(bucket: str, manifest_key: str):

@@ -9,16 +9,26 @@ s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/complete.json written last, after 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 CHECKSUM_METADATA = "lmi-checksum"  # on every copied object: the verified sha256 or git sha1
 CONTROL_DIR = ".lmi/"
 
 
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+
+
 def normalise_prefix(prefix: str) -> str:
     prefix = (prefix or "").strip("/")
     return f"{prefix}/" if prefix else ""
+
+
+def split_s3_uri(uri: str) -> Optional[Tuple[str, str]]:
+    """s3://bucket[/prefix] -> (bucket, prefix ending with "/" or empty); None if not one."""
+    match = _S3_URI.match(uri or "")
+    return (match.group("bucket"), normalise_prefix(match.group("prefix"))) if match else None
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,9 @@ def generate(model, tokenizer, device: str, request: GenerationRequest,
     params = request.parameters
     encoded = tokenizer(request.prompts, return_tensors="pt", padding=True)
     input_length = encoded["input_ids"].shape[1]
-    if input_length > config.max_input_tokens:
-        raise BadRequest(f"an input is {input_length} tokens, over option.max_input_tokens "
-                         f"({config.max_input_tokens}): shorten it")
-    encoded = {name: tensor.to(device) for name, tensor in encoded.items()}
     max_new_tokens = params.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
+    check_token_budget(input_length, max_new_tokens, config)
+    encoded = {name: tensor.to(device) for name, tensor in encoded.items()}
     do_sample = params.get("do_sample", False)
     options = {"max_new_tokens": max_new_tokens, "do_sample": do_sample,
                "pad_token_id": tokenizer.pad_token_id,
@@ -123,6 +121,19 @@ def generate(model, tokenizer, device: str, request: GenerationRequest,
             result["details"] = {"generated_tokens": count, "finish_reason": finish}
         results.append(result)
     return results
+
+
+def check_token_budget(input_length: int, max_new_tokens: int, config: HandlerConfig) -> None:
+    """BadRequest when the (padded) input or input + new tokens is over its limit: past the
+    budget DeepSpeed's kernels read beyond their KV-cache workspace and answer garbage."""
+    if input_length > config.max_input_tokens:
+        raise BadRequest(f"an input is {input_length} tokens, over option.max_input_tokens "
+                         f"({config.max_input_tokens}): shorten it")
+    if input_length + max_new_tokens > config.max_total_tokens:
+        raise BadRequest(
+            f"an input of {input_length} tokens plus max_new_tokens={max_new_tokens} is over the "
+            f"token budget option.max_total_tokens ({config.max_total_tokens}): ask for at most "
+            f"{max(config.max_total_tokens - input_length, 0)} new tokens or shorten the input")
 
 
 def _generated_length(tokens: List[int], eos_token_id):

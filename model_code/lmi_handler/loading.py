@@ -1,15 +1,19 @@
-"""Load the model for the configured backend: DeepSpeed (as the reference), Accelerate, or CPU.
+"""Load the model for the configured backend: DeepSpeed (as DJL and the reference do it),
+Accelerate, or CPU.
 
-The DeepSpeed path needs a GPU and cannot run in CI: its arguments are built by a pure function
-(tested), the rest is kept to the calls the reference makes. scripts/gpu_check.py exercises it.
+The DeepSpeed path needs a GPU and cannot run in CI: the choices it makes (the dtype of the meta
+model, init_inference's arguments for the installed DeepSpeed) are pure functions, tested on the
+CPU against DeepSpeed's own OnDevice and init_inference signatures at the pinned tags;
+scripts/gpu_check.py runs the whole path on a GPU.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from .config import HandlerConfig
 
@@ -33,6 +37,17 @@ def torch_dtype(name: str):
     return getattr(torch, _TORCH_DTYPES[name])
 
 
+def build_dtype(dtype: str) -> str:
+    """The dtype the model is built or read in before DeepSpeed takes it over.
+
+    int8 is DeepSpeed's to produce: deepspeed.OnDevice casts every floating tensor it creates to
+    its dtype, so OnDevice(int8) makes integer parameters, which nn.Parameter refuses
+    (DeepSpeed v0.7.3/v0.7.5 deepspeed/utils/init_on_device.py); transformers cannot read
+    weights as int8 either. Build in fp16 and pass int8 to init_inference only, as DJL's
+    djl_python/deepspeed.py and the reference notebook do."""
+    return "fp16" if dtype == "int8" else dtype
+
+
 def deepspeed_checkpoint(weights_dir: str) -> Optional[Path]:
     for name in DS_CHECKPOINT_FILES:
         if (Path(weights_dir) / name).exists():
@@ -40,11 +55,25 @@ def deepspeed_checkpoint(weights_dir: str) -> Optional[Path]:
     return None
 
 
-def deepspeed_arguments(config: HandlerConfig, checkpoint: Optional[Path]) -> dict:
-    """init_inference keyword arguments, as the reference: mp_size = TP, kernel injection, and
-    the pre-sharded checkpoint's json when there is one."""
+def accepts_argument(function: Callable, name: str) -> bool:
+    """Whether function takes keyword `name` (explicitly or through **kwargs)."""
+    parameters = inspect.signature(function).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def deepspeed_arguments(config: HandlerConfig, checkpoint: Optional[Path],
+                        init_inference: Optional[Callable] = None) -> dict:
+    """init_inference keyword arguments: mp_size = TP, the serving dtype (int8 included), kernel
+    injection, the pre-sharded checkpoint's json when there is one, and max_tokens.
+
+    max_tokens (input + output limit) sizes the kernels' KV-cache workspace; DeepSpeed checks no
+    bounds, so a longer request reads past it. DeepSpeed 0.7.5 added the argument (default 1024);
+    0.7.3 (the 0.19.0 image) has none and runs BLOOM's attention in PyTorch without that
+    workspace, so it is passed only where init_inference accepts it."""
     arguments = {"mp_size": config.tensor_parallel_degree, "dtype": torch_dtype(config.dtype),
                  "replace_with_kernel_inject": True}
+    if init_inference is None or accepts_argument(init_inference, "max_tokens"):
+        arguments["max_tokens"] = config.max_total_tokens
     if checkpoint is not None:
         arguments["checkpoint"] = str(checkpoint)
         arguments["base_dir"] = str(checkpoint.parent)
@@ -81,22 +110,32 @@ def _load_accelerate(config: HandlerConfig, weights_dir: str):
     return model, "cuda:0"
 
 
+def build_meta_model(weights_dir: str, dtype: str, on_device: Callable):
+    """The model's structure on the meta device, no memory: each rank's shard of a pre-sharded
+    checkpoint is then loaded by init_inference. on_device is deepspeed.OnDevice."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    meta_dtype = torch_dtype(build_dtype(dtype))
+    with on_device(dtype=meta_dtype, device="meta"):
+        return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights_dir),
+                                                **dtype_argument(meta_dtype))
+
+
 def _load_deepspeed(config: HandlerConfig, weights_dir: str):  # pragma: no cover - needs a GPU
     import os
 
     import deepspeed
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     checkpoint = deepspeed_checkpoint(weights_dir)
     if checkpoint is not None:
-        # Pre-sharded: build on the meta device, let DeepSpeed load each rank's shard.
-        model_config = AutoConfig.from_pretrained(weights_dir)
-        with deepspeed.OnDevice(dtype=torch_dtype(config.dtype), device="meta"):
-            model = AutoModelForCausalLM.from_config(model_config, **dtype_argument(torch.bfloat16))
-        log.info("DeepSpeed checkpoint %s: %s", checkpoint, json.loads(checkpoint.read_text()).get("type"))
+        model = build_meta_model(weights_dir, config.dtype, deepspeed.OnDevice)
+        log.info("DeepSpeed checkpoint %s: %s", checkpoint,
+                 json.loads(checkpoint.read_text()).get("type"))
     else:
         model = AutoModelForCausalLM.from_pretrained(
-            weights_dir, **dtype_argument(torch_dtype(config.dtype)))
-    engine = deepspeed.init_inference(model, **deepspeed_arguments(config, checkpoint))
+            weights_dir, **dtype_argument(torch_dtype(build_dtype(config.dtype))))
+    arguments = deepspeed_arguments(config, checkpoint, deepspeed.init_inference)
+    log.info("deepspeed %s init_inference(%s)", deepspeed.__version__, arguments)
+    engine = deepspeed.init_inference(model, **arguments)
     return engine.module, f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"

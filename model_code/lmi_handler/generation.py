@@ -90,7 +90,10 @@ def generate(model, tokenizer, device: str, request: GenerationRequest,
     import torch
 
     params = request.parameters
-    encoded = tokenizer(request.prompts, return_tensors="pt", padding=True)
+    # Only what causal LMs take: some tokenizers add token_type_ids, which generate() refuses
+    # in transformers 4.x ("model_kwargs are not used by the model").
+    encoded = tokenizer(request.prompts, return_tensors="pt", padding=True,
+                        return_token_type_ids=False)
     input_length = encoded["input_ids"].shape[1]
     max_new_tokens = params.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
     check_token_budget(input_length, max_new_tokens, config)

@@ -41,7 +41,7 @@ def build(directory, architecture: str = "bloom", seed: int = 0, hidden_size: in
         model = BloomForCausalLM(BloomConfig(hidden_size=hidden_size, n_layer=2, n_head=4, **ids))
     elif architecture == "opt":
         model = OPTForCausalLM(OPTConfig(hidden_size=hidden_size, num_hidden_layers=2,
-                                         ffn_dim=2 * hidden_size, num_attention_heads=4,
+                                         ffn_dim=4 * hidden_size, num_attention_heads=4,
                                          word_embed_proj_dim=hidden_size,
                                          max_position_embeddings=256, **ids))
     else:

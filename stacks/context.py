@@ -11,7 +11,7 @@ from typing import Optional
 
 from constructs import Construct
 
-from lmi_constructs import SpecError, Violation
+from lmi_constructs import RequestLimits, SpecError, Violation
 
 # context key -> (field of ReferenceSettings, parser)
 _KEYS = {
@@ -39,6 +39,9 @@ class ReferenceSettings:
     volume_size_gb: Optional[int] = None
     weights_uri: Optional[str] = None
     revision: str = "main"  # Hub branch, tag or commit copied when weights_uri is not given
+    # Sized so the slowest request answers within SageMaker's 60 s (README: "Token and time
+    # budgets"); not a context key: a longer budget needs a measured per-token latency.
+    request_limits: RequestLimits = RequestLimits()
 
 
 def apply_overrides(scope: Construct, stack_name: str, defaults: ReferenceSettings) -> ReferenceSettings:

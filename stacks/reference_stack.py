@@ -38,6 +38,7 @@ class ReferenceStack(Stack):
             volume_size_gb=settings.volume_size_gb,
             model_data_download_timeout=REFERENCE_TIMEOUT,
             container_startup_health_check_timeout=REFERENCE_TIMEOUT,
+            request_limits=settings.request_limits,
         )
 
     @staticmethod

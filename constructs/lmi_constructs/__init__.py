@@ -4,7 +4,7 @@ The pure names (EndpointSpec, Engine, SpecError) import without aws_cdk, so `lmi
 unit tests stay fast; the constructs load aws_cdk (and its Node process) on first use.
 """
 
-from .spec import EndpointSpec, Engine, SpecError, Violation, format_plan
+from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation, format_plan
 
 _CONSTRUCTS = {
     "AsyncInference": ".async_inference",
@@ -20,7 +20,8 @@ _CONSTRUCTS = {
     "WeightsBucket": ".weights_bucket",
 }
 
-__all__ = ["EndpointSpec", "Engine", "SpecError", "Violation", "format_plan", *_CONSTRUCTS]
+__all__ = ["EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan",
+           *_CONSTRUCTS]
 
 
 def __getattr__(name):

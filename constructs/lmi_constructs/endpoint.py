@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from aws_cdk import Annotations, CfnOutput, Duration, Names, Stack
+from aws_cdk import Annotations, CfnOutput, CfnTag, Duration, Names, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,17 +19,21 @@ from .execution_role import acknowledge_runtime_wildcards, create_execution_role
 from .model_code import ModelCode
 from .model_source import ModelSource, WeightsLocation
 from .nag import render_resolved
-from .network import vpc_config
+from .network import s3_route_warning, vpc_config
 from .observability import EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, add_autoscaling
-from .spec import EndpointSpec, Engine, SpecError, Violation
+from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
+from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
+from .spec.serving import environment_options, model_code_properties
 from .weights_bucket import WeightsBucket
 from .weights_check import WeightsCheck
 
 # Environment keys LmiEndpoint derives from the spec; a user override would desync them.
 MANAGED_ENVIRONMENT = ("TENSOR_PARALLEL_DEGREE", "MODEL_S3_BUCKET", "MODEL_S3_PREFIX",
-                       "OPTION_MODEL_ID", "OPTION_ENGINE", "OPTION_DTYPE", "OPTION_ROLLING_BATCH")
+                       "OPTION_MODEL_ID", "OPTION_ENGINE", "OPTION_DTYPE", "OPTION_ROLLING_BATCH",
+                       "OPTION_TENSOR_PARALLEL_DEGREE", "OPTION_MODEL_LOADING_TIMEOUT",
+                       "OPTION_MAX_MODEL_LEN", "OPTION_MAX_ROLLING_BATCH_SIZE")
 PLAN_METADATA_TYPE = "lmi:plan"
 VARIANT_NAME = "AllTraffic"
 
@@ -53,6 +57,7 @@ class LmiEndpoint(Construct):
                  volume_size_gb: Optional[int] = None,
                  model_data_download_timeout: Duration = Duration.minutes(40),
                  container_startup_health_check_timeout: Duration = Duration.minutes(40),
+                 request_limits: RequestLimits = RequestLimits(),
                  environment: Optional[Mapping[str, str]] = None,
                  role: Optional[iam.IRole] = None,
                  weights_bucket: Optional[s3.IBucket] = None,
@@ -87,15 +92,22 @@ class LmiEndpoint(Construct):
                 kms_key_id=kms_key.key_arn if kms_key else None, region=known_region(self),
                 has_model_code=model_code is not None, num_parameters=num_parameters,
                 num_attention_heads=num_attention_heads, gpu_count=gpu_count,
-                gpu_memory_gib=gpu_memory_gib)
+                gpu_memory_gib=gpu_memory_gib, request_limits=request_limits)
         except SpecError as error:  # name the construct: an app may hold several
             raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
-        _check_environment(environment)
-        problems = _option_violations(
+        serving_properties, problems = None, []
+        if model_code:
+            serving_properties, problems = model_code.render_serving_properties(
+                model_code_properties(self.spec))
+        problems += _environment_violations(environment, model_code is not None,
+                                            self.spec.resolved_image_tag)
+        problems += _option_violations(
             autoscaling=autoscaling, observability=observability, rollout=rollout,
             data_capture=data_capture, async_inference=async_inference,
             instance_count=instance_count, enable_network_isolation=enable_network_isolation,
             weights_key=weights_key, own_weights_bucket=weights_bucket is None)
+        if vpc is not None:
+            s3_route_warning(self, vpc)
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} options")
         # A name known at synth: alarms, dashboard, scaling and rollback refer to the endpoint
@@ -115,7 +127,8 @@ class LmiEndpoint(Construct):
         self.weights: WeightsLocation = model.bind(self, self.role, self.weights_bucket)
         self.weights_uri = self.weights.s3_uri
 
-        code = model_code.bind(self, self.role) if model_code else None
+        code = model_code.bind(self, self.role, serving_properties) if model_code else None
+        self.serving_properties = code.serving_properties if code else None
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
             image=resolved_image.uri,
             model_data_url=code.model_data_url if code else None,
@@ -124,7 +137,7 @@ class LmiEndpoint(Construct):
         self.model = sagemaker.CfnModel(
             self, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
             vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role) if vpc
-            else None)
+            else None, tags=[CfnTag(key=key, value=value) for key, value in self._tags().items()])
         self._depend_on_role_policies(self.model)
         self.weights_check = None
         if check_weights and not model.verifies_weights:
@@ -156,7 +169,8 @@ class LmiEndpoint(Construct):
         if observability.enabled:
             self.monitoring = EndpointMonitoring(
                 self, "Monitoring", options=observability, endpoint_name=endpoint_name,
-                variant=VARIANT_NAME, gpu_count=self.spec.instance.gpu_count)
+                variant=VARIANT_NAME, gpu_count=self.spec.instance.gpu_count,
+                asynchronous=async_inference is not None)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
@@ -185,24 +199,25 @@ class LmiEndpoint(Construct):
             resource_arns=[self.endpoint_arn])
 
     def _environment(self, has_code: bool) -> Dict[str, str]:
+        """Only what the container reads from its environment: the weights location (named at
+        deploy time) and TENSOR_PARALLEL_DEGREE (DJL's fallback); with model code every other
+        setting is in the rendered serving.properties, without it in OPTION_* variables."""
         spec = self.spec
-        env = {
-            "TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree),
-            "OPTION_ENGINE": spec.engine.serving_engine,
-            "OPTION_DTYPE": spec.dtype,
-            # DJL gives up loading after option.model_loading_timeout; keep it in step with the
-            # health check so a slow load is not killed early.
-            "OPTION_MODEL_LOADING_TIMEOUT": str(spec.container_startup_health_check_timeout_s),
-        }
-        if spec.engine.rolling_batch:
-            env["OPTION_ROLLING_BATCH"] = spec.engine.rolling_batch
+        env = {"TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree)}
         # Exactly one weights location, so the container never downloads them twice.
         if has_code:
             env["MODEL_S3_BUCKET"] = self.weights.bucket.bucket_name
             env["MODEL_S3_PREFIX"] = self.weights.prefix
         else:
+            env.update(environment_options(spec))
             env["OPTION_MODEL_ID"] = self.weights.s3_uri
         return env
+
+    def _tags(self) -> Dict[str, str]:
+        """What `lmi bench` reports about the endpoint, read back from the Model's tags."""
+        return {"lmi:engine": self.spec.engine.name, "lmi:dtype": self.spec.dtype,
+                "lmi:tensor-parallel-degree": str(self.spec.tensor_parallel_degree),
+                "lmi:model-id": self.spec.model_id or "unknown"}
 
     def _depend_on_role_policies(self, resource: sagemaker.CfnModel) -> None:
         """CreateModel checks image access with the role: create its policy first."""
@@ -211,11 +226,25 @@ class LmiEndpoint(Construct):
                 resource.node.add_dependency(child)
 
 
-def _check_environment(environment: Optional[Mapping[str, str]]) -> None:
-    clashes = sorted(set(environment or {}) & set(MANAGED_ENVIRONMENT))
-    if clashes:
-        raise ValueError(f"environment: {', '.join(clashes)} are set by LmiEndpoint from its "
-                         "props; pass tensor_parallel_degree, engine, dtype and model instead")
+def _environment_violations(environment: Optional[Mapping[str, str]], has_code: bool,
+                            image_tag: Optional[str]) -> List[Violation]:
+    """User environment variables that would be overridden, or silently ignored by DJL."""
+    found = []
+    for key in sorted(set(environment or {}) & set(MANAGED_ENVIRONMENT)):
+        found.append(Violation(f"environment.{key}", environment[key], "is set by LmiEndpoint "
+                               "from its props", "pass tensor_parallel_degree, engine, dtype, "
+                               "request_limits and model instead"))
+    options = sorted(key for key in environment or {}
+                     if key.startswith("OPTION_") and key not in MANAGED_ENVIRONMENT)
+    tag = parse_tag(image_tag) if image_tag else None
+    if options and has_code and tag and tag.djl_version < FIRST_OPTION_ENVIRONMENT_VERSION:
+        for key in options:
+            found.append(Violation(f"environment.{key}", environment[key], f"is ignored by DJL "
+                                   f"Serving {'.'.join(map(str, tag.djl_version))}, which maps "
+                                   "OPTION_* variables only from 0.24.0",
+                                   f"write option.{key[len('OPTION_'):].lower()} into "
+                                   "model_code's serving.properties"))
+    return found
 
 
 def _describe_location(location: WeightsLocation) -> str:
@@ -229,7 +258,7 @@ def _option_violations(*, autoscaling, observability, rollout, data_capture, asy
                        instance_count, enable_network_isolation, weights_key,
                        own_weights_bucket) -> List[Violation]:
     """Every problem with the operational options, and between them, at once."""
-    found = [*observability.violations()]
+    found = [*observability.violations(asynchronous=async_inference is not None)]
     for options in (rollout, data_capture, async_inference):
         found += options.violations() if options else []
     if autoscaling:

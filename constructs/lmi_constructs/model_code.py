@@ -1,4 +1,5 @@
-"""ModelCode: the handler bundle (serving.properties, model.py, ...) as a model.tar.gz S3 asset."""
+"""ModelCode: the handler bundle (model.py, its modules, serving.properties) as a model.tar.gz
+S3 asset, with serving.properties rendered from the endpoint's validated spec."""
 
 from __future__ import annotations
 
@@ -6,29 +7,41 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from .packaging import build_tarball, bundle_files
+from .spec import Violation
+from .spec.serving import render_properties
+
+SERVING_PROPERTIES = Path("serving.properties")
 
 
 @dataclass(frozen=True)
 class ModelCodeConfig:
     model_data_url: str  # s3:// URL of the tarball, the Model's ModelDataUrl
     object_arn: str  # the one object the execution role may read
+    serving_properties: str  # as rendered into the tarball
 
 
 class ModelCode:
-    """Handler code for the container. `ModelCode.from_directory("model_code")`."""
+    """Handler code for the container. `ModelCode.from_directory("model_code")`.
+
+    The directory's serving.properties holds the handler's own settings (option.entryPoint,
+    option.weights_dir, ...); LmiEndpoint writes the keys it derives from its props (engine,
+    tensor parallel degree, dtype, loading timeout, request limits) on top, and refuses a line
+    that disagrees with them.
+    """
 
     def __init__(self, directory: Path):
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
             raise ValueError(f"model_code: {directory} is not a directory; pass the folder "
                              "holding serving.properties and model.py")
-        if not (self.directory / "serving.properties").is_file():
+        if not (self.directory / SERVING_PROPERTIES).is_file():
             raise ValueError(f"model_code: {directory} has no serving.properties; DJL Serving "
                              "needs it to pick the engine")
 
@@ -36,21 +49,28 @@ class ModelCode:
     def from_directory(cls, path: "str | Path") -> "ModelCode":
         return cls(Path(path))
 
-    def bind(self, scope: Construct, role: iam.IRole) -> ModelCodeConfig:
-        """Pack the directory, upload it as an asset, and let role read exactly that object."""
+    def render_serving_properties(self, owned: Dict[str, str]) -> Tuple[str, List[Violation]]:
+        """serving.properties as it will be bundled, and the directory's lines that disagree."""
+        return render_properties((self.directory / SERVING_PROPERTIES).read_text(), owned)
+
+    def bind(self, scope: Construct, role: iam.IRole, serving_properties: str) -> ModelCodeConfig:
+        """Pack the directory with serving_properties in place of its own, upload it as an
+        asset, and let role read exactly that object."""
         files = bundle_files(self.directory)
+        contents = {SERVING_PROPERTIES: serving_properties.encode()}
         digest = hashlib.sha256()
         for relative in files:
             digest.update(relative.as_posix().encode() + b"\0")
-            digest.update((self.directory / relative).read_bytes())
+            digest.update(contents.get(relative) or (self.directory / relative).read_bytes())
         # One tarball per content hash: repeated synths reuse it, and the name explains itself.
         staging = Path(tempfile.gettempdir()) / "lmi-model-code" / digest.hexdigest()[:16]
-        tarball = build_tarball(self.directory, staging / "model.tar.gz", files)
+        tarball = build_tarball(self.directory, staging / "model.tar.gz", files, contents)
         asset = s3_assets.Asset(scope, "ModelCode", path=str(tarball))
         object_arn = f"arn:{_partition(scope)}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"
         iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"],
                                    resource_arns=[object_arn])
-        return ModelCodeConfig(model_data_url=asset.s3_object_url, object_arn=object_arn)
+        return ModelCodeConfig(model_data_url=asset.s3_object_url, object_arn=object_arn,
+                               serving_properties=serving_properties)
 
 
 def _partition(scope: Construct) -> str:

@@ -1,13 +1,17 @@
 """The Model in your VPC: subnets and security groups, and the ENI permissions SageMaker needs.
 
 The container downloads the weights from S3 itself, so the subnets need a route to S3 (a gateway
-endpoint or NAT); network isolation, which cuts that route, is refused.
+endpoint or NAT); network isolation, which cuts that route, is refused. Nothing else is fetched
+at start: the handler uses only what the image ships.
 """
 
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import json
+
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -35,3 +39,25 @@ def vpc_config(scope: Construct, vpc: ec2.IVpc, subnets: Optional[ec2.SubnetSele
     return sagemaker.CfnModel.VpcConfigProperty(
         security_group_ids=[group.security_group_id for group in groups],
         subnets=selected.subnet_ids)
+
+
+def s3_route_warning(scope: Construct, vpc: ec2.IVpc) -> None:
+    """Warn at synth when the VPC has no S3 gateway endpoint this app can see: without one (or a
+    NAT route) the container cannot download its weights and the endpoint never starts."""
+    if any(_is_s3_gateway(child) for child in vpc.node.children):
+        return
+    Annotations.of(scope).add_warning_v2(
+        "lmi:vpc-s3-route",
+        f"vpc {vpc.node.path}: no S3 gateway endpoint found in this app. The container downloads "
+        "the weights from S3 at start; without a route to S3 it fails the health check after "
+        "container_startup_health_check_timeout. Add vpc.add_gateway_endpoint('S3', "
+        "service=ec2.GatewayVpcEndpointAwsService.S3), or make sure the subnets route to S3 "
+        "through a NAT gateway")
+
+
+def _is_s3_gateway(child) -> bool:
+    if not isinstance(child, ec2.GatewayVpcEndpoint):
+        return False
+    cfn = child.node.default_child
+    service = Stack.of(child).resolve(cfn.service_name) if cfn is not None else None
+    return ".s3" in json.dumps(service)

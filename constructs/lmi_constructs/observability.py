@@ -17,28 +17,48 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .spec import Violation
+from .spec.limits import REALTIME_LIMIT_S
 
 PERIOD = Duration.minutes(5)
+# Default p90 latency alarms: three quarters of what SageMaker allows a request, so the alarm
+# fires before clients see timeouts. Real-time: 60 s (InvokeEndpoint); asynchronous: the
+# default 15-minute InvocationTimeoutSeconds of AsyncInferenceClientConfig.
+DEFAULT_LATENCY_SHARE = 0.75
+ASYNC_DEFAULT_TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
 class Observability:
     enabled: bool = True
     errors_5xx_per_5_min: int = 1          # alarm at this many 5xx responses in 5 minutes
-    latency_p90_ms: float = 60_000         # alarm when ModelLatency p90 stays above this
+    # alarm when ModelLatency p90 stays above this; default 45 s real-time, 675 s asynchronous
+    latency_p90_ms: Optional[float] = None
     gpu_memory_percent: float = 95         # per GPU, averaged over the instance's GPUs
     evaluation_periods: int = 3            # 5-minute periods above threshold (latency, GPU)
     alarm_topic: Optional[sns.ITopic] = None
     dashboard: bool = True
 
-    def violations(self) -> List[Violation]:
+    def latency_threshold_ms(self, asynchronous: bool) -> float:
+        if self.latency_p90_ms is not None:
+            return self.latency_p90_ms
+        limit_s = ASYNC_DEFAULT_TIMEOUT_S if asynchronous else REALTIME_LIMIT_S
+        return limit_s * 1000 * DEFAULT_LATENCY_SHARE
+
+    def violations(self, asynchronous: bool = False) -> List[Violation]:
         found = []
         if self.errors_5xx_per_5_min < 1:
             found.append(Violation("observability.errors_5xx_per_5_min", self.errors_5xx_per_5_min,
                                    "must be at least 1", "pass 1"))
-        if self.latency_p90_ms <= 0:
+        if self.latency_p90_ms is not None and self.latency_p90_ms <= 0:
             found.append(Violation("observability.latency_p90_ms", self.latency_p90_ms,
-                                   "must be positive", "pass e.g. 60000"))
+                                   "must be positive", "pass e.g. 45000"))
+        elif (self.latency_p90_ms is not None and not asynchronous
+              and self.latency_p90_ms >= REALTIME_LIMIT_S * 1000):
+            found.append(Violation(
+                "observability.latency_p90_ms", self.latency_p90_ms, f"can never fire: SageMaker "
+                f"ends a real-time request after {REALTIME_LIMIT_S} s, so no latency reaches it",
+                f"use less than {REALTIME_LIMIT_S * 1000}, e.g. 45000, or async_inference for "
+                "longer generations"))
         if not 0 < self.gpu_memory_percent <= 100:
             found.append(Violation("observability.gpu_memory_percent", self.gpu_memory_percent,
                                    "must be in (0, 100]", "pass e.g. 95"))
@@ -52,7 +72,7 @@ class EndpointMonitoring(Construct):
     """The alarms (`alarms`, by key) and dashboard of one endpoint variant."""
 
     def __init__(self, scope: Construct, id: str, *, options: Observability, endpoint_name: str,
-                 variant: str, gpu_count: int):
+                 variant: str, gpu_count: int, asynchronous: bool = False):
         super().__init__(scope, id)
         variant_dims = {"EndpointName": endpoint_name, "VariantName": variant}
 
@@ -67,6 +87,7 @@ class EndpointMonitoring(Construct):
                                      period=PERIOD)
 
         latency = {p: invocation_metric("ModelLatency", p) for p in ("p50", "p90", "p99")}
+        latency_ms = options.latency_threshold_ms(asynchronous)
         self.alarms: Dict[str, cloudwatch.Alarm] = {
             "errors_5xx": cloudwatch.Alarm(
                 self, "Errors5xx", metric=invocation_metric("Invocation5XXErrors", "Sum"),
@@ -76,11 +97,11 @@ class EndpointMonitoring(Construct):
                 alarm_description=f"{endpoint_name}: the model answered 5xx"),
             "latency_p90": cloudwatch.Alarm(
                 self, "LatencyP90", metric=latency["p90"],
-                threshold=options.latency_p90_ms * 1000,  # ModelLatency is in microseconds
+                threshold=latency_ms * 1000,  # ModelLatency is in microseconds
                 evaluation_periods=options.evaluation_periods,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=f"{endpoint_name}: model latency p90 above "
-                                  f"{options.latency_p90_ms:g} ms"),
+                                  f"{latency_ms:g} ms"),
             "gpu_memory": cloudwatch.Alarm(
                 self, "GpuMemory", metric=instance_metric("GPUMemoryUtilization"),
                 threshold=options.gpu_memory_percent * gpu_count,

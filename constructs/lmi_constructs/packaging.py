@@ -11,7 +11,7 @@ import io
 import os
 import tarfile
 from pathlib import Path
-from typing import Iterable, List
+from typing import Iterable, List, Mapping, Optional
 
 # Build leftovers that must not change the bundle.
 EXCLUDED_NAMES = {"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints"}
@@ -40,8 +40,10 @@ def _tar_info(relative: Path, size: int, executable: bool) -> tarfile.TarInfo:
     return info
 
 
-def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None) -> Path:
-    """Write source's files into destination (a .tar.gz) deterministically; return destination."""
+def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None,
+                  contents: Optional[Mapping[Path, bytes]] = None) -> Path:
+    """Write source's files into destination (a .tar.gz) deterministically; return destination.
+    contents: bytes to write instead of a file's own (a rendered serving.properties)."""
     source = Path(source)
     if not source.is_dir():
         raise ValueError(f"model code directory {source} does not exist or is not a directory")
@@ -52,7 +54,7 @@ def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None)
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for relative in files:
             path = source / relative
-            data = path.read_bytes()
+            data = contents[relative] if contents and relative in contents else path.read_bytes()
             info = _tar_info(relative, len(data), os.access(path, os.X_OK))
             tar.addfile(info, io.BytesIO(data))
     destination = Path(destination)

@@ -48,7 +48,7 @@ class HandlerConfig:
     download_wait_s: int = 1800       # how long other ranks wait for local rank 0's download
     min_free_gib: float = 1.0         # disk headroom kept after the download
     download_workers: int = 32
-    s5cmd: str = DEFAULT_S5CMD        # the image's s5cmd; PATH is searched when it is not there
+    s5cmd: str = DEFAULT_S5CMD        # the image's s5cmd (else PATH); empty: use botocore
     # The token budget: a request's input plus its max_new_tokens may not exceed it. DeepSpeed's
     # max_tokens, which sizes its kernels' KV-cache workspace (DeepSpeed v0.7.5
     # deepspeed/__init__.py). Defaults to max_input_tokens + max_new_tokens_limit.

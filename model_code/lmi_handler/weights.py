@@ -1,8 +1,8 @@
 """Weights on local disk, downloaded once per instance.
 
-Only local rank 0 downloads (s5cmd when the container has it, else boto3's transfer manager with
-many concurrent requests), after checking free space; it verifies sizes, and the copier's sha256
-when its manifest (`.lmi/manifest.json`) is there, then writes the DONE marker last. The other
+Only local rank 0 downloads (the image's s5cmd, else botocore: see s3_access.py), after checking
+free space; it verifies sizes, and the copier's sha256 when its manifest (`.lmi/manifest.json`)
+is there, then writes the DONE marker last. The other
 ranks learn the outcome from a torch.distributed broadcast, or, without a process group, from the
 DONE or FAILED marker, within a timeout. A failure reaches every rank with its reason instead of
 leaving them waiting. A restart with a valid DONE marker downloads nothing.
@@ -15,13 +15,13 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 from .config import HandlerConfig
+from .s3_access import S3AccessError, open_s3
 
 DONE_MARKER = ".lmi-download-complete.json"
 FAILED_MARKER = ".lmi-download-failed.json"
@@ -92,65 +92,73 @@ def _process_group():
 
 def ensure_downloaded(config: HandlerConfig, s3=None) -> bool:
     """Make weights_dir hold the prefix, verified; False when a valid DONE marker said so."""
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
-
     bucket, prefix = config.weights_bucket, config.weights_prefix
     directory = Path(config.weights_dir)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / FAILED_MARKER).unlink(missing_ok=True)
-    s3 = s3 or boto3.client("s3", config=Config(
-        max_pool_connections=config.download_workers,
-        retries={"mode": "standard", "max_attempts": 10}))
     try:
-        objects = _list_weights(s3, bucket, prefix)
+        s3 = s3 or open_s3(config.s5cmd, config.download_workers)
+        listed = s3.list(bucket, prefix)
+        objects = _weights_in(listed, prefix)
         if not objects:
             raise WeightsError(f"no weights under s3://{bucket}/{prefix}: copy them there first "
                                "(HubWeights, or lmi stage-weights)")
         if _done_marker_valid(directory, objects):
             log.info("weights already in %s (DONE marker valid): nothing to download", directory)
             return False
-        checksums = _copier_checksums(s3, bucket, prefix)
+        checksums = {}
+        if prefix + MANIFEST_KEY in listed:  # absent is known from the listing, not an error
+            manifest = json.loads(s3.read(bucket, prefix + MANIFEST_KEY))
+            checksums = {entry["path"]: entry["checksum"] for entry in manifest["entries"]}
         _check_space(directory, objects, config.min_free_gib)
         (directory / DONE_MARKER).unlink(missing_ok=True)
         started = time.monotonic()
-        if shutil.which("s5cmd"):
-            _download_with_s5cmd(bucket, prefix, directory, config.download_workers)
-        else:
-            _download_with_boto3(s3, bucket, prefix, objects, directory, config.download_workers)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in ("AccessDenied", "403"):
-            raise WeightsError(f"access denied reading s3://{bucket}/{prefix}: the execution role "
-                               "needs s3:ListBucket and s3:GetObject on that prefix") from error
+        targets = [(prefix + relative, local_path(directory, relative)) for relative in objects]
+        for _, target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download(bucket, targets)
+    except S3AccessError as error:
+        if error.denied:
+            raise WeightsError(f"access denied: {error}. The execution role needs s3:ListBucket "
+                               f"on bucket {bucket} (prefix {prefix}) and s3:GetObject on "
+                               f"s3://{bucket}/{prefix}*") from error
         raise WeightsError(f"S3 failed on s3://{bucket}/{prefix}: {error}") from error
     _verify(directory, objects, checksums, config.download_workers)
     total = sum(objects.values())
-    log.info("downloaded %d files, %.2f GB in %.0f s", len(objects), total / 1e9,
-             time.monotonic() - started)
+    log.info("downloaded %d files, %.2f GB in %.0f s with %s", len(objects), total / 1e9,
+             time.monotonic() - started, s3.name)
     _write_json(directory / DONE_MARKER, {"files": objects})  # last: it vouches for the rest
     return True
 
 
-def _list_weights(s3, bucket: str, prefix: str) -> Dict[str, int]:
+def _weights_in(listed: Dict[str, int], prefix: str) -> Dict[str, int]:
     """relative path -> size, without the copier's control files."""
     found = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            relative = item["Key"][len(prefix):]
-            if relative and not relative.endswith("/") and not relative.startswith(".lmi/"):
-                found[relative] = item["Size"]
+    for key, size in listed.items():
+        relative = key[len(prefix):]
+        if relative and not relative.endswith("/") and not relative.startswith(".lmi/"):
+            found[relative] = size
     return found
 
 
-def _copier_checksums(s3, bucket: str, prefix: str) -> Dict[str, str]:
-    """path -> "sha256:<hex>" or "gitsha1:<hex>" from the copier's manifest, when there is one."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST_KEY)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return {}
-    return {entry["path"]: entry["checksum"] for entry in json.loads(body)["entries"]}
+# Characters a key may not hold: they would escape the directory, or be taken by s5cmd as
+# wildcards or quotes.
+_UNSAFE_CHARACTERS = set('\\"*?[]') | {chr(code) for code in range(32)} | {chr(127)}
+
+
+def local_path(directory: Path, relative: str) -> Path:
+    """directory / relative, refusing keys that would land outside it (an absolute path, an
+    empty, `.` or `..` segment) or that s5cmd would read as a pattern."""
+    segments = relative.split("/")
+    if (relative.startswith("/") or any(s in ("", ".", "..") for s in segments)
+            or _UNSAFE_CHARACTERS & set(relative)):
+        raise WeightsError(f"refusing object key {relative!r} under the weights prefix: keys "
+                           "must be relative paths without empty, '.' or '..' segments, "
+                           "backslashes, quotes, wildcards or control characters")
+    root, target = str(directory.resolve()), str((directory / relative).resolve())
+    if os.path.commonpath([root, target]) != root:  # a symlink already in the directory
+        raise WeightsError(f"refusing object key {relative!r}: it resolves outside {directory}")
+    return directory / relative
 
 
 def _check_space(directory: Path, objects: Dict[str, int], min_free_gib: float) -> None:
@@ -161,32 +169,6 @@ def _check_space(directory: Path, objects: Dict[str, int], min_free_gib: float) 
             f"not enough disk space in {directory}: the weights need {needed / GIB:.1f} GiB plus "
             f"{min_free_gib:g} GiB headroom (option.min_free_gib), {free / GIB:.1f} GiB free; use "
             "an instance with more local storage, or a larger volume_size_gb on EBS-only instances")
-
-
-def _download_with_s5cmd(bucket: str, prefix: str, directory: Path, workers: int) -> None:
-    command = ["s5cmd", "--numworkers", str(workers)]
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        command += ["--endpoint-url", os.environ["AWS_ENDPOINT_URL"]]
-    command += ["cp", "--exclude", ".lmi/*", f"s3://{bucket}/{prefix}*", f"{directory}/"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise WeightsError(f"s5cmd failed ({done.returncode}): {done.stderr[-800:]}")
-
-
-def _download_with_boto3(s3, bucket: str, prefix: str, objects: Dict[str, int], directory: Path,
-                         workers: int) -> None:
-    from boto3.s3.transfer import TransferConfig
-
-    transfer = TransferConfig(max_concurrency=max(1, workers // 4),
-                              multipart_chunksize=64 * 1024 * 1024)
-
-    def fetch(relative: str) -> None:
-        target = directory / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, prefix + relative, str(target), Config=transfer)
-
-    with ThreadPoolExecutor(min(4, len(objects))) as pool:
-        list(pool.map(fetch, sorted(objects)))
 
 
 def _verify(directory: Path, objects: Dict[str, int], checksums: Dict[str, str],

@@ -1,6 +1,7 @@
-"""The once-per-instance download against moto's S3 server: two ranks in a gloo group, exactly one
-download, both see the weights, a restart downloads nothing, and a checksum or disk-space failure
-reaches every rank with its reason instead of a hang."""
+"""The once-per-instance download against moto's S3 server, with each tool the images ship (s5cmd,
+botocore): two ranks in a gloo group, exactly one download, both see the weights, a restart
+downloads nothing, a checksum or disk-space failure reaches every rank with its reason instead of
+a hang, and a key that would land outside the weights directory is refused."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ import os
 
 import pytest
 
+from ..support.s3_server import s5cmd_binary
 from .conftest import MODEL_CODE
 from .rank_worker import prepare_on_rank
+
+TOOLS = {"s5cmd": s5cmd_binary, "botocore": lambda: ""}  # option.s5cmd= turns s5cmd off
+
+
+@pytest.fixture(params=sorted(TOOLS))
+def tool(request):
+    return {"s5cmd": TOOLS[request.param]()}
 
 FILES = {"config.json": b'{"model_type": "bloom"}',
          "model-00001-of-00002.safetensors": os.urandom(300_000),
@@ -53,25 +62,25 @@ def run_ranks(tmp_path, bucket, prefix, weights_dir, **properties):
     return [json.loads(result.read_text()) for result in results]
 
 
-def test_one_rank_downloads_both_load_and_a_restart_downloads_nothing(s3, bucket, tmp_path):
+def test_one_rank_downloads_both_load_and_a_restart_downloads_nothing(s3, bucket, tmp_path, tool):
     prefix = upload(s3, bucket)
     weights = tmp_path / "weights"
 
-    first = run_ranks(tmp_path, bucket, prefix, weights)
+    first = run_ranks(tmp_path, bucket, prefix, weights, **tool)
     assert [r["ok"] for r in first] == [True, True], first
     assert [r["downloaded"] for r in first] == [True, False]  # exactly one download
     assert first[0]["files"] == first[1]["files"] == sorted(FILES)
     for path, data in FILES.items():
         assert (weights / path).read_bytes() == data
 
-    restart = run_ranks(tmp_path, bucket, prefix, weights)
+    restart = run_ranks(tmp_path, bucket, prefix, weights, **tool)
     assert [r["downloaded"] for r in restart] == [False, False]
 
 
-def test_a_checksum_failure_reaches_every_rank(s3, bucket, tmp_path):
+def test_a_checksum_failure_reaches_every_rank(s3, bucket, tmp_path, tool):
     prefix = upload(s3, bucket, manifest_overrides={
         "model-00002-of-00002.safetensors": "sha256:" + "0" * 64})
-    results = run_ranks(tmp_path, bucket, prefix, tmp_path / "weights")
+    results = run_ranks(tmp_path, bucket, prefix, tmp_path / "weights", **tool)
     for result in results:
         assert not result["ok"]
         assert "checksum mismatch" in result["error"]
@@ -112,3 +121,54 @@ def test_without_a_process_group_other_ranks_give_up_after_the_wait(s3, bucket, 
     with pytest.raises(WeightsError, match="local rank 0 did not finish downloading the weights "
                                            "within 2 s"):
         prepare_weights(config)
+
+
+def local_config(bucket, prefix, weights_dir, **properties):
+    from lmi_handler.config import HandlerConfig
+
+    return HandlerConfig.from_properties(
+        {"backend": "cpu", "weights_dir": str(weights_dir), **properties},
+        env={"MODEL_S3_BUCKET": bucket, "MODEL_S3_PREFIX": prefix})
+
+
+@pytest.mark.parametrize("hostile", ["../../escaped.json", "/tmp/absolute.json",
+                                     "sub/../../escaped.json", "shard*.bin"])
+def test_a_key_that_would_leave_the_weights_directory_is_refused(s3, bucket, tmp_path, tool,
+                                                                  hostile):
+    from lmi_handler.weights import WeightsError, ensure_downloaded
+
+    prefix = upload(s3, bucket)
+    s3.put_object(Bucket=bucket, Key=prefix + hostile, Body=b"{}")
+    weights = tmp_path / "deep" / "weights"
+    with pytest.raises(WeightsError, match="refusing object key"):
+        ensure_downloaded(local_config(bucket, prefix, weights, **tool))
+    assert not (tmp_path / "escaped.json").exists() and not list(weights.glob("*.safetensors"))
+
+
+def test_the_tool_is_the_images_s5cmd_or_botocore():
+    from lmi_handler.s3_access import open_s3
+
+    assert open_s3(s5cmd_binary(), 4).name == "s5cmd"
+    assert open_s3("", 4).name == "botocore"  # option.s5cmd= turns it off
+
+
+def test_without_a_manifest_in_the_listing_nothing_asks_s3_for_it(tmp_path):
+    """Absent is decided from the listing: a GET of a missing key answers 403, not 404, to a
+    role without s3:ListBucket on the bucket (S3 GetObject documentation)."""
+    from lmi_handler.weights import ensure_downloaded
+
+    class ListedOnly:
+        name = "listed-only"
+
+        def list(self, bucket, prefix):
+            return {prefix + "config.json": 2}
+
+        def read(self, bucket, key):
+            raise AssertionError(f"read {key}, which the listing did not show")
+
+        def download(self, bucket, pairs):
+            for _, target in pairs:
+                target.write_bytes(b"{}")
+
+    assert ensure_downloaded(local_config("b", "p/", tmp_path), s3=ListedOnly()) is True
+    assert (tmp_path / "config.json").read_bytes() == b"{}"

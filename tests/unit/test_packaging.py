@@ -35,7 +35,9 @@ def test_entries_sorted_and_normalised(tmp_path):
         members = tar.getmembers()
     names = [member.name for member in members]
     assert names == sorted(names)
-    assert {"model.py", "serving.properties", "requirements.txt"} <= set(names)
+    assert {"model.py", "serving.properties", "lmi_handler/s3_access.py"} <= set(names)
+    # Nothing is pip-installed at container start: the container may have no route to PyPI.
+    assert "requirements.txt" not in names
     assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.uname == "" for m in members)
     raw = tarball.read_bytes()
     assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\0\0\0\0"  # gzip header mtime is zero
@@ -55,3 +57,11 @@ def test_missing_or_empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no files"):
         build_tarball(tmp_path / "empty", tmp_path / "x.tar.gz")
+
+
+def test_rendered_contents_replace_a_files_bytes(tmp_path):
+    rendered = b"engine=DeepSpeed\noption.tensor_parallel_degree=8\n"
+    tarball = build_tarball(MODEL_CODE, tmp_path / "model.tar.gz",
+                            contents={Path("serving.properties"): rendered})
+    with tarfile.open(tarball) as tar:
+        assert tar.extractfile("serving.properties").read() == rendered

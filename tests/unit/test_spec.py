@@ -2,7 +2,7 @@
 
 import pytest
 
-from lmi_constructs import EndpointSpec, Engine, SpecError
+from lmi_constructs import EndpointSpec, Engine, RequestLimits, SpecError
 from lmi_constructs.spec.instances import has_local_nvme, lookup_instance
 
 BLOOM_INT8 = "microsoft/bloom-deepspeed-inference-int8"
@@ -18,7 +18,8 @@ def bloom(**overrides):
 
 def opt(**overrides):
     kwargs = dict(model_id="facebook/opt-30b", instance_type="ml.g5.24xlarge",
-                  tensor_parallel_degree=4, engine="DEEPSPEED", dtype="fp16", has_model_code=True)
+                  tensor_parallel_degree=4, engine="DEEPSPEED", dtype="fp16", has_model_code=True,
+                  request_limits=RequestLimits(max_input_tokens=1152, max_new_tokens=896))
     kwargs.update(overrides)
     return EndpointSpec(**kwargs)
 
@@ -232,3 +233,26 @@ def test_plan_holds_what_users_check():
     assert plan["gpus"] == "8 x A100 (40 GiB)"
     assert plan["weights_per_gpu_gib"] == 20.51
     assert plan["volume"].startswith("local NVMe")
+
+
+def test_request_limits_are_checked_and_reported_with_the_rest():
+    error = problems(opt, tensor_parallel_degree=3,
+                     request_limits=RequestLimits(max_input_tokens=0, max_new_tokens=2.5,
+                                                  max_batch_size=True))
+    assert error.fields == ["tensor_parallel_degree", "tensor_parallel_degree",
+                            "request_limits.max_input_tokens", "request_limits.max_new_tokens",
+                            "request_limits.max_batch_size"]
+
+
+def test_a_total_no_request_can_reach_is_refused():
+    error = problems(opt, request_limits=RequestLimits(1000, 500, max_total_tokens=1600))
+    assert "exceeds max_input_tokens + max_new_tokens (1500)" in str(error)
+    assert opt(request_limits=RequestLimits(1500, 896, max_total_tokens=2048)).request_limits \
+        .total_tokens == 2048
+
+
+def test_an_engine_configured_by_environment_needs_djl_0_24():
+    error = problems(EndpointSpec, instance_type="ml.g5.12xlarge", tensor_parallel_degree=4,
+                     engine="VLLM", dtype="bf16", image_tag="0.23.0-deepspeed0.9.5-cu118",
+                     model_id="mistralai/Mistral-7B-Instruct-v0.3")
+    assert "environment variables, which DJL Serving reads from 0.24.0 on" in str(error)

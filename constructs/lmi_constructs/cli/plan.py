@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..spec import EndpointSpec, SpecError, format_plan
+from ..spec import EndpointSpec, RequestLimits, SpecError, format_plan
 
 PLAN_METADATA_TYPE = "lmi:plan"  # written by LmiEndpoint into the cloud assembly manifest
 
@@ -38,6 +38,13 @@ def register(commands) -> None:
     parser.add_argument("--num-heads", type=int, help="attention heads, for the TP check")
     parser.add_argument("--gpu-count", type=int, help="for instances outside the catalog")
     parser.add_argument("--gpu-memory-gib", type=float, help="usable GiB per GPU, ditto")
+    defaults = RequestLimits()
+    parser.add_argument("--max-input-tokens", type=int, default=defaults.max_input_tokens)
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens,
+                        help="the time budget: what one request may generate")
+    parser.add_argument("--max-total-tokens", type=int,
+                        help="the token budget (default input + new)")
+    parser.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
     parser.add_argument("--no-model-code", action="store_true",
                         help="the endpoint runs without custom model.py (VLLM)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -63,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             kms_key_id=args.kms_key, region=args.region,
             has_model_code=not args.no_model_code,
             num_parameters=args.num_parameters, num_attention_heads=args.num_heads,
-            gpu_count=args.gpu_count, gpu_memory_gib=args.gpu_memory_gib)
+            gpu_count=args.gpu_count, gpu_memory_gib=args.gpu_memory_gib,
+            request_limits=RequestLimits(args.max_input_tokens, args.max_new_tokens,
+                                         args.max_total_tokens, args.max_batch_size))
     except SpecError as error:
         for violation in error.violations:
             print(f"error: {violation}", file=sys.stderr)

@@ -3,5 +3,6 @@
 from .endpoint_spec import EndpointSpec, format_plan
 from .engines import Engine
 from .errors import SpecError, Violation
+from .limits import RequestLimits
 
-__all__ = ["EndpointSpec", "Engine", "SpecError", "Violation", "format_plan"]
+__all__ = ["EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan"]

@@ -13,6 +13,7 @@ from . import images
 from .engines import BYTES_PER_DTYPE, Engine
 from .errors import SpecError, Violation
 from .instances import INSTANCES, GpuInstance, has_local_nvme, is_instance_name, lookup_instance
+from .limits import RequestLimits
 from .models import ModelInfo, lookup_model, valid_tensor_parallel_degrees
 
 GIB = 2 ** 30
@@ -47,6 +48,7 @@ class EndpointSpec:
     num_attention_heads: Optional[int] = None
     gpu_count: Optional[int] = None
     gpu_memory_gib: Optional[float] = None
+    request_limits: RequestLimits = field(default_factory=RequestLimits)
     weights_location: Optional[str] = None  # for the plan only
     warnings: List[str] = field(default_factory=list, init=False)
 
@@ -139,6 +141,10 @@ class EndpointSpec:
                        else f"{self.effective_volume_size_gb} GB EBS" if self.effective_volume_size_gb
                        else "SageMaker default EBS"),
             "weights_location": self.weights_location,
+            "limits": {"max_input_tokens": self.request_limits.max_input_tokens,
+                       "max_new_tokens": self.request_limits.max_new_tokens,
+                       "max_total_tokens": self.request_limits.total_tokens,
+                       "max_batch_size": self.request_limits.max_batch_size},
             "warnings": list(self.warnings),
         }
 
@@ -161,6 +167,14 @@ def format_plan(title: str, plan: Dict[str, object]) -> str:
         f"  volume        {plan['volume']}",
         f"  weights       {plan['weights_location'] or 'n/a'}",
     ]
+    limits = plan.get("limits")
+    if limits:
+        lines.append(f"  requests      up to {limits['max_input_tokens']} input + "
+                     f"{limits['max_new_tokens']} new tokens, {limits['max_total_tokens']} in all, "
+                     f"batch {limits['max_batch_size']}; real-time answers within 60 s")
+    # UpdateEndpoint is blue/green: the new fleet is up before the old one goes.
+    lines.append(f"  updates       blue/green: quota for {2 * plan['instance_count']} x "
+                 f"{plan['instance_type']} during a change of weights, image or settings")
     lines += [f"  warning       {warning}" for warning in plan.get("warnings") or []]
     return "\n".join(lines)
 
@@ -200,6 +214,7 @@ class _Rules:
         self.check_timeouts()
         self.check_image(instance)
         self.check_model_code()
+        self.check_request_limits()
         self.check_region()
         return self.violations
 
@@ -374,6 +389,11 @@ class _Rules:
         if engine.rolling_batch and tag.djl_version < images.FIRST_ROLLING_BATCH_VERSION:
             self.fail("image", tag_text, f"engine {engine.name} needs option.rolling_batch, "
                       "which appeared in 0.23.0", f"use {engine.default_image_tag}")
+        elif (not engine.needs_model_code
+              and tag.djl_version < images.FIRST_OPTION_ENVIRONMENT_VERSION):
+            self.fail("image", tag_text, f"engine {engine.name} is configured through OPTION_* "
+                      "environment variables, which DJL Serving reads from 0.24.0 on",
+                      f"use {engine.default_image_tag}")
         if (instance is not None and instance.gpu == "V100"
                 and tag.cuda >= images.FIRST_CUDA_WITHOUT_VOLTA):
             self.fail("image", tag_text, f"CUDA {tag.cuda[0]}.{tag.cuda[1]} no longer supports the "
@@ -385,6 +405,11 @@ class _Rules:
         if spec.engine.needs_model_code and not spec.has_model_code:
             self.fail("model_code", None, f"engine {spec.engine.name} runs our model.py, which "
                       "loads the weights", "pass model_code=ModelCode.from_directory('model_code')")
+
+    def check_request_limits(self) -> None:
+        spec, model = self.spec, self.spec.model
+        self.violations += spec.request_limits.violations(
+            model.max_sequence_length if model else None, model.name if model else "the model")
 
     def check_region(self) -> None:
         spec = self.spec

@@ -52,6 +52,8 @@ KNOWN_TAGS = DEEPSPEED_TAGS + LMI_TAGS
 LAST_DEEPSPEED_VERSION = (0, 27, 0)
 # option.rolling_batch (continuous batching, vLLM) appeared in 0.23.0.
 FIRST_ROLLING_BATCH_VERSION = (0, 23, 0)
+# DJL Serving maps OPTION_<KEY> environment variables to option.<key> from 0.24.0.
+FIRST_OPTION_ENVIRONMENT_VERSION = (0, 24, 0)
 # CUDA 13 dropped Volta (V100): such images cannot run on p3 / p3dn.
 FIRST_CUDA_WITHOUT_VOLTA = (13, 0)
 

@@ -1,7 +1,7 @@
 """Model catalog: the sizes that decide tensor parallelism and memory.
 
 Source: each model's config.json on the Hugging Face Hub (num_attention_heads / n_head,
-hidden_size, num_hidden_layers) and its model card for the parameter count; BLOOM-176B and OPT-30B
+hidden_size, num_hidden_layers, max_position_embeddings) and its model card for the parameter count; BLOOM-176B and OPT-30B
 as in shared/FACTS.md ("Models").
 """
 
@@ -20,23 +20,26 @@ class ModelInfo:
     num_layers: int
     # dtype the weights in this repository are stored in ("int8" for pre-quantized shards)
     stored_dtype: str = "fp16"
+    # positions the model can attend over (config.json max_position_embeddings); None for
+    # ALiBi models such as BLOOM, which have no position table
+    max_sequence_length: Optional[int] = None
 
 
 _BLOOM = dict(name="BLOOM-176B", num_parameters=176.2e9, num_attention_heads=112,
               hidden_size=14336, num_layers=70)
 _OPT_30B = dict(name="OPT-30B", num_parameters=30.0e9, num_attention_heads=56,
-                hidden_size=7168, num_layers=48)
+                hidden_size=7168, num_layers=48, max_sequence_length=2048)
 
 MODELS: Dict[str, ModelInfo] = {
     "bigscience/bloom": ModelInfo(**_BLOOM, stored_dtype="bf16"),
     "microsoft/bloom-deepspeed-inference-int8": ModelInfo(**_BLOOM, stored_dtype="int8"),
     "microsoft/bloom-deepspeed-inference-fp16": ModelInfo(**_BLOOM, stored_dtype="fp16"),
     "facebook/opt-30b": ModelInfo(**_OPT_30B, stored_dtype="fp16"),
-    "meta-llama/Llama-3.1-8B-Instruct": ModelInfo("Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16"),
-    "meta-llama/Llama-3.1-70B-Instruct": ModelInfo("Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16"),
-    "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo("Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16"),
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo("Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16"),
-    "Qwen/Qwen2.5-72B-Instruct": ModelInfo("Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16"),
+    "meta-llama/Llama-3.1-8B-Instruct": ModelInfo("Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16", 131072),
+    "meta-llama/Llama-3.1-70B-Instruct": ModelInfo("Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16", 131072),
+    "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo("Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", 32768),
+    "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo("Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", 32768),
+    "Qwen/Qwen2.5-72B-Instruct": ModelInfo("Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", 32768),
 }
 
 

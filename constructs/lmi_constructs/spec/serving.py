@@ -1,0 +1,89 @@
+"""DJL Serving's configuration, rendered from the validated spec: one source for every setting.
+
+Engines that run our model.py read serving.properties, which goes into the model.tar.gz; DJL
+0.19/0.20 map no OPTION_* environment variables to option.* (that arrived in 0.24.0, where a key
+already in serving.properties still wins: djl-serving's serving/docs/configurations_model.md),
+so everything the container must know at start is written there. Engines without a handler
+(vLLM) get OPTION_* environment variables, and need 0.24.0 or later. The weights' bucket and prefix stay in the
+environment (MODEL_S3_BUCKET, MODEL_S3_PREFIX): they are named at deploy time, after the bundle
+is built, and the handler reads them itself.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+from .engines import Engine
+from .errors import Violation
+
+# DJL Serving reads these itself (engine choice, handler file, workers' TP, load timeout).
+DJL_KEYS = ("engine", "option.entryPoint", "option.tensor_parallel_degree",
+            "option.model_loading_timeout")
+DEFAULT_ENTRY_POINT = "model.py"
+_HANDLER_BACKENDS = {Engine.DEEPSPEED: "deepspeed", Engine.ACCELERATE: "accelerate"}
+HEADER = ("# Rendered by LmiEndpoint from its validated props; the keys above the blank line are\n"
+          "# its own. Change them through the construct, not here.\n")
+
+
+def model_code_properties(spec) -> Dict[str, str]:
+    """serving.properties keys LmiEndpoint owns, for an engine that runs model.py."""
+    limits = spec.request_limits
+    return {
+        "engine": spec.engine.serving_engine,
+        "option.backend": _HANDLER_BACKENDS[spec.engine],
+        "option.tensor_parallel_degree": str(spec.tensor_parallel_degree),
+        "option.dtype": spec.dtype,
+        # DJL gives up on a load after this; in step with the startup health check.
+        "option.model_loading_timeout": str(spec.container_startup_health_check_timeout_s),
+        "option.max_input_tokens": str(limits.max_input_tokens),
+        "option.max_new_tokens_limit": str(limits.max_new_tokens),
+        "option.max_total_tokens": str(limits.total_tokens),
+        "option.max_batch_size": str(limits.max_batch_size),
+    }
+
+
+def environment_options(spec) -> Dict[str, str]:
+    """OPTION_* variables for an engine without model.py (read by DJL from 0.24.0)."""
+    limits = spec.request_limits
+    options = {
+        "OPTION_ENGINE": spec.engine.serving_engine,
+        "OPTION_DTYPE": spec.dtype,
+        "OPTION_TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree),
+        "OPTION_MODEL_LOADING_TIMEOUT": str(spec.container_startup_health_check_timeout_s),
+        "OPTION_MAX_MODEL_LEN": str(limits.total_tokens),
+        "OPTION_MAX_ROLLING_BATCH_SIZE": str(limits.max_batch_size),
+    }
+    if spec.engine.rolling_batch:
+        options["OPTION_ROLLING_BATCH"] = spec.engine.rolling_batch
+    return options
+
+
+def parse_properties(text: str) -> List[Tuple[str, str]]:
+    """(key, value) lines of a .properties file, in order; comments and blanks dropped."""
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")) and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            pairs.append((key, value))
+    return pairs
+
+
+def render_properties(directory_text: str, owned: Dict[str, str]) -> Tuple[str, List[Violation]]:
+    """The directory's serving.properties with LmiEndpoint's keys written first; a line of the
+    directory that sets one of them to another value is a violation (it would silently lose)."""
+    violations, kept = [], []
+    for key, value in parse_properties(directory_text):
+        if key in owned:
+            if value != owned[key]:
+                violations.append(Violation(
+                    "model_code serving.properties", f"{key}={value}", f"disagrees with "
+                    f"{key}={owned[key]}, which LmiEndpoint renders from its props",
+                    "remove the line; set it through LmiEndpoint's props"))
+        else:
+            kept.append((key, value))
+    if not any(key == "option.entryPoint" for key, _ in kept):
+        kept.insert(0, ("option.entryPoint", DEFAULT_ENTRY_POINT))
+    lines = [HEADER] + [f"{key}={value}\n" for key, value in owned.items()] + ["\n"]
+    lines += [f"{key}={value}\n" for key, value in kept]
+    return "".join(lines), violations

@@ -19,6 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt constru
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	# DeepSpeed as the reference images pin it (0.19.0: 0.7.3, 0.20.0: 0.7.5), read by the
+	# handler tests from source: it cannot be imported on today's torch.
+	for version in 0.7.3 0.7.5; do $(BIN)/pip download --quiet --no-deps --no-binary :all: \
+	  deepspeed==$$version -d $(VENV)/deepspeed-sdists || exit 1; done
 	# checkov pins older boto3/botocore than moto and the copier want: its own venv.
 	$(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt

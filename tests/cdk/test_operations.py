@@ -161,3 +161,47 @@ def test_async_endpoints_do_not_scale_on_concurrency():
     with pytest.raises(SpecError, match="does not apply to async endpoints"):
         llama(stack, autoscaling=AutoScaling(metric="concurrency"),
               async_inference=AsyncInference("s3://out/x/"))
+
+
+def latency_threshold(template, prefix=""):
+    alarms = [a["Properties"] for k, a in resources_of(template, "AWS::CloudWatch::Alarm").items()
+              if k.startswith(prefix) and a["Properties"]["MetricName"] == "ModelLatency"]
+    assert len(alarms) == 1
+    return alarms[0]["Threshold"]
+
+
+def test_latency_alarms_sit_below_what_sagemaker_allows(templates, template):
+    # ModelLatency is in microseconds; real-time requests end at 60 s: the default is 45 s.
+    for reference in templates.values():
+        assert latency_threshold(reference) == 45_000_000
+    # async: three quarters of the default 15-minute invocation timeout
+    assert latency_threshold(template, "BatchMonitoring") == 675_000_000
+    assert latency_threshold(template, "LlamaMonitoring") == 20_000_000  # the user's value
+
+
+def test_a_latency_alarm_that_can_never_fire_is_refused():
+    stack = Stack(App(), "Bad")
+    with pytest.raises(SpecError, match="observability.latency_p90_ms=60000: can never fire: "
+                                        "SageMaker ends a real-time request after 60 s"):
+        llama(stack, observability=Observability(latency_p90_ms=60_000))
+    llama(Stack(App(), "Async"), observability=Observability(latency_p90_ms=600_000),
+          async_inference=AsyncInference("s3://out/x/"))  # async requests may take longer
+
+
+def test_a_vpc_without_an_s3_route_is_warned_about():
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk.assertions import Annotations, Match
+
+    stack = Stack(App(), "Isolated")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    llama(stack, vpc=vpc)
+    warning = Match.string_like_regexp("no S3 gateway endpoint found in this app")
+    assert Annotations.from_stack(stack).find_warning("*", warning)
+    routed = Stack(App(), "Routed")
+    routed_vpc = ec2.Vpc(routed, "Vpc", max_azs=2, nat_gateways=0, gateway_endpoints={
+        "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+        subnet_configuration=[ec2.SubnetConfiguration(
+            name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    llama(routed, vpc=routed_vpc)
+    assert not Annotations.from_stack(routed).find_warning("*", warning)

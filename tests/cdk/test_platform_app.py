@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource, SpecError
+from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource, RequestLimits, SpecError
 
 from .conftest import ROOT
 from .template_queries import as_text, policy_statements, resources_of
@@ -40,7 +40,8 @@ def platform(tmp_path_factory):
         model=ModelSource.from_weights_bucket("facebook/opt-30b", model_id="facebook/opt-30b"),
         instance_type="ml.p3.8xlarge", tensor_parallel_degree=4, engine=Engine.ACCELERATE,
         dtype="fp16", model_code=ModelCode.from_directory(ROOT / "model_code"),
-        endpoint_name="team-opt", environment={"HF_HUB_OFFLINE": "1"})
+        endpoint_name="team-opt", environment={"HF_HUB_OFFLINE": "1"},
+        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512))
     caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     accelerate.grant_invoke(caller)
     report, assembly = nag_report(app)
@@ -81,6 +82,8 @@ def test_engine_without_code_loads_weights_itself_once(platform):
     assert "ModelDataUrl" not in container
     assert env["OPTION_MODEL_ID"] == "s3://team-model-weights/mistral/v0.3/"
     assert env["OPTION_ROLLING_BATCH"] == "vllm" and env["OPTION_DTYPE"] == "bf16"
+    assert env["OPTION_MODEL_LOADING_TIMEOUT"] == "1200"  # in step with the health check
+    assert env["OPTION_MAX_MODEL_LEN"] == "3072" and env["OPTION_TENSOR_PARALLEL_DEGREE"] == "4"
     assert "MODEL_S3_BUCKET" not in env and "MODEL_S3_PREFIX" not in env
 
 
@@ -127,8 +130,10 @@ def test_custom_code_engine_reads_bucket_and_prefix(platform):
     container = model_env(platform["template"], "Opt")
     env = container["Environment"]
     assert env["MODEL_S3_PREFIX"] == "facebook/opt-30b/" and "OPTION_MODEL_ID" not in env
-    assert env["OPTION_ENGINE"] == "Python" and env["HF_HUB_OFFLINE"] == "1"
-    assert "ModelDataUrl" in container
+    assert env["HF_HUB_OFFLINE"] == "1" and "ModelDataUrl" in container
+    rendered = platform["accelerate"].serving_properties
+    assert "engine=Python\noption.backend=accelerate\n" in rendered
+    assert "option.max_total_tokens=1536\n" in rendered
 
 
 def test_named_endpoint_scopes_its_log_group(platform):
@@ -177,10 +182,43 @@ def test_region_without_container_is_refused_when_known():
 
 def test_managed_environment_cannot_be_overridden():
     _, stack = platform_stack()
-    with pytest.raises(ValueError, match="TENSOR_PARALLEL_DEGREE are set by LmiEndpoint"):
+    with pytest.raises(SpecError, match="environment.TENSOR_PARALLEL_DEGREE=2: is set by "
+                                        "LmiEndpoint from its props"):
         LmiEndpoint(stack, "Clash", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
                     instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
                     dtype="fp16", environment={"TENSOR_PARALLEL_DEGREE": "2"})
+
+
+def test_option_variables_the_image_ignores_are_refused():
+    _, stack = platform_stack()
+    with pytest.raises(SpecError) as error:
+        LmiEndpoint(stack, "Ignored", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
+                    engine=Engine.DEEPSPEED, dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
+                    model_code=ModelCode.from_directory(ROOT / "model_code"),
+                    environment={"OPTION_ROLLING_BATCH": "auto", "OPTION_WEIGHTS_DIR": "/x"})
+    assert [str(v) for v in error.value.violations] == [
+        "environment.OPTION_ROLLING_BATCH=auto: is set by LmiEndpoint from its props; fix: pass "
+        "tensor_parallel_degree, engine, dtype, request_limits and model instead",
+        "environment.OPTION_WEIGHTS_DIR=/x: is ignored by DJL Serving 0.20.0, which maps OPTION_* "
+        "variables only from 0.24.0; fix: write option.weights_dir into model_code's "
+        "serving.properties"]
+
+
+def test_a_serving_properties_line_that_disagrees_with_the_props_is_refused(tmp_path):
+    import shutil
+
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "model_code", code)
+    with (code / "serving.properties").open("a") as handle:
+        handle.write("option.tensor_parallel_degree=2\n")
+    _, stack = platform_stack()
+    with pytest.raises(SpecError, match="option.tensor_parallel_degree=2: disagrees with "
+                                        "option.tensor_parallel_degree=4"):
+        LmiEndpoint(stack, "Disagrees", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
+                    engine=Engine.DEEPSPEED, dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
+                    model_code=ModelCode.from_directory(code))
 
 
 def test_bad_weights_uri_and_model_code_dir(tmp_path):

@@ -110,11 +110,16 @@ def test_the_endpoint_describes_the_reference_columns():
         "ModelName": "m", "ModelArn": "arn:aws:sagemaker:us-east-1:1:model/m",
         "CreationTime": "2026-11-27T00:00:00Z", "ExecutionRoleArn": "arn:aws:iam::1:role/r",
         "PrimaryContainer": {"Image": "x", "Environment": {
-            "TENSOR_PARALLEL_DEGREE": "8", "OPTION_ENGINE": "DeepSpeed", "OPTION_DTYPE": "int8",
+            "TENSOR_PARALLEL_DEGREE": "8",
             "MODEL_S3_PREFIX": "hub/microsoft/bloom-deepspeed-inference-int8/abc/"}}})
+    stub.add_response("list_tags", {"Tags": [  # as LmiEndpoint tags its Model
+        {"Key": "lmi:engine", "Value": "DEEPSPEED"}, {"Key": "lmi:dtype", "Value": "int8"},
+        {"Key": "lmi:tensor-parallel-degree", "Value": "8"},
+        {"Key": "lmi:model-id", "Value": "microsoft/bloom-deepspeed-inference-int8"}]},
+        expected_params={"ResourceArn": "arn:aws:sagemaker:us-east-1:1:model/m"})
     with stub:
         assert describe_endpoint(client, "e") == {
-            "model": "hub/microsoft/bloom-deepspeed-inference-int8/abc/", "engine": "DeepSpeed",
+            "model": "microsoft/bloom-deepspeed-inference-int8", "engine": "DEEPSPEED",
             "precision": "int8", "parallel degree": "8", "instance": "1 x ml.p4d.24xlarge"}
 
 
@@ -130,3 +135,29 @@ def test_an_endpoint_error_keeps_the_containers_status_and_message():
     with stub:
         assert target.invoke({"inputs": "x"}) == (400, {"error": "parameter top_p=2 must be in (0, 1]"})
         assert target.invoke({"inputs": "x"}) == (200, [{"generated_text": "hi"}])
+
+
+def test_a_realtime_timeout_is_explained():
+    """SageMaker's ModelError when the container exceeds 60 s (its text, InvokeEndpoint)."""
+    client, stub = stubbed("sagemaker-runtime")
+    stub.add_client_error(
+        "invoke_endpoint", "ModelError", 'Received server error (0) from primary with message '
+        '"Your invocation timed out while waiting for a response from container primary. Review '
+        'the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try '
+        'again."', http_status_code=424, response_meta={})
+    with stub:
+        status, message = Target(name="e", endpoint="e", _runtime=client).invoke({"inputs": "x"})
+    assert status == 424 and "timed out while waiting" in message
+    assert "real-time invocation 60 s" in message and "async_inference" in message
+
+
+def test_a_client_read_timeout_is_explained():
+    from botocore.exceptions import ReadTimeoutError
+
+    class Slow:
+        def invoke_endpoint(self, **_):
+            raise ReadTimeoutError(endpoint_url="https://runtime.sagemaker")
+
+    with pytest.raises(TargetError, match="no answer within 70 s. SageMaker gives a real-time "
+                                          "invocation 60 s"):
+        Target(name="e", endpoint="e", _runtime=Slow()).invoke({"inputs": "x"})

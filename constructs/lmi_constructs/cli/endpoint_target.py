@@ -12,6 +12,14 @@ from typing import Dict, Optional, Tuple
 
 # What the reference table reports about an endpoint; "n/a" where the target cannot say.
 DESCRIPTION_KEYS = ("model", "engine", "precision", "parallel degree", "instance")
+# SageMaker ends a real-time invocation after 60 s (InvokeEndpoint API reference: the container
+# must respond within 60 seconds); botocore's own read timeout is also 60 s,
+# so wait a little longer to receive SageMaker's answer rather than a socket timeout.
+CLIENT_READ_TIMEOUT_S = 70
+REALTIME_LIMIT_ADVICE = (
+    "SageMaker gives a real-time invocation 60 s: ask for fewer tokens (--max-new-tokens), "
+    "lower LmiEndpoint's request_limits.max_new_tokens so no request can exceed it, or use "
+    "async_inference=AsyncInference(...) for long generations")
 
 
 class TargetError(Exception):
@@ -39,17 +47,22 @@ class Target:
         body = json.dumps(payload).encode()
         if self.url:
             return _post(f"{self.url.rstrip('/')}/invocations", body)
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError, ReadTimeoutError
 
         try:
             response = self._runtime.invoke_endpoint(EndpointName=self.endpoint, Body=body,
                                                      ContentType="application/json",
                                                      Accept="application/json")
+        except ReadTimeoutError as error:
+            raise TargetError(f"{self.endpoint}: no answer within {CLIENT_READ_TIMEOUT_S} s. "
+                              + REALTIME_LIMIT_ADVICE) from error
         except ClientError as error:
             details = error.response.get("Error", {})
             status = error.response.get("OriginalStatusCode") or \
                 error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
             message = error.response.get("OriginalMessage") or details.get("Message", str(error))
+            if _timed_out(message):
+                message = f"{message} ({REALTIME_LIMIT_ADVICE})"
             return status, _parse(message.encode() if isinstance(message, str) else message)
         return 200, _parse(response["Body"].read())
 
@@ -64,8 +77,13 @@ def resolve_target(args: argparse.Namespace) -> Target:
     try:
         name = args.endpoint or endpoint_from_stack(boto3.client("cloudformation"), args.stack)
         description = describe_endpoint(boto3.client("sagemaker"), name)
-        return Target(name=name, endpoint=name, description=description,
-                      _runtime=boto3.client("sagemaker-runtime"))
+        from botocore.config import Config
+
+        # One attempt: a generation that timed out is still running in the container, and a
+        # retry would queue behind it.
+        runtime = boto3.client("sagemaker-runtime", config=Config(
+            read_timeout=CLIENT_READ_TIMEOUT_S, retries={"mode": "standard", "max_attempts": 1}))
+        return Target(name=name, endpoint=name, description=description, _runtime=runtime)
     except (BotoCoreError, ClientError) as error:
         raise TargetError(str(error)) from error
 
@@ -93,11 +111,17 @@ def describe_endpoint(sagemaker, name: str) -> Dict[str, str]:
     variant = config["ProductionVariants"][0]
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
     environment = model.get("PrimaryContainer", {}).get("Environment", {})
+    # LmiEndpoint tags the Model with what it was built from; the settings themselves live in
+    # serving.properties inside model.tar.gz, which describe_model does not show.
+    tags = {tag["Key"]: tag["Value"]
+            for tag in sagemaker.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])}
     return {
-        "model": environment.get("OPTION_MODEL_ID") or environment.get("MODEL_S3_PREFIX", "n/a"),
-        "engine": environment.get("OPTION_ENGINE", "n/a"),
-        "precision": environment.get("OPTION_DTYPE", "n/a"),
-        "parallel degree": environment.get("TENSOR_PARALLEL_DEGREE", "n/a"),
+        "model": tags.get("lmi:model-id") or environment.get("OPTION_MODEL_ID")
+        or environment.get("MODEL_S3_PREFIX", "n/a"),
+        "engine": tags.get("lmi:engine", "n/a"),
+        "precision": tags.get("lmi:dtype", "n/a"),
+        "parallel degree": tags.get("lmi:tensor-parallel-degree")
+        or environment.get("TENSOR_PARALLEL_DEGREE", "n/a"),
         "instance": f"{variant.get('InitialInstanceCount', 1)} x {variant.get('InstanceType', 'n/a')}",
     }
 
@@ -126,6 +150,12 @@ def _post(url: str, body: bytes) -> Tuple[int, object]:
         return error.code, _parse(error.read())
     except urllib.error.URLError as error:
         raise TargetError(f"{url}: {error.reason}; is the server running (lmi local)?") from error
+
+
+def _timed_out(message) -> bool:
+    """SageMaker's ModelError when the container took longer than the real-time limit."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return "timed out" in text.lower()
 
 
 def _parse(data: bytes):

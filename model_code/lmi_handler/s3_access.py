@@ -57,8 +57,8 @@ class S5cmd:
         done = subprocess.run(command + list(arguments), capture_output=True, text=True)
         if done.returncode:
             error = done.stderr.strip()[-800:]
-            raise S3AccessError(f"s5cmd {arguments[0] if arguments[0] != '--json' else arguments[1]}"
-                                f" failed ({done.returncode}): {error}",
+            verb = arguments[1] if arguments[0] == "--json" else arguments[0]
+            raise S3AccessError(f"s5cmd {verb} failed ({done.returncode}): {error}",
                                 denied="AccessDenied" in error or "403" in error)
         return done.stdout
 

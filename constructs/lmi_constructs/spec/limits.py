@@ -36,7 +36,8 @@ class RequestLimits:
                 found.append(Violation(f"request_limits.{name}", value, "must be a whole number "
                                        ">= 1", f"pass e.g. {getattr(RequestLimits, name)}"))
         total = self.max_total_tokens
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 2):
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
+                                  or total < 2):
             found.append(Violation("request_limits.max_total_tokens", total, "must be a whole "
                                    "number >= 2", "leave it out: it defaults to input + output"))
         if found:

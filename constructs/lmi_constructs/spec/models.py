@@ -1,8 +1,8 @@
 """Model catalog: the sizes that decide tensor parallelism and memory.
 
 Source: each model's config.json on the Hugging Face Hub (num_attention_heads / n_head,
-hidden_size, num_hidden_layers, max_position_embeddings) and its model card for the parameter count; BLOOM-176B and OPT-30B
-as in shared/FACTS.md ("Models").
+hidden_size, num_hidden_layers, max_position_embeddings) and its model card for the parameter
+count; BLOOM-176B and OPT-30B as in shared/FACTS.md ("Models").
 """
 
 from __future__ import annotations
@@ -35,11 +35,16 @@ MODELS: Dict[str, ModelInfo] = {
     "microsoft/bloom-deepspeed-inference-int8": ModelInfo(**_BLOOM, stored_dtype="int8"),
     "microsoft/bloom-deepspeed-inference-fp16": ModelInfo(**_BLOOM, stored_dtype="fp16"),
     "facebook/opt-30b": ModelInfo(**_OPT_30B, stored_dtype="fp16"),
-    "meta-llama/Llama-3.1-8B-Instruct": ModelInfo("Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16", 131072),
-    "meta-llama/Llama-3.1-70B-Instruct": ModelInfo("Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16", 131072),
-    "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo("Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", 32768),
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo("Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", 32768),
-    "Qwen/Qwen2.5-72B-Instruct": ModelInfo("Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", 32768),
+    "meta-llama/Llama-3.1-8B-Instruct": ModelInfo(
+        "Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16", max_sequence_length=131072),
+    "meta-llama/Llama-3.1-70B-Instruct": ModelInfo(
+        "Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16", max_sequence_length=131072),
+    "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo(
+        "Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", max_sequence_length=32768),
+    "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo(
+        "Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", max_sequence_length=32768),
+    "Qwen/Qwen2.5-72B-Instruct": ModelInfo(
+        "Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", max_sequence_length=32768),
 }
 
 

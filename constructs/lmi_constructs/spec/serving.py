@@ -4,9 +4,9 @@ Engines that run our model.py read serving.properties, which goes into the model
 0.19/0.20 map no OPTION_* environment variables to option.* (that arrived in 0.24.0, where a key
 already in serving.properties still wins: djl-serving's serving/docs/configurations_model.md),
 so everything the container must know at start is written there. Engines without a handler
-(vLLM) get OPTION_* environment variables, and need 0.24.0 or later. The weights' bucket and prefix stay in the
-environment (MODEL_S3_BUCKET, MODEL_S3_PREFIX): they are named at deploy time, after the bundle
-is built, and the handler reads them itself.
+(vLLM) get OPTION_* environment variables, and need 0.24.0 or later. The weights' bucket and
+prefix stay in the environment (MODEL_S3_BUCKET, MODEL_S3_PREFIX): they are named at deploy
+time, after the bundle is built, and the handler reads them itself.
 """
 
 from __future__ import annotations

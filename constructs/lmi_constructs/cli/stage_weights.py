@@ -72,12 +72,14 @@ def _stage(request, workers: int) -> int:
                                        publish_complete, read_completed, same_files)
     from ..runtime.errors import CopyError
     from ..runtime.hub import HubClient
+    from ..runtime.s3_objects import NamedRefusals
     from ..runtime.transfer import FileCopier
     from ..runtime.worker import run_worker
     from .progress_bar import ProgressBar
 
-    s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 10},
-                                          max_pool_connections=max(10, workers * 2)))
+    s3 = NamedRefusals(boto3.client("s3", config=Config(
+        retries={"mode": "standard", "max_attempts": 10},
+        max_pool_connections=max(10, workers * 2))))
     hub = HubClient(token=os.environ.get("HF_TOKEN") or None, pool_size=max(10, workers * 2))
     try:
         manifest = plan_copy(hub, s3, request)

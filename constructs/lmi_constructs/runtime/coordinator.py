@@ -12,11 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from botocore.exceptions import ClientError
-
 from .errors import FileTooLarge
 from .hub import HubClient
 from .layout import CopyLayout, Manifest, ManifestEntry, normalise_prefix
+from .s3_objects import list_keys, read_if_listed
 from .selection import select_files
 from .transfer import DEFAULT_PART_SIZE, MIB, FileCopier, check_part_size
 
@@ -119,23 +118,25 @@ def read_manifest(s3, bucket: str, key: str) -> Manifest:
 
 
 def read_completed(s3, layout: CopyLayout) -> Optional[Manifest]:
-    """The manifest recorded by the completion marker, or None while the copy is not complete."""
-    try:
-        return read_manifest(s3, layout.bucket, layout.complete_key)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
+    """The manifest recorded by the completion marker, or None while the copy is not complete
+    (known from a listing: see s3_objects)."""
+    body = read_if_listed(s3, layout.bucket, layout.complete_key)
+    return Manifest.from_json(body) if body is not None else None
 
 
 def check_progress(copier: FileCopier, threads: int = 16) -> Progress:
-    """Which entries are present with the right size and checksum metadata (HEAD each)."""
+    """Which entries are present with the right size and checksum metadata: one listing of the
+    commit's prefix, then a HEAD of each listed file of the right size for its metadata."""
     manifest = copier.manifest
     layout = manifest.layout
+    listed = list_keys(copier.s3, layout.bucket, layout.base)
+
+    def is_done(entry: ManifestEntry) -> bool:
+        key = layout.object_key(entry.path)
+        return listed.get(key) == entry.size and copier.is_verified(key, entry, listed)
+
     with ThreadPoolExecutor(threads) as pool:
-        verified = list(pool.map(
-            lambda entry: copier.is_verified(layout.object_key(entry.path), entry),
-            manifest.entries))
+        verified = list(pool.map(is_done, manifest.entries))
     progress = Progress(len(manifest.entries), manifest.total_bytes)
     for index, ok in enumerate(verified):
         if ok:

@@ -45,6 +45,14 @@ class CopyTimedOut(CopyError):
     pass
 
 
+class S3Denied(CopyError):
+    """S3 refused a call (403): a missing permission, named, never taken for a missing object."""
+
+    def __init__(self, message: str, action: str = "", resource: str = ""):
+        super().__init__(message)
+        self.action, self.resource = action, resource
+
+
 def short_reason(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT - 3] + "..."

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Optional
 
 from .coordinator import Progress, check_progress
 from .errors import CopyError, short_reason
+from .s3_objects import list_keys
 from .status import DONE, FAILED, QUEUED, WorkerStatus, read_status, write_status
 from .transfer import FileCopier
 
@@ -35,9 +36,10 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
     manifest, layout = copier.manifest, copier.layout
     done = set(progress.done)
     pending = [i for i in range(len(manifest.entries)) if i not in done]
+    listed = list_keys(copier.s3, layout.bucket, layout.status_prefix)
     with ThreadPoolExecutor(16) as pool:
         statuses: Dict[int, Optional[WorkerStatus]] = dict(zip(
-            pending, pool.map(lambda i: read_status(copier.s3, layout, i), pending)))
+            pending, pool.map(lambda i: read_status(copier.s3, layout, i, listed), pending)))
 
     earlier = {i for i, s in statuses.items() if s and s.updated_at < run_started}
     failures = [f"{manifest.entries[i].path}: {s.reason}" for i, s in statuses.items()

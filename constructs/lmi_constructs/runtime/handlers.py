@@ -25,6 +25,7 @@ from .fanout import advance
 from .hub import HubClient
 from .layout import CONTROL_DIR
 from .prefix_check import check_prefix
+from .s3_objects import NamedRefusals
 from .transfer import DEFAULT_PART_SIZE, FileCopier
 from .worker import run_worker
 
@@ -149,7 +150,10 @@ def _token_from_secret(secret: str) -> str:
 
 
 def _s3():
-    return _client("s3")
+    """S3 with refusals named (action and resource) rather than taken for missing objects."""
+    if "named-s3" not in _clients:
+        _clients["named-s3"] = NamedRefusals(_client("s3"))
+    return _clients["named-s3"]
 
 
 def _client(name: str):

@@ -61,8 +61,12 @@ class CopyLayout:
     def complete_key(self) -> str:
         return self.base + CONTROL_DIR + "complete.json"
 
+    @property
+    def status_prefix(self) -> str:
+        return f"{self.base}{CONTROL_DIR}status/"
+
     def status_key(self, index: int) -> str:
-        return f"{self.base}{CONTROL_DIR}status/{index:05d}.json"
+        return f"{self.status_prefix}{index:05d}.json"
 
 
 @dataclass

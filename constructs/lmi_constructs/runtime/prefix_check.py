@@ -31,11 +31,11 @@ def check_prefix(s3, bucket: str, prefix: str) -> Tuple[int, int]:
                     control.add(relative[len(CONTROL_DIR):])
                 elif relative and not relative.endswith("/"):
                     count, size = count + 1, size + item["Size"]
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in ("AccessDenied", "403", "NoSuchBucket"):
-            raise WeightsMissing(f"cannot list {where} ({code}): check the bucket name, and that "
-                                 "a bucket in another account grants s3:ListBucket") from error
+    except ClientError as error:  # a refusal arrives as S3Denied, naming action and resource
+        if error.response.get("Error", {}).get("Code", "") == "NoSuchBucket":
+            raise WeightsMissing(f"cannot list {where} (NoSuchBucket): the bucket does not exist; "
+                                 "check the bucket name in weightsUri / the model source"
+                                 ) from error
         raise
     if count == 0:
         raise WeightsMissing(f"no weights under {where}: stage them there first "

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 from .layout import CopyLayout
+from .s3_objects import read_if_listed
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -29,9 +30,8 @@ def write_status(s3, layout: CopyLayout, index: int, status: WorkerStatus) -> No
                   Body=json.dumps(asdict(status)).encode(), ContentType="application/json")
 
 
-def read_status(s3, layout: CopyLayout, index: int) -> Optional[WorkerStatus]:
-    try:
-        body = s3.get_object(Bucket=layout.bucket, Key=layout.status_key(index))["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    return WorkerStatus(**json.loads(body))
+def read_status(s3, layout: CopyLayout, index: int,
+                listed: Optional[Dict[str, int]] = None) -> Optional[WorkerStatus]:
+    """The file's status, or None when the listing (given, else made) shows none."""
+    body = read_if_listed(s3, layout.bucket, layout.status_key(index), listed)
+    return WorkerStatus(**json.loads(body)) if body is not None else None

@@ -14,13 +14,14 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
 from .errors import ChecksumMismatch, HubUnavailable
 from .hub import HubClient, SignatureExpired, TransientReadError
 from .layout import CHECKSUM_METADATA, Manifest, ManifestEntry
+from .s3_objects import key_exists
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3 multipart limits (FACTS.md)
@@ -91,17 +92,17 @@ class FileCopier:
         self._download(entry, key, condition, on_upload, on_bytes)
         return CopyOutcome(entry.path, "downloaded", entry.size)
 
-    def is_verified(self, key: str, entry: ManifestEntry) -> bool:
-        head = self._head(key)
+    def is_verified(self, key: str, entry: ManifestEntry,
+                    listed: Optional[Dict[str, int]] = None) -> bool:
+        head = self._head(key, listed)
         return head is not None and _matches(head, entry)
 
-    def _head(self, key: str) -> Optional[dict]:
-        try:
-            return self.s3.head_object(Bucket=self.layout.bucket, Key=key)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+    def _head(self, key: str, listed: Optional[Dict[str, int]] = None) -> Optional[dict]:
+        """The object's HEAD, or None when a listing (given, else made) does not show it: a
+        HEAD of a missing key is a 403 under a role without ListBucket (s3_objects)."""
+        present = key in listed if listed is not None else key_exists(
+            self.s3, self.layout.bucket, key)
+        return self.s3.head_object(Bucket=self.layout.bucket, Key=key) if present else None
 
     # --- inside S3 ------------------------------------------------------------------------------
     def _copy_in_s3(self, entry: ManifestEntry, key: str) -> None:

@@ -72,13 +72,15 @@ class HubWeights(Construct):
             "Dispatches workers, verifies the copy, writes the completion marker")
 
         # Least privilege: objects under this repository's prefix only; delete only for onEvent
-        # (stale completion marker, removal_policy=DESTROY).
+        # (stale completion marker, removal_policy=DESTROY). Each function lists that prefix to
+        # learn what exists: S3 answers 403, not 404, for a missing key without ListBucket.
         _allow(self.worker, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], repo_objects)
         _allow(self.is_complete, ["s3:GetObject", "s3:PutObject"], repo_objects)
         _allow(self.on_event, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], repo_objects)
-        self.on_event.add_to_role_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}{repo_id}/*"]}}))
+        for function in (self.worker, self.is_complete, self.on_event):
+            function.add_to_role_policy(iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}{repo_id}/*"]}}))
         self.worker.grant_invoke(self.is_complete)
         nag.acknowledge_wildcard_resource(
             self.is_complete.role.node.find_child("DefaultPolicy"),
@@ -104,6 +106,8 @@ class HubWeights(Construct):
             removal_policy=RemovalPolicy.RETAIN if removal_policy != RemovalPolicy.DESTROY
             else RemovalPolicy.DESTROY,
             properties={
+                # Everything that decides where the weights land: a new bucket is an Update.
+                "Bucket": bucket.bucket_name,
                 "RepoId": repo_id, "Revision": revision, "Prefix": prefix,
                 "AllowPatterns": list(allow_patterns or []),
                 "IgnorePatterns": list(ignore_patterns or []),

@@ -34,7 +34,11 @@ def test_snapshot_download_gets_the_same_bytes_the_copier_publishes(hub, s3, buc
 
     snapshot = downloaded_files(local)
     assert snapshot == {path: blob.content for path, blob in files.items()}
+    # the client took the Hub's 307 for each small (non-LFS) file: config, tokenizer, README
+    assert hub.faults.resolve_cache_requests >= 3
+    before = hub.faults.resolve_cache_requests
     assert main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{bucket}/hub"]) == 0
+    assert hub.faults.resolve_cache_requests == before + 2  # config.json and tokenizer.json
     base = f"hub/{REPO}/{commit}/"
     copied = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=base)["Contents"]
               if "/.lmi/" not in item["Key"]]

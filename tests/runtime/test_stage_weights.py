@@ -286,3 +286,21 @@ def test_a_file_too_large_for_one_worker_is_refused_before_anything_is_copied(hu
                                            r"model-00001-of-00003.safetensors.*lmi stage-weights"):
         plan_copy(HubClient(), s3, request)
     assert keys_under(s3, bucket) == [] and hub.faults.cdn_bytes == 0
+
+
+@pytest.mark.parametrize("redirect, reason", [
+    ("cross_host", "answered 307 with a redirect to another host (http://127.0.0.1:"),
+    ("loop", "answered 307: a redirect loop through"),
+    ("no_location", "answered 307 without a Location header"),
+])
+def test_a_small_file_redirect_the_hub_would_not_send_fails_the_copy(hub, s3, bucket, capsys,
+                                                                     redirect, reason):
+    commit = hub.add_repo(REPO, tiny_model_files())
+    hub.faults.small_file_redirect = redirect
+    assert stage(bucket, "--workers", "1") == 1
+    error = capsys.readouterr().err
+    assert reason in error and "/resolve/" in error  # the URL and the status
+    base = f"hub/{REPO}/{commit}/"
+    assert f"{base}.lmi/complete.json" not in keys_under(s3, bucket, base)
+    assert f"{base}config.json" not in keys_under(s3, bucket, base)
+    assert hub.faults.auth_sent_to_cdn == 0

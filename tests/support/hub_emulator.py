@@ -1,9 +1,12 @@
 """A Hugging Face Hub emulation on 127.0.0.1 for the copier's tests and benchmark.
 
-Two servers: the Hub (revision info, paginated tree listings, resolve with 302 for LFS files) and a
-CDN on another port (signed URLs, Range with 206, refuses an Authorization header as S3 presigned
-URLs do). Faults are injected through `HubEmulator.faults`. huggingface_hub's snapshot_download
-runs against it in the fidelity test, so the shapes below are checked by the official client.
+Two servers: the Hub (revision info, paginated tree listings, resolve) and a CDN on another port
+(signed URLs, Range with 206, refuses an Authorization header as S3 presigned URLs do). Resolve
+answers as today's Hub does: LFS files 302 to the CDN; small (non-LFS) files of a public
+repository 307 to a relative /api/resolve-cache/models/<repo>/<commit>/<path> on the same host;
+gated repositories and empty files are served directly. Faults are injected through
+`HubEmulator.faults`. huggingface_hub's snapshot_download runs against it in the fidelity test,
+so the shapes below are checked by the official client.
 """
 
 from __future__ import annotations
@@ -97,8 +100,12 @@ class Faults:
     expire_signatures: int = 0     # next N CDN GETs answer 403 (signature expired)
     corrupt_paths: Set[str] = field(default_factory=set)  # CDN flips one byte of these files
     chunk_delay_s: float = 0.0     # CDN pause per MiB sent: a slow link, to interrupt a copy
+    # how small files redirect instead of the Hub's relative 307: "cross_host" (absolute, to the
+    # CDN's host), "loop" (back to the resolve URL itself), "no_location"
+    small_file_redirect: Optional[str] = None
     # counters, read by the tests
     resolve_calls: int = 0
+    resolve_cache_requests: int = 0
     cdn_requests: int = 0
     cdn_bytes: int = 0
     auth_sent_to_cdn: int = 0
@@ -240,6 +247,10 @@ class _HubHandler(_Base):
                     repo_id, tail = rest.split(kind, 1)
                     return self._api(kind.strip("/"), repo_id, tail, parse_qs(url.query), head)
             return self._error(404, "EntryNotFound", "unknown API route", head)
+        match = re.fullmatch(r"/api/resolve-cache/models/(?P<repo>[^/]+/[^/]+)/"
+                             r"(?P<commit>[0-9a-f]{40})/(?P<file>.+)", path)
+        if match:
+            return self._resolve_cache(match["repo"], match["commit"], match["file"], head)
         match = re.fullmatch(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)", path)
         if match:
             return self._resolve(match["repo"], match["rev"], match["file"], head)
@@ -316,8 +327,29 @@ class _HubHandler(_Base):
                 **headers, "Location": self.emulator.signed_url(repo_id, commit, file_path),
                 "X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(blob.size),
                 "ETag": f'"{blob.blob_id}"'}, head=head)
-        else:
+        elif repo.gated or blob.size == 0:  # served by the Hub itself
             self._serve_range(blob, {**headers, "ETag": f'"{blob.content_sha1}"'}, head)
+        else:
+            headers["ETag"] = f'"{blob.content_sha1}"'
+            location = {
+                None: f"/api/resolve-cache/models/{repo_id}/{commit}/{quote(file_path)}",
+                "cross_host": f"{self.emulator.cdn_endpoint}/elsewhere/{quote(file_path)}",
+                "loop": self.path,
+            }.get(faults.small_file_redirect)
+            if location is not None:
+                headers["Location"] = location
+            self._send(307, headers=headers, head=head)
+
+    def _resolve_cache(self, repo_id: str, commit: str, file_path: str, head: bool) -> None:
+        """Where the Hub sends a public small file: same host, same auth rules, no redirect."""
+        self.emulator.faults.count("resolve_cache_requests")
+        repo = self._repo(repo_id, head)
+        if repo is None:
+            return
+        blob = repo.commits.get(commit, {}).get(file_path)
+        if blob is None:
+            return self._error(404, "EntryNotFound", f"{file_path} does not exist", head)
+        self._serve_range(blob, {"X-Repo-Commit": commit, "ETag": f'"{blob.content_sha1}"'}, head)
 
 
 class _CdnHandler(_Base):

@@ -106,7 +106,7 @@ def check_weights(event, context):
 def _copy_request(props) -> CopyRequest:
     return CopyRequest(
         repo_id=props["RepoId"], revision=props.get("Revision", "main"),
-        bucket=os.environ["BUCKET"], prefix=props.get("Prefix", ""),
+        bucket=props.get("Bucket") or os.environ["BUCKET"], prefix=props.get("Prefix", ""),
         allow_patterns=props.get("AllowPatterns") or None,
         ignore_patterns=props.get("IgnorePatterns") or None,
         part_size=int(props.get("PartSizeBytes", DEFAULT_PART_SIZE)))

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import urllib3
 from urllib3.util.retry import Retry
@@ -22,6 +22,8 @@ from .errors import (CopyError, GatedRepository, HubUnavailable, RateLimited, Re
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
 MAX_WAIT_S = 60  # per retry: 8 retries then span a whole 5-minute rate-limit window
 _RATE_LIMIT_RESET = re.compile(r"\bt=(\d+)")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
@@ -108,36 +110,53 @@ class HubClient:
         return f"{self.endpoint}/{repo_id}/resolve/{commit}/{quote(path)}"
 
     def locate(self, repo_id: str, commit: str, path: str) -> str:
-        """One resolve call, redirect not followed: the signed CDN URL for LFS files, else the
-        resolve URL itself (small files are served by the Hub host)."""
+        """Where an LFS file's bytes are: its resolve URL's redirects are followed while they
+        stay on the Hub host (a renamed repository); the first one to another host is the signed
+        CDN URL, returned without being requested (the token never goes there)."""
         url = self.resolve_url(repo_id, commit, path)
-        response = self._request("HEAD", url, repo_id=repo_id, revision=commit, redirect=False)
-        location = response.headers.get("Location")
-        if response.status in (301, 302, 303, 307, 308) and location:
-            # A relative Location stays on the Hub host (e.g. a renamed repository).
-            return location if "://" in location else f"{self.endpoint}{location}"
-        return url
+        seen = [url]
+        while True:
+            response = self._request("HEAD", url, repo_id=repo_id, revision=commit,
+                                     redirect=False)
+            if response.status not in REDIRECT_STATUSES:
+                return url
+            target = _redirect_target(response, url, seen)
+            if _origin(target) != _origin(url):
+                return target
+            url = target
 
     def read_range(self, url: str, start: int, end: int) -> bytearray:
         """Bytes start..end (inclusive) of the file at url, exactly, or an exception.
 
         Read straight into one buffer of the range's size: a part is held once, not twice.
         """
-        headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
-        # The token goes to the Hub host only, never to the CDN (FACTS.md).
-        headers.update(self._auth_for(url))
-        try:
-            response = self._http.request("GET", url, headers=headers, redirect=False,
-                                          preload_content=False)
-        except urllib3.exceptions.MaxRetryError as error:
-            raise TransientReadError(f"connection failed: {error.reason}") from error
-        except urllib3.exceptions.HTTPError as error:
-            raise TransientReadError(f"read failed: {error}") from error
-        try:
-            self._check_range_answer(response, url, start, end)
-            return _read_exactly(response, end - start + 1)
-        finally:
-            response.release_conn()
+        seen = [url]
+        while True:
+            headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
+            # The token goes to the Hub host only, never to the CDN.
+            headers.update(self._auth_for(url))
+            try:
+                response = self._http.request("GET", url, headers=headers, redirect=False,
+                                              preload_content=False)
+            except urllib3.exceptions.MaxRetryError as error:
+                raise TransientReadError(f"connection failed: {error.reason}") from error
+            except urllib3.exceptions.HTTPError as error:
+                raise TransientReadError(f"read failed: {error}") from error
+            try:
+                if response.status in REDIRECT_STATUSES:
+                    # A public small file: 307 to /api/resolve-cache/... on the Hub host.
+                    target = _redirect_target(response, url, seen)
+                    if _origin(target) != _origin(url):
+                        raise CopyError(
+                            f"GET {_without_query(url)} answered {response.status} with a "
+                            f"redirect to another host ({_origin(target)}); a small file is "
+                            "served by the Hub host itself, so it is not followed")
+                    url = target
+                    continue
+                self._check_range_answer(response, url, start, end)
+                return _read_exactly(response, end - start + 1)
+            finally:
+                response.release_conn()
 
     def _check_range_answer(self, response, url: str, start: int, end: int) -> None:
         if response.status == 206:
@@ -195,6 +214,20 @@ class HubClient:
             return HubUnavailable(f"{method} {_without_query(url)} answered {status} after "
                                   f"{self._retry.total} retries: the Hub is failing, retry later")
         return CopyError(f"{method} {_without_query(url)} answered {status}: {_body_excerpt(response)}")
+
+
+def _redirect_target(response, url: str, seen: List[str]) -> str:
+    """The absolute URL a redirect points at; CopyError on a missing Location or a loop."""
+    location = response.headers.get("Location")
+    if not location:
+        raise CopyError(f"{_without_query(url)} answered {response.status} without a Location "
+                        "header")
+    target = urljoin(url, location)
+    if target in seen or len(seen) > MAX_REDIRECTS:
+        raise CopyError(f"{_without_query(url)} answered {response.status}: a redirect loop "
+                        f"through {', '.join(_without_query(u) for u in seen)}")
+    seen.append(target)
+    return target
 
 
 def _origin(url: str) -> str:

@@ -145,6 +145,7 @@ class HubClient:
             try:
                 if response.status in REDIRECT_STATUSES:
                     # A public small file: 307 to /api/resolve-cache/... on the Hub host.
+                    response.drain_conn()  # read to its end, or the pooled connection breaks
                     target = _redirect_target(response, url, seen)
                     if _origin(target) != _origin(url):
                         raise CopyError(

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The CDK app: BloomStack and OptStack, checked by cdk-nag's AwsSolutions pack on every synth.
+"""The CDK app: LmiWeights (the retained weights bucket), BloomStack and OptStack (the endpoints,
+which copy into it), checked by cdk-nag's AwsSolutions pack on every synth.
 
 An invalid context override stops synth with the SpecError text and exit code 2, so a wrong
 tensor-parallel degree is found in seconds, not after a 40-minute health check.
@@ -11,14 +12,16 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from lmi_constructs import SpecError
-from stacks import BloomStack, OptStack
+from stacks import BloomStack, OptStack, WeightsStack
 
 
 def build_app(**app_props) -> App:
-    """Both stacks with the nag pack; app_props (outdir, context) are for tests."""
+    """The three stacks with the nag pack; app_props (outdir, context) are for tests.
+    `cdk deploy BloomStack` deploys LmiWeights first: BloomStack uses its bucket."""
     app = App(**app_props)
-    BloomStack(app, "BloomStack")
-    OptStack(app, "OptStack")
+    weights = WeightsStack(app, "LmiWeights")
+    BloomStack(app, "BloomStack", weights=weights)
+    OptStack(app, "OptStack", weights=weights)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

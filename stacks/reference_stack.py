@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
+from typing import Optional
 
 from aws_cdk import Annotations, Duration, Stack
 from constructs import Construct
@@ -12,6 +12,7 @@ from constructs import Construct
 from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource
 
 from .context import ReferenceSettings, apply_overrides
+from .weights_stack import WeightsStack
 
 MODEL_CODE_DIR = Path(__file__).resolve().parent.parent / "model_code"
 # Both load timeouts of the reference deployment (FACTS.md): 40 minutes.
@@ -22,12 +23,18 @@ _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 class ReferenceStack(Stack):
     defaults: ReferenceSettings
 
-    def __init__(self, scope: Construct, id: str, **kwargs):
+    def __init__(self, scope: Construct, id: str, *, weights: Optional[WeightsStack] = None,
+                 **kwargs):
+        """weights: the stack whose bucket the Hub copy lands in (LmiWeights in the app);
+        without it the endpoint creates its own bucket, which a failed first deploy orphans."""
         super().__init__(scope, id, **kwargs)
         settings = apply_overrides(self, id, self.defaults)
+        # Pre-staged weights (weightsUri) need no bucket of ours: no dependency on LmiWeights.
+        bucket = weights.bucket_for(self) if weights and not settings.weights_uri else None
         self.endpoint = LmiEndpoint(
             self, "Endpoint",
             model=self._weights(settings),
+            weights_bucket=bucket,
             instance_type=settings.instance_type,
             instance_count=settings.instance_count,
             tensor_parallel_degree=settings.tensor_parallel_degree,
@@ -57,7 +64,10 @@ class ReferenceStack(Stack):
         if not _COMMIT_SHA.match(settings.revision):
             Annotations.of(self).add_warning_v2(
                 "lmi:unpinned-revision",
-                f"revision {settings.revision!r} of {settings.model_id} is resolved at deploy "
-                "time; a moved branch copies new weights and rolls the endpoint. Pin a commit: "
-                f"-c {self.stack_name}:revision=<40-hex commit sha>")
+                f"revision {settings.revision!r} of {settings.model_id} is resolved to a commit "
+                "once, at the first deploy: CloudFormation calls the copy again only when its "
+                "properties change, so later pushes to the branch are never copied and the "
+                "endpoint keeps the first commit. Pin one: -c "
+                f"{self.stack_name}:revision=$(lmi resolve-revision {settings.model_id} "
+                f"{settings.revision})")
         return ModelSource.from_hugging_face(settings.model_id, settings.revision)

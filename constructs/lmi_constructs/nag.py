@@ -50,6 +50,8 @@ def render_resolved(value, reference: str, unknown: str = None) -> str:
         return reference.format(value["Ref"])
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return reference.format(".".join(value["Fn::GetAtt"]))
+    if isinstance(value, dict) and "Fn::ImportValue" in value:  # cdk-nag prints the export name
+        return render_resolved(value["Fn::ImportValue"], reference, unknown)
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(render_resolved(part, reference, unknown) for part in parts)

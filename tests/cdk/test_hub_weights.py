@@ -68,11 +68,16 @@ def test_worker_fan_out_wiring_and_timeouts(templates):
 
 def test_each_function_writes_only_under_the_repository_prefix(templates):
     template = templates["BloomStack"]
-    repo_objects = as_text({"Fn::Join": ["", [{"Fn::GetAtt": ["EndpointWeightsBucketD0FB2E9F", "Arn"]},
+    # the LmiWeights bucket, imported by its export
+    bucket = {"Fn::ImportValue": "LmiWeights-WeightsBucketName"}
+    repo_objects = as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", bucket,
                                               "/hub/microsoft/bloom-deepspeed-inference-int8/*"]]})
-    expected = {"Worker": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
+    # ListBucket for every function: existence is learnt by listing (a GET of a missing key is
+    # a 403 without it)
+    expected = {"Worker": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject",
+                           "s3:ListBucket"},
                 "OnEvent": {"s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:ListBucket"},
-                "IsComplete": {"s3:GetObject", "s3:PutObject"}}
+                "IsComplete": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}}
     for name, allowed in expected.items():
         statements = policy_statements(template, f"EndpointHubWeights{name}Role")
         s3_actions = {a for s in statements for a in actions(s) if a.startswith("s3:")}

@@ -13,15 +13,19 @@ from .conftest import ROOT, cdk_json_context
 from .template_queries import only
 
 
-def synth_bloom(overrides, tmp_path):
+def synth_bloom(overrides, tmp_path, assembly=False):
     app = build_app(outdir=str(tmp_path), context={**cdk_json_context(), **overrides})
-    return app.synth().get_stack_by_name("BloomStack").template
+    bloom = app.synth().get_stack_by_name("BloomStack")
+    return bloom if assembly else bloom.template
 
 
 def test_valid_overrides_reach_the_template(tmp_path):
-    template = synth_bloom({"BloomStack:instanceType": "ml.p4de.24xlarge",
-                            "BloomStack:tensorParallelDegree": "4",
-                            "BloomStack:weightsUri": "s3://my-staged-weights/bloom/int8/"}, tmp_path)
+    bloom = synth_bloom({"BloomStack:instanceType": "ml.p4de.24xlarge",
+                         "BloomStack:tensorParallelDegree": "4",
+                         "BloomStack:weightsUri": "s3://my-staged-weights/bloom/int8/"}, tmp_path,
+                        assembly=True)
+    template = bloom.template
+    assert [d.id for d in bloom.dependencies] == []  # pre-staged: LmiWeights is not needed
     container = only(template, "AWS::SageMaker::Model")["PrimaryContainer"]
     assert container["Environment"]["TENSOR_PARALLEL_DEGREE"] == "4"
     assert container["Environment"]["MODEL_S3_BUCKET"] == "my-staged-weights"
@@ -44,7 +48,10 @@ def test_revision_override_pins_the_copy_and_silences_the_warning(tmp_path):
     assert copy["Properties"]["Revision"] == sha
     warnings = lambda stack: [m.entry.data for m in stack.messages if "unpinned" in str(m.entry.data)]
     assert warnings(bloom) == []
-    assert warnings(assembly.get_stack_by_name("OptStack"))  # OptStack still follows main
+    [warning] = warnings(assembly.get_stack_by_name("OptStack"))  # OptStack still follows main
+    assert "resolved to a commit once, at the first deploy" in warning
+    assert "later pushes to the branch are never copied" in warning
+    assert "-c OptStack:revision=$(lmi resolve-revision facebook/opt-30b main)" in warning
 
 
 def test_invalid_overrides_list_every_problem(tmp_path):

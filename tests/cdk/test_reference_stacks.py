@@ -101,8 +101,9 @@ def test_s3_reads_scoped_to_the_commit_prefix_and_code_object(templates, stack):
     get = next(s for s in statements if s["Action"] == "s3:GetObject")
     resources = [as_text(r) for r in get["Resource"]]
     prefix = {"Fn::GetAtt": ["EndpointHubWeightsCopyAAFD5757", "KeyPrefix"]}
-    assert as_text({"Fn::Join": ["", [{"Fn::GetAtt": ["EndpointWeightsBucketD0FB2E9F", "Arn"]},
-                                      "/", prefix, "*"]]}) in resources
+    bucket = {"Fn::ImportValue": "LmiWeights-WeightsBucketName"}  # the long-lived weights stack
+    assert as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", bucket, "/",
+                                      prefix, "*"]]}) in resources
     assert any(".gz" in r and "*" not in r for r in resources)  # exactly the code object
     listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [
@@ -130,3 +131,20 @@ def test_model_waits_for_the_role_policy(templates):
     policy_id = next(p for p in resources_of(templates["BloomStack"], "AWS::IAM::Policy")
                      if p.startswith(EXECUTION_ROLE))
     assert policy_id in model["DependsOn"]
+
+
+def test_the_weights_live_in_a_long_lived_stack_of_their_own(reference_assembly, templates):
+    weights = reference_assembly.get_stack_by_name("LmiWeights")
+    buckets = resources_of(weights.template, "AWS::S3::Bucket")
+    assert len(buckets) == 2  # the weights and their access logs, both retained
+    assert all(b["DeletionPolicy"] == "Retain" == b["UpdateReplacePolicy"]
+               for b in buckets.values())
+    [output] = weights.template["Outputs"].values()
+    assert output["Export"] == {"Name": "LmiWeights-WeightsBucketName"}
+    for name in ("BloomStack", "OptStack"):
+        stack = reference_assembly.get_stack_by_name(name)
+        # `cdk deploy BloomStack` deploys LmiWeights first; destroying BloomStack leaves it
+        assert "LmiWeights" in [d.id for d in stack.dependencies]
+        assert not resources_of(templates[name], "AWS::S3::Bucket")
+        copy = only(templates[name], "Custom::HubWeights")
+        assert copy["Bucket"] == {"Fn::ImportValue": "LmiWeights-WeightsBucketName"}

@@ -319,3 +319,73 @@ def test_s3_answers_403_for_a_missing_key_without_list_bucket(world):
     assert status(prefixed, "list_objects_v2", Prefix="other/") == 403
     assert status(prefixed, "list_objects_v2") == 403  # the whole bucket
     assert [r.missing_key for r in gate.refusals] == [True, True, True, False, False]
+
+
+@pytest.fixture(scope="module")
+def staged_assembly(tmp_path_factory):
+    """BloomStack with pre-staged weights: a WeightsCheck instead of the copy."""
+    from app import build_app
+
+    from .conftest import cdk_json_context
+
+    context = {**cdk_json_context(), "BloomStack:weightsUri": "s3://staged-weights/bloom/int8/"}
+    return build_app(outdir=str(tmp_path_factory.mktemp("staged.out")), context=context).synth()
+
+
+def check_of(staged_assembly, world, prefix, without=None):
+    """The WeightsCheck function as deployed for `prefix` in the world's bucket."""
+    from pathlib import Path
+
+    from tests.support.cfn_rehearsal import Clock, load_function
+
+    template = staged_assembly.get_stack_by_name("BloomStack").template
+    # the staged bucket stands for the test's bucket; the prefix for the one under test
+    resolver = physical_values(template, "BloomStack", world["bucket"])
+    text = __import__("json").dumps(template).replace("staged-weights", world["bucket"])
+    template = __import__("json").loads(text.replace("bloom/int8/", prefix))
+    function, _ = load_function(Path(staged_assembly.directory), template, resolver,
+                                world["gate"], "check_weights", Clock(), without=without)
+    [check] = [r for r in template["Resources"].values() if r["Type"] == "Custom::LmiWeightsCheck"]
+    properties = {k: v for k, v in check["Properties"].items() if k != "ServiceToken"}
+    return function, properties
+
+
+def run_check(function, properties):
+    from tests.support.cfn_rehearsal import Outcome
+
+    try:
+        answer = function({"RequestType": "Create", "ResourceProperties": properties,
+                           "RequestId": "1", "LogicalResourceId": "WeightsCheck"})
+    except Exception as error:
+        return Outcome("FAILED", reason=f"{type(error).__name__}: {error}")
+    return Outcome("SUCCESS", answer["PhysicalResourceId"], answer.get("Data", {}))
+
+
+def test_weights_check_under_its_own_policy(staged_assembly, world):
+    from lmi_constructs.cli.main import main
+
+    s3, bucket, hub = world["s3"], world["bucket"], world["hub"]
+    commit = hub.add_repo(REPOS["BloomStack"], repository("BloomStack", version=2))
+    os.environ["HF_ENDPOINT"] = hub.endpoint
+    try:
+        assert main(["stage-weights", "--repo-id", REPOS["BloomStack"],
+                     "--dest", f"s3://{bucket}/staged"]) == 0
+    finally:
+        os.environ.pop("HF_ENDPOINT")
+    staged = f"staged/{REPOS['BloomStack']}/{commit}/"
+    done = run_check(*check_of(staged_assembly, world, staged))
+    assert done.status == "SUCCESS", done
+    assert done.data["FileCount"] == str(len(weights_under(s3, bucket, staged)))
+
+    empty = run_check(*check_of(staged_assembly, world, "nothing/here/"))
+    assert empty.status == "FAILED"
+    assert f"no weights under s3://{bucket}/nothing/here/" in empty.reason
+
+    s3.delete_object(Bucket=bucket, Key=f"{staged}.lmi/complete.json")  # an unfinished copy
+    unfinished = run_check(*check_of(staged_assembly, world, staged))
+    assert "is incomplete (a manifest without its completion marker)" in unfinished.reason
+
+    denied = run_check(*check_of(staged_assembly, world, staged, without="s3:ListBucket"))
+    assert denied.status == "FAILED"
+    assert f"S3 denied s3:ListBucket on arn:aws:s3:::{bucket} (prefix '{staged}')" in denied.reason
+    assert world["gate"].refusals[-1].action == "s3:ListBucket"

@@ -26,7 +26,7 @@ import time as real_time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import boto3
 from botocore.config import Config
@@ -134,8 +134,29 @@ def patched_environment(values: Dict[str, str]):
                 os.environ[key] = value
 
 
+def load_function(assembly_dir: Path, template: dict, resolver: Resolver, gate: S3Gate,
+                  handler: str, clock: Clock, hub_endpoint: Optional[str] = None,
+                  without: Optional[str] = None) -> Tuple[LoadedFunction, Policy]:
+    """runtime.handlers.<handler> from its asset, as its role (minus the `without` action)."""
+    spec = functions_by_handler(template)[handler]
+    properties = spec["properties"]
+    policy = role_policy(template, properties["Role"]["Fn::GetAtt"][0], resolver)
+    if without:
+        policy = policy.without(without)
+    environment = {k: str(v) for k, v in resolver(
+        properties.get("Environment", {}).get("Variables", {})).items()}
+    if hub_endpoint:
+        environment["HF_ENDPOINT"] = hub_endpoint  # the emulation stands in for the Hub
+    asset = assembly_dir / f"asset.{properties['Code']['S3Key'].split('.')[0]}"
+    name = spec["logical_id"]
+    return LoadedFunction(name, asset, handler, environment, gate.identity(name, policy), gate,
+                          clock), policy
+
+
 class CopyRehearsal:
     """HubWeights' three functions from one synthesized stack, ready to receive events."""
+
+    NAMES = {"on_event": "OnEvent", "is_complete": "IsComplete", "worker": "Worker"}
 
     def __init__(self, assembly_dir: Path, template: dict, resolver: Resolver, gate: S3Gate,
                  hub_endpoint: str, without: Optional[tuple] = None):
@@ -144,27 +165,13 @@ class CopyRehearsal:
         self.clock = Clock()
         self.functions: Dict[str, LoadedFunction] = {}
         self.policies: Dict[str, Policy] = {}
-        found = functions_by_handler(template)
-        arns = {}
-        for handler in ("on_event", "is_complete", "worker"):
-            properties = found[handler]["properties"]
-            name = found[handler]["logical_id"]
-            arns[resolver.refs[name]] = resolver.attributes[(name, "Arn")]
-        for handler in ("on_event", "is_complete", "worker"):
-            spec = found[handler]
-            properties = spec["properties"]
-            role = properties["Role"]["Fn::GetAtt"][0]
-            policy = role_policy(template, role, resolver)
-            short = {"on_event": "OnEvent", "is_complete": "IsComplete", "worker": "Worker"}[handler]
-            if without and without[0] == short:
-                policy = policy.without(without[1])
-            self.policies[short] = policy
-            environment = {k: str(v) for k, v in resolver(
-                properties.get("Environment", {}).get("Variables", {})).items()}
-            environment["HF_ENDPOINT"] = hub_endpoint  # the emulation stands in for the Hub
-            asset = assembly_dir / f"asset.{properties['Code']['S3Key'].split('.')[0]}"
-            self.functions[short] = LoadedFunction(short, asset, handler, environment,
-                                                   gate.identity(short, policy), gate, self.clock)
+        for handler, short in self.NAMES.items():
+            removed = without[1] if without and without[0] == short else None
+            self.functions[short], self.policies[short] = load_function(
+                assembly_dir, template, resolver, gate, handler, self.clock, hub_endpoint,
+                removed)
+        worker = functions_by_handler(template)["worker"]["logical_id"]
+        arns = {resolver.refs[worker]: resolver.attributes[(worker, "Arn")]}
         self.lambda_service = FakeLambda(self.policies["IsComplete"], "IsCompleteRole", arns)
         self.functions["IsComplete"].handlers._clients["lambda"] = self.lambda_service
 
@@ -247,13 +254,3 @@ def physical_values(template: dict, stack: str, bucket: str) -> Resolver:
             refs[logical_id] = name
     return Resolver(template, refs, attributes,
                     imports={"LmiWeights-WeightsBucketName": bucket})
-
-
-@contextlib.contextmanager
-def quiet_boto_logs():
-    level = logging.getLogger("botocore").level
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.getLogger("botocore").setLevel(level)

@@ -175,7 +175,16 @@ class LmiEndpoint(Construct):
             self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
             deployment_config=deployment_config(rollout, list(self.monitoring.alarms.values()))
-            if rollout else None)
+            if rollout else None,
+            # An update keeps the instance count autoscaling has set, instead of resetting it to
+            # the config's initial count (UpdateEndpoint, RetainAllVariantProperties).
+            retain_all_variant_properties=True if autoscaling else None)
+        if rollout:
+            # SageMaker reads the rollback alarms with the execution role (deployment
+            # guardrails: "Auto-Rollback Configuration and Monitoring").
+            self.role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[alarm.alarm_arn for alarm in self.monitoring.alarms.values()]))
         self.scalable_target = add_autoscaling(
             self, autoscaling, endpoint_name, VARIANT_NAME, async_inference is not None,
             self.endpoint) if autoscaling else None
@@ -259,8 +268,10 @@ def _option_violations(*, autoscaling, observability, rollout, data_capture, asy
                        own_weights_bucket) -> List[Violation]:
     """Every problem with the operational options, and between them, at once."""
     found = [*observability.violations(asynchronous=async_inference is not None)]
-    for options in (rollout, data_capture, async_inference):
+    for options in (data_capture, async_inference):
         found += options.violations() if options else []
+    if rollout:
+        found += rollout.violations(autoscaling.min_instances if autoscaling else instance_count)
     if autoscaling:
         found += autoscaling.violations(async_inference is not None, instance_count)
     if rollout and not observability.enabled:

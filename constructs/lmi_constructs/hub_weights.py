@@ -17,12 +17,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from . import nag
 from .runtime.layout import normalise_prefix
 from .runtime_functions import acknowledge_provider_framework, runtime_function
+from .runtime_functions import provider as framework_provider
 
 QUERY_INTERVAL = Duration.seconds(30)
 TOTAL_TIMEOUT = Duration.hours(1)  # the most CloudFormation waits for a custom resource
@@ -97,9 +97,9 @@ class HubWeights(Construct):
                 "The copier writes the files of the commit it resolves at deploy time; the "
                 "wildcard stops at this repository's prefix.")
 
-        provider = cr.Provider(self, "Provider", on_event_handler=self.on_event,
-                               is_complete_handler=self.is_complete,
-                               query_interval=QUERY_INTERVAL, total_timeout=TOTAL_TIMEOUT)
+        provider = framework_provider(self, "Provider", on_event_handler=self.on_event,
+                                      is_complete_handler=self.is_complete,
+                                      query_interval=QUERY_INTERVAL, total_timeout=TOTAL_TIMEOUT)
         acknowledge_provider_framework(provider, (self.on_event, self.is_complete))
         self.resource = CustomResource(
             self, "Copy", service_token=provider.service_token, resource_type="Custom::HubWeights",

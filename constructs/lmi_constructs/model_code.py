@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from aws_cdk import AssetHashType
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
@@ -65,7 +66,11 @@ class ModelCode:
         # One tarball per content hash: repeated synths reuse it, and the name explains itself.
         staging = Path(tempfile.gettempdir()) / "lmi-model-code" / digest.hexdigest()[:16]
         tarball = build_tarball(self.directory, staging / "model.tar.gz", files, contents)
-        asset = s3_assets.Asset(scope, "ModelCode", path=str(tarball))
+        # The asset's identity is the content digest, not the tarball's bytes: those also depend
+        # on the local zlib build, and a new hash would roll the endpoint for nothing.
+        asset = s3_assets.Asset(scope, "ModelCode", path=str(tarball),
+                                asset_hash=digest.hexdigest(),
+                                asset_hash_type=AssetHashType.CUSTOM)
         object_arn = f"arn:{_partition(scope)}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"
         iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"],
                                    resource_arns=[object_arn])

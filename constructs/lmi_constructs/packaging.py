@@ -1,7 +1,8 @@
 """Deterministic model.tar.gz: the same bytes on every run and machine.
 
-Sorted entries, zero mtimes and owners, normalised modes, gzip header without name or mtime, so
-the asset hash (and the snapshot) only changes when a file's content changes.
+Sorted entries, zero mtimes and owners, one mode for every file (0644: DJL imports the handler,
+it executes nothing), gzip header without name or mtime. The asset hash is the content digest
+(ModelCode), so neither a chmod nor another zlib build changes it.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ def bundle_files(source: Path) -> List[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def _tar_info(relative: Path, size: int, executable: bool) -> tarfile.TarInfo:
+def _tar_info(relative: Path, size: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(relative.as_posix())
     info.size = size
     info.mtime = 0
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    info.mode = 0o755 if executable else 0o644
+    info.mode = 0o644
     return info
 
 
@@ -55,7 +56,7 @@ def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None,
         for relative in files:
             path = source / relative
             data = contents[relative] if contents and relative in contents else path.read_bytes()
-            info = _tar_info(relative, len(data), os.access(path, os.X_OK))
+            info = _tar_info(relative, len(data))
             tar.addfile(info, io.BytesIO(data))
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

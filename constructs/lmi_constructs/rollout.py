@@ -2,10 +2,15 @@
 
 A new EndpointConfig (new weights revision, engine, image) then reaches a canary, a linear ramp
 or all traffic at once, and SageMaker rolls back by itself when an alarm fires during the bake.
+The limits are SageMaker's (API reference, TrafficRoutingConfig and BlueGreenUpdatePolicy): a
+canary at most 50% of the variant's instances, linear steps 10-50%, each wait 0..3600 s, the
+termination wait 0..3600 s, and a maximum execution time of 600..28800 s that must exceed the
+waits it contains.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import List, Sequence
 
@@ -25,20 +30,48 @@ class BlueGreenRollout:
     termination_wait_s: int = 600  # keep the old fleet this long after the shift
     max_execution_s: int = 3600    # give up (and roll back) after this long
 
-    def violations(self) -> List[Violation]:
+    @property
+    def steps(self) -> int:
+        """Traffic shifts, each followed by a wait: 1 (all at once), 2 (canary), or the linear
+        ramp's ceil(100 / step)."""
+        if self.traffic == "CANARY":
+            return 2
+        if self.traffic == "LINEAR":
+            return math.ceil(100 / self.step_percent)
+        return 1
+
+    def violations(self, instance_count: int = 1) -> List[Violation]:
         found = []
         if self.traffic not in TRAFFIC:
             found.append(Violation("rollout.traffic", self.traffic,
                                    f"is not one of {', '.join(TRAFFIC)}", "pass CANARY"))
-        if not 1 <= self.step_percent <= 99 and self.traffic != "ALL_AT_ONCE":
-            found.append(Violation("rollout.step_percent", self.step_percent,
-                                   "must be in 1..99", "pass e.g. 10"))
+        if self.traffic == "CANARY" and not 1 <= self.step_percent <= 50:
+            found.append(Violation("rollout.step_percent", self.step_percent, "is the canary, "
+                                   "which SageMaker allows up to 50% of the instances",
+                                   "pass e.g. 10"))
+        if self.traffic == "LINEAR" and not 10 <= self.step_percent <= 50:
+            found.append(Violation("rollout.step_percent", self.step_percent, "is a linear step, "
+                                   "which SageMaker allows from 10% to 50% of the instances",
+                                   "pass e.g. 25"))
+        if self.traffic in ("CANARY", "LINEAR") and instance_count < 2:
+            found.append(Violation(
+                "rollout.traffic", self.traffic, f"with {instance_count} instance the first step "
+                "is already the whole fleet (capacity rounds up to one instance), so nothing "
+                "is tested on part of the traffic", "use ALL_AT_ONCE, or instance_count >= 2"))
         for name, low, high in (("wait_s", 0, 3600), ("termination_wait_s", 0, 3600),
-                                ("max_execution_s", 600, 14400)):
+                                ("max_execution_s", 600, 28800)):
             if not low <= getattr(self, name) <= high:
                 found.append(Violation(f"rollout.{name}", getattr(self, name),
                                        f"is outside SageMaker's {low}..{high} seconds",
                                        f"pass a value in {low}..{high}"))
+        waits = self.steps * self.wait_s + self.termination_wait_s
+        if not found and self.max_execution_s <= waits:
+            found.append(Violation(
+                "rollout.max_execution_s", self.max_execution_s,
+                f"is not longer than the waits it must hold: {self.steps} step(s) x wait_s "
+                f"{self.wait_s} + termination_wait_s {self.termination_wait_s} = {waits} s, "
+                "before any instance is even started", f"pass more than {waits}, e.g. "
+                f"{min(28800, waits + 1800)}"))
         return found
 
 

@@ -49,6 +49,14 @@ def runtime_code() -> lambda_.Code:
         "*", "!runtime", "!runtime/*.py", "**/__pycache__"])
 
 
+def provider(scope: Construct, id: str, **options) -> cr.Provider:
+    """The CDK Provider framework with its own functions' logs kept a month in a group of this
+    stack (by default they go to groups without expiry that outlive the stack)."""
+    log_group = logs.LogGroup(scope, f"{id}Logs", retention=logs.RetentionDays.ONE_MONTH,
+                              removal_policy=RemovalPolicy.DESTROY)
+    return cr.Provider(scope, id, log_group=log_group, **options)
+
+
 def acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
     """The Provider framework's own functions, roles and state machine: not ours to change.
 

@@ -53,3 +53,7 @@ class WeightsBucket(Construct):
                 id="AbortIncompleteMultipartUploads",
                 abort_incomplete_multipart_upload_after=Duration.days(1))],
         )
+        # A retained bucket keeps its policy (TLS-only deny, log delivery grant): CDK gives the
+        # BucketPolicy resource its own removal policy, DESTROY by default.
+        for bucket in (self.access_logs, self.bucket):
+            bucket.policy.apply_removal_policy(removal_policy)

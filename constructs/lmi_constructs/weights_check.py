@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from .model_source import WeightsLocation
 from .runtime_functions import acknowledge_provider_framework, runtime_function
+from .runtime_functions import provider as framework_provider
 
 
 class WeightsCheck(Construct):
@@ -25,7 +25,7 @@ class WeightsCheck(Construct):
         self.function.add_to_role_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
-        provider = cr.Provider(self, "Provider", on_event_handler=self.function)
+        provider = framework_provider(self, "Provider", on_event_handler=self.function)
         acknowledge_provider_framework(provider, (self.function,))
         self.resource = CustomResource(
             self, "Resource", service_token=provider.service_token,

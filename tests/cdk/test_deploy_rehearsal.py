@@ -389,3 +389,43 @@ def test_weights_check_under_its_own_policy(staged_assembly, world):
     assert denied.status == "FAILED"
     assert f"S3 denied s3:ListBucket on arn:aws:s3:::{bucket} (prefix '{staged}')" in denied.reason
     assert world["gate"].refusals[-1].action == "s3:ListBucket"
+
+
+def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(reference_assembly,
+                                                                          world):
+    """A slow Hub listing (10 minutes here) is part of CloudFormation's hour: a copy that is alive
+    but too slow must give up, with its progress, before the Provider's own timeout does."""
+    import importlib
+
+    rehearsal, properties, _, _ = rehearsal_for(reference_assembly, "BloomStack", world)
+    world["hub"].add_repo(REPOS["BloomStack"], repository("BloomStack"))
+    package = rehearsal.functions["OnEvent"].handlers.__name__.rsplit(".", 1)[0]
+    hub_module = importlib.import_module(f"{package}.hub")
+    slow_listing = hub_module.HubClient.list_files
+
+    def list_files(self, *args):
+        rehearsal.clock.advance(600)
+        return slow_listing(self, *args)
+
+    hub_module.HubClient.list_files = list_files
+    # workers that stay alive (a heartbeat every poll) and never finish: a slow link
+    worker = rehearsal.functions["Worker"].handlers
+    status = importlib.import_module(worker.__name__.rsplit(".", 1)[0] + ".status")
+    alive = {}
+
+    def heartbeat():
+        alive.update({p["index"]: p for p in rehearsal.lambda_service.queue})
+        rehearsal.lambda_service.queue = []
+        manifest = worker.read_manifest(worker._s3(), world["bucket"],
+                                        next(iter(alive.values()))["manifest_key"])
+        for index, payload in alive.items():
+            status.write_status(worker._s3(), manifest.layout, index,
+                                status.WorkerStatus(status.RUNNING, payload["attempt"]))
+
+    rehearsal._run_workers = heartbeat
+    asked_at = rehearsal.clock.time()
+    slow = rehearsal.create(properties)
+    assert slow.status == "FAILED"
+    assert slow.reason.startswith("CopyTimedOut: timed out after ") and "with 0/7 files" in slow.reason
+    assert "deploy again to resume" in slow.reason
+    assert rehearsal.clock.time() - asked_at < 3600  # before the Provider's "Operation timed out"

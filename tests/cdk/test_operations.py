@@ -205,3 +205,46 @@ def test_a_vpc_without_an_s3_route_is_warned_about():
             name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
     llama(routed, vpc=routed_vpc)
     assert not Annotations.from_stack(routed).find_warning("*", warning)
+
+
+def rollout_problems(instance_count=2, **options):
+    return [str(v) for v in BlueGreenRollout(**options).violations(instance_count)]
+
+
+def test_rollout_limits_are_sagemakers():
+    assert rollout_problems(traffic="CANARY", step_percent=60) == [
+        "rollout.step_percent=60: is the canary, which SageMaker allows up to 50% of the "
+        "instances; fix: pass e.g. 10"]
+    assert "from 10% to 50%" in rollout_problems(traffic="LINEAR", step_percent=5)[0]
+    assert "from 10% to 50%" in rollout_problems(traffic="LINEAR", step_percent=75)[0]
+    assert "is outside SageMaker's 600..28800 seconds" in rollout_problems(
+        max_execution_s=30000)[0]
+    assert rollout_problems(max_execution_s=20000) == []
+
+
+def test_the_time_a_rollout_may_take_holds_its_waits():
+    # 4 linear steps of 25% x 600 s + 600 s termination = 3000 s, more than 2400 s allowed
+    [problem] = rollout_problems(traffic="LINEAR", step_percent=25, wait_s=600,
+                                 termination_wait_s=600, max_execution_s=2400)
+    assert problem == ("rollout.max_execution_s=2400: is not longer than the waits it must hold: "
+                       "4 step(s) x wait_s 600 + termination_wait_s 600 = 3000 s, before any "
+                       "instance is even started; fix: pass more than 3000, e.g. 4800")
+
+
+def test_a_canary_of_one_instance_is_the_whole_fleet():
+    [problem] = rollout_problems(instance_count=1, traffic="CANARY")
+    assert "with 1 instance the first step is already the whole fleet" in problem
+    assert rollout_problems(instance_count=1, traffic="ALL_AT_ONCE") == []
+    stack = Stack(App(), "Single")
+    with pytest.raises(SpecError, match="use ALL_AT_ONCE, or instance_count >= 2"):
+        llama(stack, rollout=BlueGreenRollout(traffic="LINEAR", step_percent=50))
+
+
+def test_rollback_can_read_its_alarms_and_autoscaled_capacity_survives_updates(template):
+    llama_endpoint = by_prefix(template, "AWS::SageMaker::Endpoint", "Llama")
+    [endpoint] = llama_endpoint.values()
+    assert endpoint["RetainAllVariantProperties"] is True  # autoscaling on
+    statements = policy_statements(template, "LlamaExecutionRole")
+    [describe] = [s for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"]
+    alarms = by_prefix(template, "AWS::CloudWatch::Alarm", "LlamaMonitoring")
+    assert len(describe["Resource"]) == len(alarms) == 3

@@ -244,3 +244,31 @@ def test_pre_staged_weights_are_checked_before_the_model_exists(platform):
     # the check may list, nothing else in S3
     assert not [s for s in policy_statements(template, "MistralWeightsCheckCheckRole")
                 if "s3:GetObject" in as_text(s["Action"])]
+
+
+def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
+    """A chmod or another zlib build changes the tarball's bytes, not the asset: no redeploy."""
+    import gzip
+    import shutil
+
+    from aws_cdk.assertions import Template
+
+    def asset_url(code_dir):
+        _, stack = platform_stack()
+        LmiEndpoint(stack, "Code", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
+                    engine=Engine.DEEPSPEED, dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
+                    model_code=ModelCode.from_directory(code_dir))
+        [model] = Template.from_stack(stack).find_resources("AWS::SageMaker::Model").values()
+        return json.dumps(model["Properties"]["PrimaryContainer"]["ModelDataUrl"])
+
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "model_code", code)
+    before = asset_url(code)
+    (code / "model.py").chmod(0o755)
+    real_gzip = gzip.GzipFile
+    monkeypatch.setattr(gzip, "GzipFile", lambda *a, **k: real_gzip(*a, **{**k,
+                                                                        "compresslevel": 1}))
+    assert asset_url(code) == before
+    (code / "model.py").write_text((code / "model.py").read_text() + "\n# changed\n")
+    assert asset_url(code) != before

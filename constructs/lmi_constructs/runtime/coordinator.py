@@ -60,11 +60,14 @@ class Progress:
                 f"{self.done_bytes / 1e9:.2f}/{self.total_bytes / 1e9:.2f} GB verified")
 
 
-def plan_copy(hub: HubClient, s3, request: CopyRequest) -> Manifest:
+def plan_copy(hub: HubClient, s3, request: CopyRequest,
+              started_at: Optional[float] = None) -> Manifest:
     """Resolve, list, select, check sizes, find content already in S3, write the manifest.
 
-    Every check that can fail runs before a byte is copied.
+    Every check that can fail runs before a byte is copied. started_at (default now) is when the
+    deploy asked for the copy: the copy's deadline counts from it, as CloudFormation's does.
     """
+    started_at = time.time() if started_at is None else started_at
     commit = hub.resolve_revision(request.repo_id, request.revision)
     files = select_files(hub.list_files(request.repo_id, commit), request.repo_id, commit,
                          request.allow_patterns, request.ignore_patterns)
@@ -79,7 +82,7 @@ def plan_copy(hub: HubClient, s3, request: CopyRequest) -> Manifest:
     reusable = reusable_objects(s3, layout)
     manifest = Manifest(
         repo_id=request.repo_id, revision=request.revision, commit=commit, bucket=request.bucket,
-        prefix=request.prefix, part_size=request.part_size, created_at=time.time(),
+        prefix=request.prefix, part_size=request.part_size, created_at=started_at,
         entries=[ManifestEntry(f.path, f.size, f.checksum, reusable.get(f.checksum))
                  for f in files])
     completed = read_completed(s3, layout)

@@ -38,6 +38,7 @@ _clients = {}
 
 
 def on_event(event, context):
+    started_at = time.time()  # CloudFormation's hour runs from about now, not from the manifest
     _log_event(event)
     props = event["ResourceProperties"]
     if event["RequestType"] == "Delete":
@@ -46,7 +47,7 @@ def on_event(event, context):
             bucket, base = physical_id[len("s3://"):].split("/", 1)
             delete_copy(_s3(), bucket, base)
         return {"PhysicalResourceId": physical_id}
-    manifest = plan_copy(_hub(), _s3(), _copy_request(props))
+    manifest = plan_copy(_hub(), _s3(), _copy_request(props), started_at)
     # A new commit is a new physical id: CloudFormation then deletes the old one, which keeps its
     # weights unless removal_policy is DESTROY, so a rollback still finds them.
     return {"PhysicalResourceId": manifest.layout.uri, "Data": copy_attributes(manifest)}

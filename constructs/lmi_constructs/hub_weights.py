@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -81,6 +81,11 @@ class HubWeights(Construct):
             function.add_to_role_policy(iam.PolicyStatement(
                 actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}{repo_id}/*"]}}))
+        if removal_policy == RemovalPolicy.DESTROY:
+            # onEvent deletes a copy only when the stack is deleted or an update is cleaned up,
+            # never in a rollback: it reads this stack's status to know which.
+            self.on_event.add_to_role_policy(iam.PolicyStatement(
+                actions=["cloudformation:DescribeStacks"], resources=[Aws.STACK_ID]))
         self.worker.grant_invoke(self.is_complete)
         nag.acknowledge_wildcard_resource(
             self.is_complete.role.node.find_child("DefaultPolicy"),

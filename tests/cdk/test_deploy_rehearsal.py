@@ -429,3 +429,31 @@ def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(refere
     assert slow.reason.startswith("CopyTimedOut: timed out after ") and "with 0/7 files" in slow.reason
     assert "deploy again to resume" in slow.reason
     assert rehearsal.clock.time() - asked_at < 3600  # before the Provider's "Operation timed out"
+
+
+def test_a_rollback_is_answered_from_s3_without_the_hub(reference_assembly, world):
+    """UPDATE_ROLLBACK sends the old properties again. Their copy is complete in S3: a pinned
+    commit needs no Hub call at all, and an unpinned branch falls back to its completed copy
+    when the Hub refuses (here the repository became gated and the stack has no token)."""
+    rehearsal, properties, _, _ = rehearsal_for(reference_assembly, "BloomStack", world)
+    hub, repo = world["hub"], REPOS["BloomStack"]
+    commit_a = hub.add_repo(repo, repository("BloomStack"))
+    branch = rehearsal.create(properties)  # revision "main", resolved to commit A
+    pinned_a = {**properties, "Revision": commit_a}
+    commit_b = hub.add_repo(repo, repository("BloomStack", version=1))
+    pinned_b = {**properties, "Revision": commit_b}
+    updated = rehearsal.update(pinned_b, properties, branch.physical_id)
+    assert (branch.status, updated.status) == ("SUCCESS", "SUCCESS")
+
+    calls = (hub.faults.api_calls, hub.faults.resolve_calls, hub.faults.cdn_requests)
+    back = rehearsal.update(pinned_a, pinned_b, updated.physical_id)  # a pinned rollback
+    assert back.status == "SUCCESS" and back.physical_id == branch.physical_id
+    assert back.data["CommitSha"] == commit_a
+    assert (hub.faults.api_calls, hub.faults.resolve_calls, hub.faults.cdn_requests) == calls
+
+    hub.repos[repo].gated = True  # the Hub now refuses this stack (no token)
+    unpinned = rehearsal.update(properties, pinned_b, updated.physical_id)
+    assert unpinned.status == "SUCCESS", unpinned
+    assert unpinned.physical_id == branch.physical_id  # main's completed copy: commit A
+    refused = rehearsal.create({**properties, "Revision": "other-branch"})
+    assert refused.status == "FAILED" and "is gated" in refused.reason  # nothing to fall back on

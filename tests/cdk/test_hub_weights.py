@@ -176,3 +176,15 @@ def test_a_customer_key_on_the_weights_bucket_reaches_the_copier_and_the_endpoin
         assert "kms:Encrypt" in text and "kms:Decrypt" in text, name
     execution = as_text([p for k, p in policies.items() if k.startswith("GatedExecutionRole")])
     assert "kms:Decrypt" in execution and "kms:Encrypt" not in execution
+
+
+def test_destroy_may_read_its_own_stacks_status_and_nothing_else(gated_template, templates):
+    """DESTROY deletes a copy only when the stack is deleted or an update is cleaned up; onEvent
+    tells those from rollbacks with DescribeStacks on its own stack."""
+    def describe(template, endpoint):
+        return [s for s in policy_statements(template, f"{endpoint}HubWeightsOnEventRole")
+                if "cloudformation:DescribeStacks" in actions(s)]
+
+    [statement] = describe(gated_template, "Gated")
+    assert statement["Resource"] == {"Ref": "AWS::StackId"}
+    assert describe(templates["BloomStack"], "Endpoint") == []  # RETAIN never deletes

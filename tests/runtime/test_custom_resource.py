@@ -48,11 +48,14 @@ def lambda_env(monkeypatch, bucket):
     handlers._clients.clear()
 
 
+STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/BloomStack/guid"
+
+
 def cfn_event(request_type, properties, physical_id=None, old_properties=None):
     event = {
         "RequestType": request_type, "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:p",
         "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
-        "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/BloomStack/guid",
+        "StackId": STACK_ID,
         "RequestId": str(uuid.uuid4()), "LogicalResourceId": "EndpointHubWeightsCopy",
         "ResourceType": "Custom::HubWeights",
         "ResourceProperties": {"ServiceToken": "arn:aws:lambda:...", **properties},
@@ -141,8 +144,29 @@ def test_delete_retains_by_default_and_destroy_removes_the_prefix(hub, s3, bucke
     assert handlers.is_complete(cfn_event("Delete", props(), physical_id), None)["IsComplete"]
     assert len(keys_under(s3, bucket, base)) > 5
 
-    handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"), physical_id), None)
-    assert keys_under(s3, bucket, base) == []
+    # DESTROY deletes only when the stack is deleted (or an update is cleaned up), never in a
+    # rollback: the stack's status says which (DescribeStacks, stubbed as CloudFormation answers)
+    for status, kept in (("ROLLBACK_IN_PROGRESS", True),
+                         ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", True),
+                         ("DELETE_IN_PROGRESS", False)):
+        handlers._clients["cloudformation"] = stack_in(status)
+        handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"), physical_id), None)
+        assert (len(keys_under(s3, bucket, base)) > 5) is kept, status
+
+
+def stack_in(status):
+    """A CloudFormation client whose DescribeStacks reports `status` (botocore Stubber)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("cloudformation", region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_response("describe_stacks", {"Stacks": [{
+        "StackName": "BloomStack", "StackId": STACK_ID, "StackStatus": status,
+        "CreationTime": "2026-11-27T00:00:00Z"}]}, {"StackName": STACK_ID})
+    stubber.activate()
+    return client
 
 
 def test_a_checksum_failure_fails_the_deploy_with_the_reason_and_no_marker(hub, s3, bucket,

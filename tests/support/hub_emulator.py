@@ -106,6 +106,7 @@ class Faults:
     # counters, read by the tests
     resolve_calls: int = 0
     resolve_cache_requests: int = 0
+    api_calls: int = 0
     cdn_requests: int = 0
     cdn_bytes: int = 0
     auth_sent_to_cdn: int = 0
@@ -239,6 +240,7 @@ class _HubHandler(_Base):
         path = unquote(url.path)
         faults = self.emulator.faults
         if path.startswith("/api/models/"):
+            faults.count("api_calls")
             if faults.take("api_errors"):
                 return self._error(503, "ServiceUnavailable", "try again", head)
             rest = path[len("/api/models/"):]

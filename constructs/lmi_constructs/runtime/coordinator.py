@@ -7,6 +7,7 @@ differs (async Lambda invocations there, threads here).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .transfer import DEFAULT_PART_SIZE, MIB, FileCopier, check_part_size
 WORKER_BUDGET_S = 840
 WORKER_MIB_PER_S = 40
 MAX_FILE_BYTES = WORKER_BUDGET_S * WORKER_MIB_PER_S * MIB
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ def plan_copy(hub: HubClient, s3, request: CopyRequest,
     manifest = Manifest(
         repo_id=request.repo_id, revision=request.revision, commit=commit, bucket=request.bucket,
         prefix=request.prefix, part_size=request.part_size, created_at=started_at,
+        allow_patterns=list(request.allow_patterns) if request.allow_patterns else None,
+        ignore_patterns=list(request.ignore_patterns) if request.ignore_patterns else None,
         entries=[ManifestEntry(f.path, f.size, f.checksum, reusable.get(f.checksum))
                  for f in files])
     completed = read_completed(s3, layout)
@@ -94,6 +98,35 @@ def plan_copy(hub: HubClient, s3, request: CopyRequest,
     return manifest
 
 
+def completed_copy(s3, request: CopyRequest) -> Optional[Manifest]:
+    """A copy already complete in S3 for this revision and selection, read without the Hub: the
+    commit itself when the revision is a sha, else the newest completed copy made for that
+    branch or tag. What a rollback (CloudFormation sends the old properties again) needs, when
+    the Hub may be rate limiting, down, or no longer accepting the token."""
+    def wanted(manifest: Optional[Manifest]) -> bool:
+        return (manifest is not None
+                and manifest.allow_patterns == (list(request.allow_patterns or []) or None)
+                and manifest.ignore_patterns == (list(request.ignore_patterns or []) or None))
+
+    root = CopyLayout(request.bucket, request.prefix, request.repo_id, "-")
+    if COMMIT_SHA.match(request.revision):
+        found = read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id,
+                                              request.revision))
+        return found if wanted(found) else None
+    candidates = [read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id,
+                                                commit)) for commit in commits_in(s3, root)]
+    matching = [m for m in candidates if wanted(m) and m.revision == request.revision]
+    return max(matching, key=lambda m: m.created_at, default=None)
+
+
+def commits_in(s3, layout: CopyLayout) -> List[str]:
+    """The commit prefixes under the repository's root."""
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=layout.bucket, Prefix=layout.repo_root, Delimiter="/")
+    return [common["Prefix"][len(layout.repo_root):].rstrip("/")
+            for page in pages for common in page.get("CommonPrefixes", [])]
+
+
 def same_files(a: Manifest, b: Manifest) -> bool:
     return ({(e.path, e.size, e.checksum) for e in a.entries}
             == {(e.path, e.size, e.checksum) for e in b.entries})
@@ -102,17 +135,13 @@ def same_files(a: Manifest, b: Manifest) -> bool:
 def reusable_objects(s3, layout: CopyLayout) -> Dict[str, str]:
     """checksum -> key of a verified object under another completed commit of the same repo."""
     found: Dict[str, str] = {}
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=layout.bucket, Prefix=layout.repo_root, Delimiter="/")
-    for page in pages:
-        for common in page.get("CommonPrefixes", []):
-            if common["Prefix"] == layout.base:
-                continue
-            other = CopyLayout(layout.bucket, layout.prefix, layout.repo_id,
-                               common["Prefix"][len(layout.repo_root):].rstrip("/"))
-            completed = read_completed(s3, other)
-            for entry in completed.entries if completed else ():
-                found.setdefault(entry.checksum, other.object_key(entry.path))
+    for commit in commits_in(s3, layout):
+        if commit == layout.commit:
+            continue
+        other = CopyLayout(layout.bucket, layout.prefix, layout.repo_id, commit)
+        completed = read_completed(s3, other)
+        for entry in completed.entries if completed else ():
+            found.setdefault(entry.checksum, other.object_key(entry.path))
     return found
 
 

@@ -18,9 +18,10 @@ from typing import Optional
 import boto3
 from botocore.config import Config
 
-from .coordinator import (CopyRequest, copy_attributes, delete_copy, plan_copy, publish_complete,
-                          read_completed, read_manifest, same_files)
-from .errors import CopyError, CopyTimedOut
+from .coordinator import (COMMIT_SHA, CopyRequest, completed_copy, copy_attributes, delete_copy,
+                          plan_copy, publish_complete, read_completed, read_manifest, same_files)
+from .errors import (CopyError, CopyTimedOut, GatedRepository, HubUnavailable, RateLimited,
+                     RepositoryNotFound, RevisionNotFound)
 from .fanout import advance
 from .hub import HubClient
 from .layout import CONTROL_DIR
@@ -43,14 +44,54 @@ def on_event(event, context):
     props = event["ResourceProperties"]
     if event["RequestType"] == "Delete":
         physical_id = event.get("PhysicalResourceId", "")
-        if props.get("RemovalPolicy") == "destroy" and physical_id.startswith("s3://"):
+        if (props.get("RemovalPolicy") == "destroy" and physical_id.startswith("s3://")
+                and _copy_no_longer_needed(event)):
             bucket, base = physical_id[len("s3://"):].split("/", 1)
             delete_copy(_s3(), bucket, base)
         return {"PhysicalResourceId": physical_id}
-    manifest = plan_copy(_hub(), _s3(), _copy_request(props), started_at)
+    request = _copy_request(props)
+    if COMMIT_SHA.match(request.revision):  # a pinned commit already complete: no Hub at all
+        done = completed_copy(_s3(), request)
+        if done is not None:
+            log.info("complete in S3 already: %s", done.layout.uri)
+            return _answer(done)
+    try:
+        manifest = plan_copy(_hub(), _s3(), request, started_at)
+    except (HubUnavailable, RateLimited, GatedRepository, RepositoryNotFound,
+            RevisionNotFound) as error:
+        # A rollback sends the old properties again; their copy is complete in S3, and the Hub
+        # (rate limits, a revoked token, a newly gated repository) must not block it.
+        done = completed_copy(_s3(), request)
+        if done is None:
+            raise
+        log.warning("the Hub refused (%s); answering with the completed copy %s made for %s",
+                    error, done.layout.uri, request.revision)
+        return _answer(done)
     # A new commit is a new physical id: CloudFormation then deletes the old one, which keeps its
     # weights unless removal_policy is DESTROY, so a rollback still finds them.
+    return _answer(manifest)
+
+
+def _answer(manifest) -> dict:
     return {"PhysicalResourceId": manifest.layout.uri, "Data": copy_attributes(manifest)}
+
+
+# Stack states in which deleting a copy with removal_policy=DESTROY is what the user asked for:
+# the stack is being deleted, or an update succeeded and the old commit is cleaned up. In the
+# rollbacks (a failed create, a failed update) the copy is what the next deploy resumes from.
+_DESTROY_STATES = ("DELETE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+
+
+def _copy_no_longer_needed(event) -> bool:
+    try:
+        stack = _client("cloudformation").describe_stacks(StackName=event["StackId"])["Stacks"][0]
+    except Exception as error:  # unsure: keep the weights, and say so
+        log.warning("cannot read the stack's status (%s): keeping the copy", error)
+        return False
+    status = stack["StackStatus"]
+    if status not in _DESTROY_STATES:
+        log.info("stack is %s: keeping the copy for the next deploy to resume from", status)
+    return status in _DESTROY_STATES
 
 
 def is_complete(event, context):

@@ -87,6 +87,10 @@ class Manifest:
     part_size: int
     entries: List[ManifestEntry] = field(default_factory=list)
     created_at: float = 0.0  # when this deploy planned the copy: its deadline and its statuses
+    # the selection asked for (None: the default patterns), so a completed copy can answer a
+    # later request for the same revision and selection without the Hub
+    allow_patterns: Optional[List[str]] = None
+    ignore_patterns: Optional[List[str]] = None
 
     @property
     def layout(self) -> CopyLayout:

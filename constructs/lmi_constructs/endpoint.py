@@ -20,9 +20,9 @@ from .model_code import ModelCode
 from .model_source import ModelSource, WeightsLocation
 from .nag import render_resolved
 from .network import s3_route_warning, vpc_config
-from .observability import EndpointMonitoring, Observability
+from .observability import PERIOD_S, EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
-from .scaling import AutoScaling, add_autoscaling
+from .scaling import AutoScaling, ScalingGuard, add_autoscaling
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from .spec.serving import environment_options, model_code_properties
@@ -188,6 +188,10 @@ class LmiEndpoint(Construct):
         self.scalable_target = add_autoscaling(
             self, autoscaling, endpoint_name, VARIANT_NAME, async_inference is not None,
             self.endpoint) if autoscaling else None
+        if autoscaling:
+            guard = ScalingGuard(self, "ScalingGuard", endpoint_name=endpoint_name,
+                                 instance_type=instance_type)
+            self.endpoint.node.add_dependency(guard)
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
 
@@ -277,6 +281,13 @@ def _option_violations(*, autoscaling, observability, rollout, data_capture, asy
     if rollout and not observability.enabled:
         found.append(Violation("rollout", rollout.traffic, "rolls back on the endpoint's alarms, "
                                "and observability is disabled", "keep observability enabled"))
+    elif rollout and rollout.wait_s < observability.alarm_window_s:
+        found.append(Violation(
+            "rollout.wait_s", rollout.wait_s, f"is shorter than the {observability.alarm_window_s}"
+            f" s the latency and GPU memory alarms need before they can fire "
+            f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could not "
+            "stop a bad step", f"pass wait_s >= {observability.alarm_window_s}, or fewer "
+            "Observability(evaluation_periods=...)"))
     if enable_network_isolation:
         found.append(Violation(
             "enable_network_isolation", True, "would cut the container off from S3, and it "

@@ -19,7 +19,8 @@ from constructs import Construct
 from .spec import Violation
 from .spec.limits import REALTIME_LIMIT_S
 
-PERIOD = Duration.minutes(5)
+PERIOD_S = 300
+PERIOD = Duration.seconds(PERIOD_S)
 # Default p90 latency alarms: three quarters of what SageMaker allows a request, so the alarm
 # fires before clients see timeouts. Real-time: 60 s (InvokeEndpoint); asynchronous: the
 # default 15-minute InvocationTimeoutSeconds of AsyncInferenceClientConfig.
@@ -37,6 +38,11 @@ class Observability:
     evaluation_periods: int = 3            # 5-minute periods above threshold (latency, GPU)
     alarm_topic: Optional[sns.ITopic] = None
     dashboard: bool = True
+
+    @property
+    def alarm_window_s(self) -> int:
+        """The shortest time in which the latency and GPU alarms can go to ALARM."""
+        return self.evaluation_periods * PERIOD_S
 
     def latency_threshold_ms(self, asynchronous: bool) -> float:
         if self.latency_p90_ms is not None:

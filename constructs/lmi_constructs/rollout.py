@@ -26,7 +26,7 @@ TRAFFIC = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 class BlueGreenRollout:
     traffic: str = "CANARY"
     step_percent: int = 10         # the canary, or each linear step, as % of capacity
-    wait_s: int = 600              # bake time per step, watching the alarms
+    wait_s: int = 900              # bake time per step, watching the alarms (>= their window)
     termination_wait_s: int = 600  # keep the old fleet this long after the shift
     max_execution_s: int = 3600    # give up (and roll back) after this long
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-from aws_cdk import Duration
+from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
@@ -62,6 +62,26 @@ class AutoScaling:
                 found.append(Violation(f"autoscaling.{name}", getattr(self, name),
                                        "must be 0 or more", "pass e.g. 300"))
         return found
+
+
+class ScalingGuard(Construct):
+    """Fails a deploy that changes the instance type of the autoscaled variant, before the
+    endpoint update (which SageMaker would refuse), with the two-deploy procedure
+    (runtime/scaling_guard.py). The endpoint depends on it, so it runs first."""
+
+    def __init__(self, scope: Construct, id: str, *, endpoint_name: str, instance_type: str):
+        super().__init__(scope, id)
+        from .runtime_functions import (acknowledge_provider_framework, provider,
+                                        runtime_function)
+
+        function = runtime_function(self, "Check", "guard_instance_type", Duration.minutes(1),
+                                    128, {}, "Refuses an instance type change under autoscaling")
+        framework = provider(self, "Provider", on_event_handler=function)
+        acknowledge_provider_framework(framework, (function,))
+        self.resource = CustomResource(
+            self, "Resource", service_token=framework.service_token,
+            resource_type="Custom::LmiScalingGuard",
+            properties={"Endpoint": endpoint_name, "InstanceType": instance_type})
 
 
 def add_autoscaling(scope: Construct, options: AutoScaling, endpoint_name: str, variant: str,

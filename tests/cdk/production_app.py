@@ -33,7 +33,8 @@ def build_production_stack(outdir: str):
     acknowledge(vpc, "VPC7", "A test fixture's VPC; the team's real VPC carries its flow logs.")
     llama(stack, instance_count=2,
           autoscaling=AutoScaling(min_instances=2, max_instances=6, target=20),
-          observability=Observability(alarm_topic=topic, latency_p90_ms=20_000),
+          observability=Observability(alarm_topic=topic, latency_p90_ms=20_000,
+                                      evaluation_periods=1),  # can stop a 300 s step
           rollout=BlueGreenRollout(traffic="LINEAR", step_percent=25, wait_s=300),
           data_capture=DataCapture("s3://team-capture/llama/", sampling_percent=5, kms_key=key),
           vpc=vpc, weights_key=key)

@@ -248,3 +248,20 @@ def test_rollback_can_read_its_alarms_and_autoscaled_capacity_survives_updates(t
     [describe] = [s for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"]
     alarms = by_prefix(template, "AWS::CloudWatch::Alarm", "LlamaMonitoring")
     assert len(describe["Resource"]) == len(alarms) == 3
+
+
+def test_an_instance_type_change_under_autoscaling_is_stopped_first(template):
+    [guard] = by_prefix(template, "Custom::LmiScalingGuard", "LlamaScalingGuard").values()
+    assert guard["InstanceType"] == "ml.g5.12xlarge"
+    [endpoint] = [r for k, r in resources_of(template, "AWS::SageMaker::Endpoint").items()
+                  if k.startswith("LlamaEndpoint")]
+    guard_id = next(k for k in resources_of(template, "Custom::LmiScalingGuard")
+                    if k.startswith("LlamaScalingGuard"))
+    assert guard_id in endpoint["DependsOn"]  # checked before SageMaker sees the update
+
+
+def test_a_bake_shorter_than_the_alarms_window_is_refused():
+    stack = Stack(App(), "Short")
+    with pytest.raises(SpecError, match=r"rollout.wait_s=600: is shorter than the 900 s the "
+                                        r"latency and GPU memory alarms need"):
+        llama(stack, instance_count=2, rollout=BlueGreenRollout(wait_s=600))

@@ -27,6 +27,7 @@ from .hub import HubClient
 from .layout import CONTROL_DIR
 from .prefix_check import check_prefix
 from .s3_objects import NamedRefusals
+from .scaling_guard import check_instance_type_change
 from .transfer import DEFAULT_PART_SIZE, FileCopier
 from .worker import run_worker
 
@@ -143,6 +144,14 @@ def check_weights(event, context):
              props["Prefix"])
     return {"PhysicalResourceId": f"s3://{props['Bucket']}/{props['Prefix']}",
             "Data": {"FileCount": str(count), "TotalBytes": str(size)}}
+
+
+def guard_instance_type(event, context):
+    """ScalingGuard's onEvent: fail fast on an instance type change of an autoscaled variant."""
+    _log_event(event)
+    check_instance_type_change(event)
+    return {"PhysicalResourceId": event.get("PhysicalResourceId")
+            or f"scaling-guard-{event['ResourceProperties']['Endpoint']}"}
 
 
 def _copy_request(props) -> CopyRequest:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from aws_cdk import Annotations, CfnOutput, CfnTag, Duration, Names, Stack
+from aws_cdk import (Annotations, ArnFormat, CfnOutput, CfnTag, Duration, Names, RemovalPolicy,
+                     Stack)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
@@ -18,8 +20,9 @@ from .data_capture import DataCapture, data_capture_config
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
 from .model_source import ModelSource, WeightsLocation
+from . import nag
 from .nag import render_resolved
-from .network import s3_route_warning, vpc_config
+from .network import NetworkRelease, s3_route_warning, vpc_config
 from .observability import PERIOD_S, EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, ScalingGuard, add_autoscaling
@@ -77,7 +80,8 @@ class LmiEndpoint(Construct):
                  security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
                  enable_network_isolation: bool = False,
                  weights_key: Optional[kms.IKey] = None,
-                 check_weights: bool = True):
+                 check_weights: bool = True,
+                 log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH):
         super().__init__(scope, id)
         image_uri = image if image and "/" in image else None
         try:
@@ -192,6 +196,19 @@ class LmiEndpoint(Construct):
             guard = ScalingGuard(self, "ScalingGuard", endpoint_name=endpoint_name,
                                  instance_type=instance_type)
             self.endpoint.node.add_dependency(guard)
+        own_group = self.node.try_find_child("SecurityGroup")
+        if own_group is not None:  # the group is ours: delete it only once SageMaker let go
+            release = NetworkRelease(self, "NetworkRelease", group=own_group)
+            self.endpoint.node.add_dependency(release)
+        # SageMaker's own log group for the endpoint, with an expiry, deleted with the stack
+        self.log_retention = logs.LogRetention(
+            self, "EndpointLogRetention", log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.endpoint.node.add_dependency(self.log_retention)
+        nag.acknowledge_log_retention(self, Stack.of(self).format_arn(
+            service="logs", resource="log-group",
+            resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME))
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
 

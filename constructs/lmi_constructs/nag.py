@@ -58,3 +58,20 @@ def render_resolved(value, reference: str, unknown: str = None) -> str:
     if unknown is not None:
         return unknown
     raise ValueError(f"cannot render {value!r} as text")
+
+
+def acknowledge_log_retention(scope: IConstruct, log_group_arn: str) -> None:
+    """CDK's LogRetention singleton (one per stack): its role carries
+    AWSLambdaBasicExecutionRole and puts retention policies on `*`; DeleteLogGroup is scoped to
+    the group. The library's choices, acknowledged on exactly its resources."""
+    singleton = Stack.of(scope).node.try_find_child("LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a")
+    if singleton is None:
+        return
+    reason = ("CDK's LogRetention function (aws-cdk-lib aws_logs.LogRetention) sets the expiry "
+              "of the endpoint's log group, which SageMaker creates; its role is the library's.")
+    role = singleton.node.find_child("ServiceRole")
+    acknowledge(role, "IAM4", reason, "Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "service-role/AWSLambdaBasicExecutionRole")
+    policy = role.node.find_child("DefaultPolicy")
+    acknowledge(policy, "IAM5", reason, "Resource::*")
+    acknowledge_wildcard_resource(policy, log_group_arn, reason)

@@ -26,6 +26,7 @@ ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermissi
 
 def vpc_config(scope: Construct, vpc: ec2.IVpc, subnets: Optional[ec2.SubnetSelection],
                security_groups: Optional[Sequence[ec2.ISecurityGroup]], role: iam.IRole):
+    """The Model's VpcConfig; the group it makes when none is given is in scope.own_group."""
     groups = list(security_groups or [ec2.SecurityGroup(
         scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
         description="LMI endpoint: no inbound (SageMaker invokes through its own plane), "
@@ -61,3 +62,36 @@ def _is_s3_gateway(child) -> bool:
     cfn = child.node.default_child
     service = Stack.of(child).resolve(cfn.service_name) if cfn is not None else None
     return ".s3" in json.dumps(service)
+
+
+class NetworkRelease(Construct):
+    """Holds the deletion of the security group LmiEndpoint made until SageMaker has released its
+    network interfaces (runtime/network_release.py): the endpoint depends on this, this on the
+    group, so CloudFormation deletes the endpoint, waits here, then deletes the group."""
+
+    def __init__(self, scope: Construct, id: str, *, group: ec2.SecurityGroup):
+        super().__init__(scope, id)
+        from aws_cdk import CustomResource, Duration
+
+        from . import nag
+        from .runtime_functions import (acknowledge_provider_framework, provider,
+                                        runtime_function)
+
+        started = runtime_function(self, "Start", "network_release_started", Duration.minutes(1),
+                                   128, {}, "Names the wait for the endpoint's interfaces")
+        released = runtime_function(self, "Check", "network_released", Duration.minutes(1), 128,
+                                    {}, "Checks the endpoint's interfaces are gone")
+        released.add_to_role_policy(iam.PolicyStatement(
+            actions=["ec2:DescribeNetworkInterfaces"], resources=["*"]))
+        nag.acknowledge_wildcard_resource(
+            released.role.node.find_child("DefaultPolicy"), "*",
+            "ec2:DescribeNetworkInterfaces supports no resource-level permissions (EC2 "
+            "authorization reference); it only reads which interfaces use the group.")
+        framework = provider(self, "Provider", on_event_handler=started,
+                             is_complete_handler=released,
+                             query_interval=Duration.seconds(30), total_timeout=Duration.hours(1))
+        acknowledge_provider_framework(framework, (started, released))
+        self.resource = CustomResource(
+            self, "Resource", service_token=framework.service_token,
+            resource_type="Custom::LmiNetworkRelease",
+            properties={"SecurityGroupId": group.security_group_id})

@@ -457,3 +457,85 @@ def test_a_rollback_is_answered_from_s3_without_the_hub(reference_assembly, worl
     assert unpinned.physical_id == branch.physical_id  # main's completed copy: commit A
     refused = rehearsal.create({**properties, "Revision": "other-branch"})
     assert refused.status == "FAILED" and "is gated" in refused.reason  # nothing to fall back on
+
+
+def test_a_new_bucket_is_an_update_that_copies_into_it(reference_assembly, world, s3):
+    """The bucket is among the copy's properties: moving the weights bucket sends an Update, and
+    the copy lands in the new bucket (under the policy synthesized for it) before the Model
+    moves there."""
+    rehearsal, properties, _, _ = rehearsal_for(reference_assembly, "BloomStack", world)
+    commit = world["hub"].add_repo(REPOS["BloomStack"], repository("BloomStack"))
+    first = rehearsal.create(properties)
+    assert first.status == "SUCCESS"
+    moved_to = f"lmi-weights-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=moved_to)
+    moved_world = {**world, "bucket": moved_to}
+    moved, moved_properties, _, _ = rehearsal_for(reference_assembly, "BloomStack", moved_world)
+    assert moved_properties["Bucket"] == moved_to != properties["Bucket"]
+    update = moved.update(moved_properties, properties, first.physical_id)
+    assert update.status == "SUCCESS", update
+    base = f"hub/{REPOS['BloomStack']}/{commit}/"
+    assert update.physical_id == f"s3://{moved_to}/{base}"
+    assert weights_under(s3, moved_to, base) == weights_under(s3, world["bucket"], base)
+
+
+@pytest.fixture(scope="module")
+def destroy_assembly(tmp_path_factory):
+    """BloomStack's copy with removal_policy=DESTROY, into the LmiWeights bucket."""
+    from aws_cdk import App, RemovalPolicy, Stack
+    from aws_cdk import aws_s3 as s3_lib
+
+    from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource
+
+    from .conftest import ROOT
+
+    app = App(outdir=str(tmp_path_factory.mktemp("destroy.out")))
+    stack = Stack(app, "Disposable")
+    bucket = s3_lib.Bucket.from_bucket_name(stack, "Weights", __import__("aws_cdk").Fn.import_value(
+        "LmiWeights-WeightsBucketName"))
+    LmiEndpoint(stack, "Endpoint", model=ModelSource.from_hugging_face(
+        REPOS["BloomStack"], removal_policy=RemovalPolicy.DESTROY),
+        instance_type="ml.p4d.24xlarge", tensor_parallel_degree=8, engine=Engine.DEEPSPEED,
+        dtype="int8", image="0.19.0-deepspeed0.7.3-cu113", weights_bucket=bucket,
+        model_code=ModelCode.from_directory(ROOT / "model_code"),
+        request_limits=__import__("lmi_constructs").RequestLimits(2048, 320, None, 4))
+    return app.synth()
+
+
+def test_destroy_never_deletes_what_a_rollback_leaves_to_resume_from(destroy_assembly, world):
+    """removal_policy=DESTROY: a failed create's rollback keeps the partial copy, a successful
+    update's cleanup deletes the old commit, the stack's deletion deletes the copy; onEvent tells
+    them apart with DescribeStacks under its synthesized policy."""
+    from pathlib import Path
+
+    template = destroy_assembly.get_stack_by_name("Disposable").template
+    resolver = physical_values(template, "Disposable", world["bucket"])
+    rehearsal = CopyRehearsal(Path(destroy_assembly.directory), template, resolver,
+                              world["gate"], world["hub"].endpoint)
+    properties = copy_properties(template, resolver)
+    hub, s3, bucket, repo = world["hub"], world["s3"], world["bucket"], REPOS["BloomStack"]
+    commit_a = hub.add_repo(repo, repository("BloomStack"))
+    base_a = f"hub/{repo}/{commit_a}/"
+    hub.faults.corrupt_paths = {large_file("BloomStack")}
+    failed = rehearsal.create(properties)
+    assert failed.status == "FAILED"
+    rehearsal.stack_status = "ROLLBACK_IN_PROGRESS"
+    assert rehearsal.delete(properties, failed.physical_id).status == "SUCCESS"
+    kept = weights_under(s3, bucket, base_a)
+    assert len(kept) == 6  # all but the corrupted file: what the next deploy resumes from
+
+    hub.faults.corrupt_paths = set()
+    rehearsal.stack_status = "CREATE_IN_PROGRESS"
+    created = rehearsal.create(properties)
+    commit_b = hub.add_repo(repo, repository("BloomStack", version=1))
+    pinned = {**properties, "Revision": commit_b}
+    rehearsal.stack_status = "UPDATE_IN_PROGRESS"
+    updated = rehearsal.update(pinned, properties, created.physical_id)
+    assert (created.status, updated.status) == ("SUCCESS", "SUCCESS")
+    rehearsal.stack_status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    rehearsal.delete(properties, created.physical_id)
+    assert keys(s3, bucket, base_a) == []  # the old commit, after a successful update
+    rehearsal.stack_status = "DELETE_IN_PROGRESS"
+    rehearsal.delete(pinned, updated.physical_id)
+    assert keys(s3, bucket, f"hub/{repo}/") == []
+    assert world["gate"].refusals == []

@@ -17,10 +17,12 @@ COPY = "EndpointHubWeightsCopyAAFD5757"
 
 
 def functions(template):
+    """The copier's own functions (not the Provider framework's, nor CDK's LogRetention)."""
     return {logical_id.removeprefix("EndpointHubWeights").removeprefix("GatedHubWeights"):
             resource["Properties"]
             for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
-            if "framework" not in logical_id}
+            if "framework" not in logical_id
+            and logical_id.startswith(("EndpointHubWeights", "GatedHubWeights"))}
 
 
 def by_name(found, name):

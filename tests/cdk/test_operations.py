@@ -265,3 +265,25 @@ def test_a_bake_shorter_than_the_alarms_window_is_refused():
     with pytest.raises(SpecError, match=r"rollout.wait_s=600: is shorter than the 900 s the "
                                         r"latency and GPU memory alarms need"):
         llama(stack, instance_count=2, rollout=BlueGreenRollout(wait_s=600))
+
+
+def test_destroy_leaves_neither_a_stuck_group_nor_an_endless_log(template):
+    endpoints = {k: r for k, r in resources_of(template, "AWS::SageMaker::Endpoint").items()}
+    llama_id = next(k for k in endpoints if k.startswith("LlamaEndpoint"))
+    # the group LmiEndpoint made is deleted only after SageMaker released its interfaces
+    [(release_id, release)] = [(k, r) for k, r in resources_of(
+        template, "Custom::LmiNetworkRelease").items() if k.startswith("LlamaNetworkRelease")]
+    assert release["Properties"]["SecurityGroupId"]["Fn::GetAtt"][0].startswith(
+        "LlamaSecurityGroup")
+    assert release_id in endpoints[llama_id]["DependsOn"]
+    # SageMaker's own log group for each endpoint gets an expiry, and goes with the stack
+    retention = {r["Properties"]["LogGroupName"]: r for r in resources_of(
+        template, "Custom::LogRetention").values()}
+    assert len(retention) == 2
+    for name, resource in retention.items():
+        assert name.startswith("/aws/sagemaker/Endpoints/Production-")
+        assert resource["Properties"]["RetentionInDays"] == 30
+        assert resource["Properties"]["RemovalPolicy"] == "destroy"
+    retention_id = next(k for k, r in resources_of(template, "Custom::LogRetention").items()
+                        if k.startswith("Llama"))
+    assert retention_id in endpoints[llama_id]["DependsOn"]

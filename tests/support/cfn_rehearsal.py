@@ -36,6 +36,7 @@ from .iam import Policy, Resolver, functions_by_handler, role_policy
 from .s3_gate import S3Gate
 
 QUERY_INTERVAL_S = 30  # HubWeights' Provider query interval
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/rehearsal/1"
 TOTAL_TIMEOUT_S = 3600  # the Provider's totalTimeout (and CloudFormation's custom resource hour)
 _packages = itertools.count()
 
@@ -97,6 +98,20 @@ class LoadedFunction:
     def __call__(self, event):
         with patched_environment(self.environment):
             return getattr(self.handlers, self.handler_name)(event, None)
+
+
+class FakeCloudFormation:
+    """DescribeStacks for onEvent: authorized by its policy, answering the rehearsal's status."""
+
+    def __init__(self, caller_policy: Policy, status):
+        self.policy, self.status = caller_policy, status
+
+    def describe_stacks(self, StackName):
+        if not self.policy.allows("cloudformation:DescribeStacks", StackName):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized to "
+                                         "perform: cloudformation:DescribeStacks"}},
+                              "DescribeStacks")
+        return {"Stacks": [{"StackId": StackName, "StackStatus": self.status()}]}
 
 
 class FakeLambda:
@@ -174,6 +189,9 @@ class CopyRehearsal:
         arns = {resolver.refs[worker]: resolver.attributes[(worker, "Arn")]}
         self.lambda_service = FakeLambda(self.policies["IsComplete"], "IsCompleteRole", arns)
         self.functions["IsComplete"].handlers._clients["lambda"] = self.lambda_service
+        self.stack_status = "CREATE_IN_PROGRESS"  # what DescribeStacks answers onEvent
+        self.functions["OnEvent"].handlers._clients["cloudformation"] = FakeCloudFormation(
+            self.policies["OnEvent"], lambda: self.stack_status)
 
     # --- what CloudFormation sends, through the Provider framework --------------------------
     def create(self, properties: dict) -> Outcome:
@@ -191,7 +209,7 @@ class CopyRehearsal:
     def _run(self, event: dict) -> Outcome:
         event = {**event, "RequestId": str(uuid.uuid4()), "LogicalResourceId":
                  "EndpointHubWeightsCopy", "ResourceType": "Custom::HubWeights",
-                 "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/rehearsal/1"}
+                 "StackId": STACK_ID}
         try:
             started = self.functions["OnEvent"](event)
         except Exception as error:  # the framework reports the message as the reason
@@ -252,5 +270,6 @@ def physical_values(template: dict, stack: str, bucket: str) -> Resolver:
                                                f"/aws/lambda/{name}:*")
         elif kind in ("AWS::SageMaker::Endpoint", "AWS::SageMaker::Model"):
             refs[logical_id] = name
+    refs["AWS::StackId"] = STACK_ID
     return Resolver(template, refs, attributes,
                     imports={"LmiWeights-WeightsBucketName": bucket})

@@ -27,6 +27,7 @@ from .hub import HubClient
 from .layout import CONTROL_DIR
 from .prefix_check import check_prefix
 from .s3_objects import NamedRefusals
+from .network_release import interfaces_in
 from .scaling_guard import check_instance_type_change
 from .transfer import DEFAULT_PART_SIZE, FileCopier
 from .worker import run_worker
@@ -152,6 +153,23 @@ def guard_instance_type(event, context):
     check_instance_type_change(event)
     return {"PhysicalResourceId": event.get("PhysicalResourceId")
             or f"scaling-guard-{event['ResourceProperties']['Endpoint']}"}
+
+
+def network_release_started(event, context):
+    """NetworkRelease's onEvent: nothing to do but name the resource."""
+    _log_event(event)
+    return {"PhysicalResourceId": event.get("PhysicalResourceId")
+            or f"network-release-{event['ResourceProperties']['SecurityGroupId']}"}
+
+
+def network_released(event, context):
+    """NetworkRelease's isComplete: on Delete, done once no interface uses the group."""
+    if event["RequestType"] != "Delete":
+        return {"IsComplete": True}
+    group = event["ResourceProperties"]["SecurityGroupId"]
+    left = interfaces_in(_client("ec2"), group)
+    log.info("%d network interface(s) still in %s", left, group)
+    return {"IsComplete": left == 0}
 
 
 def _copy_request(props) -> CopyRequest:

@@ -1,0 +1,47 @@
+"""NetworkRelease's handlers: on stack deletion, not complete while an interface still uses the
+group (EC2 DescribeNetworkInterfaces, as botocore's Stubber answers it), complete once none."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from lmi_constructs.runtime import handlers
+
+GROUP = "sg-0123456789abcdef0"
+
+
+def event(request_type):
+    return {"RequestType": request_type, "RequestId": "1", "LogicalResourceId": "NetworkRelease",
+            "ResourceProperties": {"SecurityGroupId": GROUP}}
+
+
+@pytest.fixture
+def ec2(monkeypatch):
+    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    stubber = Stubber(client)
+    monkeypatch.setitem(handlers._clients, "ec2", client)
+    with stubber:
+        yield stubber
+
+
+def interfaces(count):
+    return {"NetworkInterfaces": [{"NetworkInterfaceId": f"eni-{i:017x}"} for i in range(count)]}
+
+
+def test_deletion_waits_for_sagemakers_interfaces(ec2):
+    expected = {"Filters": [{"Name": "group-id", "Values": [GROUP]}]}
+    ec2.add_response("describe_network_interfaces", interfaces(2), expected)
+    ec2.add_response("describe_network_interfaces", interfaces(0), expected)
+    assert handlers.network_released(event("Delete"), None) == {"IsComplete": False}
+    assert handlers.network_released(event("Delete"), None) == {"IsComplete": True}
+    ec2.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update"])
+def test_creates_and_updates_wait_for_nothing(ec2, request_type):
+    assert handlers.network_released(event(request_type), None) == {"IsComplete": True}
+    assert handlers.network_release_started(event(request_type), None)["PhysicalResourceId"] \
+        == f"network-release-{GROUP}"

@@ -69,7 +69,8 @@ def _stage(request, workers: int) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from ..runtime.coordinator import (check_progress, copy_attributes, plan_copy,
-                                       publish_complete, read_completed, same_files)
+                                       publish_complete, read_completed, register_holder,
+                                       same_files)
     from ..runtime.errors import CopyError
     from ..runtime.hub import HubClient
     from ..runtime.s3_objects import NamedRefusals
@@ -95,6 +96,8 @@ def _stage(request, workers: int) -> int:
             if not progress.complete:
                 raise CopyError(f"copy ended with {progress.summary()}: run the command again")
             publish_complete(s3, manifest)
+        # A copy made by hand is never deleted by a stack's DESTROY copy of the same prefix.
+        register_holder(s3, manifest.layout, "lmi-stage-weights")
     except CopyError as error:
         print(f"lmi stage-weights: {error}", file=sys.stderr)
         return 1

@@ -15,7 +15,8 @@ from typing import Dict, List, Optional, Sequence
 
 from .errors import FileTooLarge
 from .hub import HubClient
-from .layout import CopyLayout, Manifest, ManifestEntry, normalise_prefix
+from .layout import (CONTROL_DIR, CopyLayout, Manifest, ManifestEntry, normalise_prefix,
+                     selection_id)
 from .s3_objects import list_keys, read_if_listed
 from .selection import select_files
 from .transfer import DEFAULT_PART_SIZE, MIB, FileCopier, check_part_size
@@ -80,7 +81,8 @@ def plan_copy(hub: HubClient, s3, request: CopyRequest,
             f"{len(too_large)} file(s) exceed what one worker copies in Lambda's 15 minutes "
             f"({request.max_file_bytes / 1e9:.1f} GB): {names}; stage them with "
             "`lmi stage-weights` (no time limit) and deploy with weightsUri")
-    layout = CopyLayout(request.bucket, request.prefix, request.repo_id, commit)
+    layout = CopyLayout(request.bucket, request.prefix, request.repo_id, commit,
+                        selection_id(request.allow_patterns, request.ignore_patterns))
     reusable = reusable_objects(s3, layout)
     manifest = Manifest(
         repo_id=request.repo_id, revision=request.revision, commit=commit, bucket=request.bucket,
@@ -110,8 +112,9 @@ def completed_copy(s3, request: CopyRequest) -> Optional[Manifest]:
 
     root = CopyLayout(request.bucket, request.prefix, request.repo_id, "-")
     if COMMIT_SHA.match(request.revision):
-        found = read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id,
-                                              request.revision))
+        found = read_completed(s3, CopyLayout(
+            request.bucket, request.prefix, request.repo_id, request.revision,
+            selection_id(request.allow_patterns, request.ignore_patterns)))
         return found if wanted(found) else None
     candidates = [read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id,
                                                 commit)) for commit in commits_in(s3, root)]
@@ -190,6 +193,20 @@ def copy_attributes(manifest: Manifest) -> Dict[str, str]:
     return {"S3Uri": layout.uri, "Bucket": layout.bucket, "KeyPrefix": layout.base,
             "CommitSha": manifest.commit, "FileCount": str(len(manifest.entries)),
             "TotalBytes": str(manifest.total_bytes)}
+
+
+def register_holder(s3, layout: CopyLayout, holder: str) -> None:
+    """Record that `holder` (a stack's copy resource, or `lmi stage-weights`) uses this copy."""
+    s3.put_object(Bucket=layout.bucket, Key=layout.holders_prefix + holder, Body=b"",
+                  ContentType="text/plain")
+
+
+def release_holder(s3, bucket: str, base: str, holder: str) -> List[str]:
+    """Drop `holder`'s record; the holders that remain (a copy they use is not deleted)."""
+    prefix = f"{base}{CONTROL_DIR}holders/"
+    s3.delete_object(Bucket=bucket, Key=prefix + holder)
+    return sorted(key[len(prefix):] for key in list_keys(s3, bucket, prefix)
+                  if key != prefix + holder)
 
 
 def delete_copy(s3, bucket: str, base: str) -> int:

@@ -29,6 +29,10 @@ class FileTooLarge(CopyError):
     pass
 
 
+class UnsafePath(CopyError):
+    pass
+
+
 class ChecksumMismatch(CopyError):
     pass
 

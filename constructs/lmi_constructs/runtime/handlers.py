@@ -9,6 +9,7 @@ The token is read from Secrets Manager at run time and never logged or returned.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,7 +20,8 @@ import boto3
 from botocore.config import Config
 
 from .coordinator import (COMMIT_SHA, CopyRequest, completed_copy, copy_attributes, delete_copy,
-                          plan_copy, publish_complete, read_completed, read_manifest, same_files)
+                          plan_copy, publish_complete, read_completed, read_manifest,
+                          register_holder, release_holder, same_files)
 from .errors import (CopyError, CopyTimedOut, GatedRepository, HubUnavailable, RateLimited,
                      RepositoryNotFound, RevisionNotFound)
 from .fanout import advance
@@ -44,19 +46,25 @@ def on_event(event, context):
     started_at = time.time()  # CloudFormation's hour runs from about now, not from the manifest
     _log_event(event)
     props = event["ResourceProperties"]
+    holder = _holder(event)
     if event["RequestType"] == "Delete":
         physical_id = event.get("PhysicalResourceId", "")
-        if (props.get("RemovalPolicy") == "destroy" and physical_id.startswith("s3://")
-                and _copy_no_longer_needed(event)):
-            bucket, base = physical_id[len("s3://"):].split("/", 1)
-            delete_copy(_s3(), bucket, base)
+        if not physical_id.startswith("s3://"):  # a create that failed before planning
+            return {"PhysicalResourceId": physical_id}
+        bucket, base = physical_id[len("s3://"):].split("/", 1)
+        others = release_holder(_s3(), bucket, base, holder)
+        if props.get("RemovalPolicy") == "destroy":
+            if others:
+                log.info("keeping %s: %d other copies use it", physical_id, len(others))
+            elif _copy_no_longer_needed(event):
+                delete_copy(_s3(), bucket, base)
         return {"PhysicalResourceId": physical_id}
     request = _copy_request(props)
     if COMMIT_SHA.match(request.revision):  # a pinned commit already complete: no Hub at all
         done = completed_copy(_s3(), request)
         if done is not None:
             log.info("complete in S3 already: %s", done.layout.uri)
-            return _answer(done)
+            return _answer(done, holder)
     try:
         manifest = plan_copy(_hub(), _s3(), request, started_at)
     except (HubUnavailable, RateLimited, GatedRepository, RepositoryNotFound,
@@ -68,14 +76,21 @@ def on_event(event, context):
             raise
         log.warning("the Hub refused (%s); answering with the completed copy %s made for %s",
                     error, done.layout.uri, request.revision)
-        return _answer(done)
+        return _answer(done, holder)
     # A new commit is a new physical id: CloudFormation then deletes the old one, which keeps its
     # weights unless removal_policy is DESTROY, so a rollback still finds them.
-    return _answer(manifest)
+    return _answer(manifest, holder)
 
 
-def _answer(manifest) -> dict:
+def _answer(manifest, holder: str) -> dict:
+    register_holder(_s3(), manifest.layout, holder)
     return {"PhysicalResourceId": manifest.layout.uri, "Data": copy_attributes(manifest)}
+
+
+def _holder(event) -> str:
+    """This copy resource's name among the holders of a prefix: its stack and logical id."""
+    identity = f"{event.get('StackId', '')}/{event.get('LogicalResourceId', '')}"
+    return "stack-" + hashlib.sha256(identity.encode()).hexdigest()[:24]
 
 
 # Stack states in which deleting a copy with removal_policy=DESTROY is what the user asked for:

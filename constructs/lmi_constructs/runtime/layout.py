@@ -4,10 +4,17 @@ s3://<bucket>/<prefix><repo_id>/<commit>/<file>            the weights, as in th
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/manifest.json what should be there (sizes, checksums)
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/status/N.json a worker's progress on file N
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/complete.json written last, after every file verified
+s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/holders/<id>  one per copy (stack resource) using it
+
+A selection other than the default (allow_patterns / ignore_patterns) is part of the copy's
+identity: it lands under <commit>-sel-<hash of the patterns>/, with manifest and marker of its
+own, so two copies of one commit with different patterns never vouch for each other's files.
+`.lmi/` is the copier's: no repository file is ever copied there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -15,6 +22,14 @@ from typing import List, Optional, Tuple
 
 CHECKSUM_METADATA = "lmi-checksum"  # on every copied object: the verified sha256 or git sha1
 CONTROL_DIR = ".lmi/"
+
+
+def selection_id(allow_patterns=None, ignore_patterns=None) -> str:
+    """"" for the default selection, else sel-<12 hex> naming the patterns (order-free)."""
+    if not allow_patterns and not ignore_patterns:
+        return ""
+    text = json.dumps([sorted(allow_patterns or []), sorted(ignore_patterns or [])])
+    return "sel-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
@@ -37,6 +52,7 @@ class CopyLayout:
     prefix: str  # "" or ending with "/"
     repo_id: str
     commit: str
+    selection: str = ""  # selection_id(): "" for the default patterns
 
     @property
     def repo_root(self) -> str:
@@ -44,7 +60,12 @@ class CopyLayout:
 
     @property
     def base(self) -> str:
-        return f"{self.repo_root}{self.commit}/"
+        suffix = f"-{self.selection}" if self.selection else ""
+        return f"{self.repo_root}{self.commit}{suffix}/"
+
+    @property
+    def holders_prefix(self) -> str:
+        return f"{self.base}{CONTROL_DIR}holders/"
 
     @property
     def uri(self) -> str:
@@ -94,7 +115,8 @@ class Manifest:
 
     @property
     def layout(self) -> CopyLayout:
-        return CopyLayout(self.bucket, self.prefix, self.repo_id, self.commit)
+        return CopyLayout(self.bucket, self.prefix, self.repo_id, self.commit,
+                          selection_id(self.allow_patterns, self.ignore_patterns))
 
     @property
     def total_bytes(self) -> int:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import List, Optional, Sequence
 
-from .errors import NoMatchingFiles
+from .errors import NoMatchingFiles, UnsafePath
+from .layout import CONTROL_DIR
+
+RESERVED = (CONTROL_DIR, ".lmi-")  # the copier's control files; the handler's local markers
 from .hub import HubFile
 
 WEIGHT_FORMATS = ("*.safetensors", "*.bin", "*.pt")
@@ -26,10 +29,26 @@ def default_patterns(files: Sequence[HubFile]) -> List[str]:
     return list(METADATA_PATTERNS)
 
 
+def check_repo_path(path: str, repo_id: str) -> None:
+    """A path the Hub listed must be a plain relative path: a hostile mirror could send one that
+    lands outside the commit's prefix, or on the handler's files."""
+    segments = path.split("/")
+    if (not path or path.startswith("/") or "\\" in path
+            or any(segment in ("", ".", "..") for segment in segments)
+            or any(ord(c) < 32 or ord(c) == 127 for c in path)):
+        raise UnsafePath(f"{repo_id}: the Hub listed the path {path!r}, which is not a plain "
+                         "relative path (leading '/', an empty, '.' or '..' segment, a "
+                         "backslash or a control character); nothing was copied")
+
+
 def select_files(files: Sequence[HubFile], repo_id: str, commit: str,
                  allow_patterns: Optional[Sequence[str]] = None,
                  ignore_patterns: Optional[Sequence[str]] = None) -> List[HubFile]:
-    """The files to copy, sorted by path; NoMatchingFiles names what the repository has."""
+    """The files to copy, sorted by path; NoMatchingFiles names what the repository has.
+    Every listed path is checked; the copier's own `.lmi/` is never selected."""
+    for listed in files:
+        check_repo_path(listed.path, repo_id)
+    files = [f for f in files if not f.path.startswith(RESERVED)]
     if allow_patterns:
         allowed = [f for f in files if _matches(f.path, allow_patterns)]
     else:

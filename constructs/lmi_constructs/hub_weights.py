@@ -21,6 +21,7 @@ from constructs import Construct
 
 from . import nag
 from .runtime.layout import normalise_prefix
+from .s3_paths import check_grant_prefix
 from .runtime_functions import acknowledge_provider_framework, runtime_function
 from .runtime_functions import provider as framework_provider
 
@@ -50,7 +51,7 @@ class HubWeights(Construct):
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN):
         super().__init__(scope, id)
         _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
-                  removal_policy)
+                  removal_policy, token_secret is not None, prefix)
         self.bucket, self.repo_id, self.revision = bucket, repo_id, revision
         prefix = normalise_prefix(prefix)
         repo_objects = bucket.arn_for_objects(f"{prefix}{repo_id}/*")
@@ -132,8 +133,15 @@ def _allow(function: lambda_.Function, actions, resource: str) -> None:
 
 
 def _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
-              removal_policy) -> None:
+              removal_policy, has_token, prefix) -> None:
     problems = []
+    if has_token and hub_endpoint and not hub_endpoint.startswith("https://"):
+        problems.append(f"hub_endpoint {hub_endpoint!r} is not https:// and token_secret is "
+                        "given: the token would cross the network in clear; use https://")
+    try:
+        check_grant_prefix(prefix, "prefix")
+    except ValueError as error:
+        problems.append(str(error))
     if not _REPO_ID.match(repo_id or ""):
         problems.append(f"repo_id {repo_id!r} is not <owner>/<name>: pass e.g. facebook/opt-30b")
     if not revision or any(c.isspace() for c in revision):

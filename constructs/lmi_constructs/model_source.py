@@ -18,6 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .runtime.layout import normalise_prefix
+from .s3_paths import check_grant_prefix
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>.*)$")
 
@@ -59,6 +60,7 @@ class ModelSource(abc.ABC):
     @staticmethod
     def from_bucket(bucket: s3.IBucket, prefix: str, model_id: Optional[str] = None) -> "ModelSource":
         """Weights already in S3 (uploaded beforehand, as the reference flow did)."""
+        check_grant_prefix(prefix, "prefix")
         return _BucketSource(bucket, prefix, model_id)
 
     @staticmethod
@@ -68,6 +70,7 @@ class ModelSource(abc.ABC):
         if not match:
             raise ValueError(f"weights URI {uri!r} is not of the form s3://<bucket>/<prefix>/; "
                              "pass e.g. s3://my-weights/bigscience/bloom/")
+        check_grant_prefix(match.group("prefix"), "weights URI prefix")
         return _UriSource(match.group("bucket"), match.group("prefix"), model_id)
 
     @staticmethod
@@ -88,6 +91,7 @@ class ModelSource(abc.ABC):
     @staticmethod
     def from_weights_bucket(prefix: str, model_id: Optional[str] = None) -> "ModelSource":
         """Weights staged under prefix in the endpoint's own weights bucket."""
+        check_grant_prefix(prefix, "prefix")
         return _OwnBucketSource(prefix, model_id)
 
     @property

@@ -190,3 +190,17 @@ def test_destroy_may_read_its_own_stacks_status_and_nothing_else(gated_template,
     [statement] = describe(gated_template, "Gated")
     assert statement["Resource"] == {"Ref": "AWS::StackId"}
     assert describe(templates["BloomStack"], "Endpoint") == []  # RETAIN never deletes
+
+
+def test_a_token_never_travels_in_clear_and_a_prefix_cannot_widen_grants():
+    stack = Stack(App(), "Careless")
+    bucket = __import__("aws_cdk").aws_s3.Bucket(stack, "Weights")
+    token = secretsmanager.Secret.from_secret_name_v2(stack, "Token", "hf/token")
+    with pytest.raises(ValueError) as refused:
+        HubWeights(stack, "Copy", bucket=bucket, repo_id="org/model", token_secret=token,
+                   hub_endpoint="http://mirror.example.com", prefix="hub*")
+    message = str(refused.value)
+    assert "is not https:// and token_secret is given" in message
+    assert "prefix='hub*' holds an IAM wildcard" in message
+    with pytest.raises(ValueError, match="holds an IAM wildcard"):
+        ModelSource.from_s3_uri("s3://weights/team?/model/")

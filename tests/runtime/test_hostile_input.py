@@ -94,3 +94,30 @@ def test_paths_a_hostile_mirror_lists_stop_the_copy(hub, s3, bucket, lambda_env,
     with pytest.raises(CopyError, match="is not a plain relative path"):
         deploy("Create", props())
     assert keys_under(s3, bucket, "hub/") == []
+
+
+def test_a_token_with_a_pasted_newline_works_and_a_broken_one_is_never_echoed():
+    from lmi_constructs.runtime.hub import HubClient
+
+    assert handlers._token_from_secret('{"HF_TOKEN": "hf_abc123\\n"}') == "hf_abc123"
+    assert handlers._token_from_secret("hf_abc123\r\n") == "hf_abc123"
+    with pytest.raises(CopyError) as broken:
+        handlers._token_from_secret('{"HF_TOKEN": "hf_abc 123"}')
+    assert "hf_abc" not in str(broken.value) and "spaces or control characters" in str(broken.value)
+    with pytest.raises(CopyError, match="refusing to send the Hub token over http:// to "
+                                        "hub.example.com"):
+        HubClient(endpoint="http://hub.example.com", token="hf_abc123")
+    HubClient(endpoint="http://127.0.0.1:8080", token="hf_abc123")  # loopback: no network
+
+
+def test_signed_urls_never_reach_the_logs(hub, s3, bucket, caplog, capsys):
+    import logging
+
+    hub.add_repo(REPO, tiny_model_files())
+    hub.faults.cdn_errors = 3  # urllib3 retries, and logs each retry with the request's URL
+    with caplog.at_level(logging.DEBUG):
+        assert main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{bucket}/hub",
+                     "--workers", "1"]) == 0
+    retries = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("Retry" in line for line in retries)
+    assert not any("Signature=" in line or "Expires=" in line for line in retries)

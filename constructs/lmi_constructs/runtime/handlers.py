@@ -25,7 +25,7 @@ from .coordinator import (COMMIT_SHA, CopyRequest, completed_copy, copy_attribut
 from .errors import (CopyError, CopyTimedOut, GatedRepository, HubUnavailable, RateLimited,
                      RepositoryNotFound, RevisionNotFound)
 from .fanout import advance
-from .hub import HubClient
+from .hub import HubClient, clean_token
 from .layout import CONTROL_DIR
 from .prefix_check import check_prefix
 from .s3_objects import NamedRefusals
@@ -224,11 +224,11 @@ def _token_from_secret(secret: str) -> str:
     try:
         data = json.loads(secret)
     except ValueError:
-        return secret.strip()
+        return clean_token(secret)
     if isinstance(data, dict):
         for key in ("HF_TOKEN", "token"):
             if key in data:
-                return str(data[key])
+                return clean_token(str(data[key]))
     raise CopyError("the token secret is JSON without an HF_TOKEN or token key: store the "
                     "token as plain text or as {\"HF_TOKEN\": \"hf_...\"}")
 

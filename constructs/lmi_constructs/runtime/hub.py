@@ -8,6 +8,7 @@ Works with urllib3 1.26 and 2.x (the Lambda runtime's botocore may bring either)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -71,11 +72,33 @@ def default_retry(attempts: int = 8, backoff_s: float = 1.0) -> Retry:
                     respect_retry_after_header=True)
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: what an HTTP header takes
+
+
+def clean_token(token: Optional[str]) -> Optional[str]:
+    """The token stripped of surrounding whitespace (a pasted newline); CopyError, never naming
+    the token, when what is left could not be sent as a header."""
+    if token is None:
+        return None
+    token = token.strip()
+    if not token:
+        return None
+    if not _TOKEN.match(token):
+        raise CopyError("the Hub token holds spaces or control characters inside it: store the "
+                        "token alone (plain text, or JSON {\"HF_TOKEN\": \"hf_...\"})")
+    return token
+
+
 class HubClient:
     def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
                  retry: Optional[Retry] = None, pool_size: int = 16):
         self.endpoint = endpoint_from_env(endpoint)
-        self._token = token
+        self._token = clean_token(token)
+        parts = urlsplit(self.endpoint)
+        if self._token and parts.scheme != "https" and parts.hostname not in _LOOPBACK:
+            raise CopyError(f"refusing to send the Hub token over {parts.scheme}:// to "
+                            f"{parts.hostname}: use an https:// endpoint")
         self._retry = retry or default_retry()
         self._http = urllib3.PoolManager(
             num_pools=8, maxsize=pool_size, retries=self._retry,
@@ -229,6 +252,24 @@ def _redirect_target(response, url: str, seen: List[str]) -> str:
                         f"through {', '.join(_without_query(u) for u in seen)}")
     seen.append(target)
     return target
+
+
+class _NoQueryStrings(logging.Filter):
+    """urllib3 logs the URL of a retried request; a signed CDN URL carries its credentials in
+    the query string, so log records lose it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _strip_queries(record.getMessage()), None
+        return True
+
+
+def _strip_queries(text: str) -> str:
+    return _QUERY.sub("", text)
+
+
+_QUERY = re.compile(r"\?[^\s'\"),]*")
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_NoQueryStrings())
 
 
 def _origin(url: str) -> str:

@@ -14,22 +14,41 @@ from typing import Dict, List, Union
 
 from .config import HandlerConfig
 
-# name -> (accepted types, check, what the check means)
+MAX_STOPS, MAX_STOP_CHARS = 16, 256
+# A prompt longer than this many characters per allowed token is refused before tokenizing,
+# which would otherwise hold the worker on a payload-sized string.
+MAX_CHARS_PER_TOKEN = 32
+
+
+def _stops_ok(value) -> bool:
+    stops = [value] if isinstance(value, str) else value
+    return (0 < len(stops) <= MAX_STOPS
+            and all(isinstance(s, str) and 0 < len(s) <= MAX_STOP_CHARS for s in stops))
+
+
+# name -> (accepted types, check, what the check means). Numbers arrive finite (parse_request
+# refuses NaN and Infinity); the ranges keep sampling away from underflow: a temperature of
+# 1e-300 divides the logits into infinities and the probabilities into NaN.
 _PARAMETERS = {
     "max_new_tokens": ((int,), lambda v, c: 1 <= v <= c.max_new_tokens_limit,
                        "between 1 and option.max_new_tokens_limit ({limit})"),
-    "temperature": ((int, float), lambda v, c: v > 0, "greater than 0"),
+    "temperature": ((int, float), lambda v, c: 0.01 <= v <= 100, "between 0.01 and 100"),
     "top_p": ((int, float), lambda v, c: 0 < v <= 1, "in (0, 1]"),
-    "top_k": ((int,), lambda v, c: v >= 0, "0 or more"),
+    "top_k": ((int,), lambda v, c: 0 <= v <= 1_000_000, "between 0 and 1000000"),
     "do_sample": ((bool,), lambda v, c: True, "true or false"),
-    "repetition_penalty": ((int, float), lambda v, c: v > 0, "greater than 0"),
+    "repetition_penalty": ((int, float), lambda v, c: 0.01 <= v <= 100, "between 0.01 and 100"),
     "seed": ((int,), lambda v, c: 0 <= v < 2 ** 63, "a non-negative integer"),
-    "stop": ((str, list), lambda v, c: isinstance(v, str) or all(
-        isinstance(s, str) and s for s in v), "a string or a list of non-empty strings"),
+    "stop": ((str, list), lambda v, c: _stops_ok(v),
+             f"a non-empty string or a list of 1 to {MAX_STOPS} non-empty strings of at most "
+             f"{MAX_STOP_CHARS} characters"),
     "details": ((bool,), lambda v, c: True, "true or false"),
     "return_full_text": ((bool,), lambda v, c: True, "true or false"),
 }
 DEFAULT_MAX_NEW_TOKENS = 64
+
+
+def _refuse_non_finite(name: str):
+    raise BadRequest(f"the request holds {name}, which is not a JSON number: send finite numbers")
 
 
 class BadRequest(ValueError):
@@ -45,9 +64,14 @@ class GenerationRequest:
 
 def parse_request(body: Union[bytes, str], config: HandlerConfig) -> GenerationRequest:
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_refuse_non_finite)
+    except BadRequest:
+        raise
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"the request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply: send "
+                         '{"inputs": ..., "parameters": {...}}') from None
     if not isinstance(payload, dict):
         raise BadRequest('the request body must be a JSON object: {"inputs": "...", '
                          '"parameters": {...}}')
@@ -66,6 +90,11 @@ def parse_request(body: Union[bytes, str], config: HandlerConfig) -> GenerationR
     if len(prompts) > config.max_batch_size:
         raise BadRequest(f"batch of {len(prompts)} inputs is over option.max_batch_size "
                          f"({config.max_batch_size}): split the request")
+    longest = max(len(p) for p in prompts)
+    if longest > config.max_input_tokens * MAX_CHARS_PER_TOKEN:
+        raise BadRequest(f"an input is {longest} characters, more than option.max_input_tokens "
+                         f"({config.max_input_tokens}) tokens can hold at "
+                         f"{MAX_CHARS_PER_TOKEN} characters each: shorten it")
     return GenerationRequest(prompts, _parameters(payload.get("parameters", {}), config), batched)
 
 

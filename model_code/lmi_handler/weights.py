@@ -23,9 +23,12 @@ from typing import Dict, Optional, Tuple
 from .config import HandlerConfig
 from .s3_access import S3AccessError, open_s3
 
-DONE_MARKER = ".lmi-download-complete.json"
-FAILED_MARKER = ".lmi-download-failed.json"
-MANIFEST_KEY = ".lmi/manifest.json"  # written by the HubWeights copier
+# The markers live in .lmi/, where no file of the weights ever lands (keys under the prefix's
+# .lmi/ are the copier's and are never downloaded).
+DONE_MARKER = ".lmi/download-complete.json"
+FAILED_MARKER = ".lmi/download-failed.json"
+MANIFEST_KEY = ".lmi/manifest.json"  # written by the HubWeights copier and lmi stage-weights
+COMPLETE_KEY = ".lmi/complete.json"  # written last by them, once every file was verified
 GIB = 1024 ** 3
 
 log = logging.getLogger(__name__)
@@ -99,17 +102,13 @@ def ensure_downloaded(config: HandlerConfig, s3=None) -> bool:
     try:
         s3 = s3 or open_s3(config.s5cmd, config.download_workers)
         listed = s3.list(bucket, prefix)
-        objects = _weights_in(listed, prefix)
+        objects, checksums = _what_to_download(s3, bucket, prefix, listed)
         if not objects:
             raise WeightsError(f"no weights under s3://{bucket}/{prefix}: copy them there first "
                                "(HubWeights, or lmi stage-weights)")
         if _done_marker_valid(directory, objects):
             log.info("weights already in %s (DONE marker valid): nothing to download", directory)
             return False
-        checksums = {}
-        if prefix + MANIFEST_KEY in listed:  # absent is known from the listing, not an error
-            manifest = json.loads(s3.read(bucket, prefix + MANIFEST_KEY))
-            checksums = {entry["path"]: entry["checksum"] for entry in manifest["entries"]}
         _check_space(directory, objects, config.min_free_gib)
         (directory / DONE_MARKER).unlink(missing_ok=True)
         started = time.monotonic()
@@ -129,6 +128,34 @@ def ensure_downloaded(config: HandlerConfig, s3=None) -> bool:
              time.monotonic() - started, s3.name)
     _write_json(directory / DONE_MARKER, {"files": objects})  # last: it vouches for the rest
     return True
+
+
+def _what_to_download(s3, bucket: str, prefix: str, listed: Dict[str, int]
+                      ) -> Tuple[Dict[str, int], Dict[str, str]]:
+    """(relative path -> size, relative path -> checksum). A copier's prefix (it has a
+    manifest) gives exactly the entries of its completion marker, which must be there; any
+    other object under the prefix is not downloaded. A prefix staged by hand gives every object
+    (sizes checked, no checksums)."""
+    if prefix + MANIFEST_KEY not in listed:  # absent is known from the listing, not an error
+        return _weights_in(listed, prefix), {}
+    if prefix + COMPLETE_KEY not in listed:
+        raise WeightsError(f"the copy under s3://{bucket}/{prefix} is incomplete (a manifest "
+                           "without its completion marker): finish it (deploy again, or rerun "
+                           "lmi stage-weights) before starting the endpoint")
+    entries = json.loads(s3.read(bucket, prefix + COMPLETE_KEY))["entries"]
+    objects, checksums = {}, {}
+    for entry in entries:
+        key = prefix + entry["path"]
+        if listed.get(key) != entry["size"]:
+            raise WeightsError(f"{entry['path']} is named by the completed copy under "
+                               f"s3://{bucket}/{prefix} with {entry['size']} bytes, but S3 has "
+                               f"{listed.get(key, 'no such object')}: copy it again")
+        objects[entry["path"]], checksums[entry["path"]] = entry["size"], entry["checksum"]
+    ignored = len(_weights_in(listed, prefix)) - len(objects)
+    if ignored:
+        log.warning("%d object(s) under the prefix are not in the copy's manifest: not "
+                    "downloaded", ignored)
+    return objects, checksums
 
 
 def _weights_in(listed: Dict[str, int], prefix: str) -> Dict[str, int]:

@@ -28,15 +28,20 @@ FILES = {"config.json": b'{"model_type": "bloom"}',
          "model-00002-of-00002.safetensors": os.urandom(200_000)}
 
 
-def upload(s3, bucket, prefix="hub/org/tiny/abc/", manifest_overrides=None):
+def upload(s3, bucket, prefix="hub/org/tiny/abc/", manifest_overrides=None, complete=True,
+           manifest=True):
     for path, data in FILES.items():
         s3.put_object(Bucket=bucket, Key=prefix + path, Body=data)
+    if not manifest:  # staged by hand: every object under the prefix is the weights
+        return prefix
     entries = [{"path": path, "size": len(data), "reuse_from": None,
                 "checksum": (manifest_overrides or {}).get(path,
                                                            f"sha256:{hashlib.sha256(data).hexdigest()}")}
                for path, data in FILES.items()]
-    s3.put_object(Bucket=bucket, Key=prefix + ".lmi/manifest.json",
-                  Body=json.dumps({"entries": entries}).encode())
+    manifest = json.dumps({"entries": entries}).encode()
+    s3.put_object(Bucket=bucket, Key=prefix + ".lmi/manifest.json", Body=manifest)
+    if complete:  # as the copier does, last
+        s3.put_object(Bucket=bucket, Key=prefix + ".lmi/complete.json", Body=manifest)
     return prefix
 
 
@@ -85,7 +90,7 @@ def test_a_checksum_failure_reaches_every_rank(s3, bucket, tmp_path, tool):
         assert not result["ok"]
         assert "checksum mismatch" in result["error"]
         assert "model-00002-of-00002.safetensors: expected sha256 000" in result["error"]
-    assert not (tmp_path / "weights" / ".lmi-download-complete.json").exists()
+    assert not (tmp_path / "weights" / ".lmi" / "download-complete.json").exists()
 
 
 def test_too_little_disk_space_reaches_every_rank_before_downloading(s3, bucket, tmp_path):
@@ -137,7 +142,7 @@ def test_a_key_that_would_leave_the_weights_directory_is_refused(s3, bucket, tmp
                                                                   hostile):
     from lmi_handler.weights import WeightsError, ensure_downloaded
 
-    prefix = upload(s3, bucket)
+    prefix = upload(s3, bucket, manifest=False)
     s3.put_object(Bucket=bucket, Key=prefix + hostile, Body=b"{}")
     weights = tmp_path / "deep" / "weights"
     with pytest.raises(WeightsError, match="refusing object key"):
@@ -172,3 +177,27 @@ def test_without_a_manifest_in_the_listing_nothing_asks_s3_for_it(tmp_path):
 
     assert ensure_downloaded(local_config("b", "p/", tmp_path), s3=ListedOnly()) is True
     assert (tmp_path / "config.json").read_bytes() == b"{}"
+
+
+def test_only_what_the_completed_copy_names_is_downloaded(s3, bucket, tmp_path, tool):
+    """An object someone added under the prefix (here a DeepSpeed checkpoint json that would
+    switch the loader to unverified .pt files) is not downloaded."""
+    from lmi_handler.weights import ensure_downloaded
+
+    prefix = upload(s3, bucket)
+    s3.put_object(Bucket=bucket, Key=prefix + "ds_inference_config.json", Body=b"{}")
+    weights = tmp_path / "weights"
+    assert ensure_downloaded(local_config(bucket, prefix, weights, **tool)) is True
+    assert sorted(p.name for p in weights.iterdir() if p.name != ".lmi") == sorted(FILES)
+
+
+def test_an_unfinished_or_altered_copy_is_refused(s3, bucket, tmp_path):
+    from lmi_handler.weights import WeightsError, ensure_downloaded
+
+    prefix = upload(s3, bucket, complete=False)
+    with pytest.raises(WeightsError, match="is incomplete .a manifest without its completion"):
+        ensure_downloaded(local_config(bucket, prefix, tmp_path / "a", s5cmd=""))
+    prefix = upload(s3, bucket, prefix="hub/org/tiny/def/")
+    s3.put_object(Bucket=bucket, Key=prefix + "config.json", Body=b"{}")  # replaced after
+    with pytest.raises(WeightsError, match="config.json is named by the completed copy"):
+        ensure_downloaded(local_config(bucket, prefix, tmp_path / "b", s5cmd=""))

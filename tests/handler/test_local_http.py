@@ -178,3 +178,55 @@ def test_served_model_limits_come_from_properties(tiny_models):
         assert status == 400 and "max_new_tokens_limit (5)" in answer["error"]
     finally:
         endpoint.stop()
+
+
+def raw_request(endpoint, request: bytes) -> bytes:
+    """What the server answers to these exact bytes (no client library tidying them)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and b'"}' in b"".join(chunks):
+                break
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("headers, status", [
+    ("Content-Length: -5", b"400"),
+    ("Content-Length: 7000000", b"413"),
+    ("Transfer-Encoding: chunked", b"411"),
+])
+def test_lmi_local_refuses_bodies_it_should_not_read(endpoint, headers, status):
+    answer = raw_request(endpoint, f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{endpoint.port}"
+                                   f"\r\n{headers}\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+    assert generate(endpoint, "Hello", max_new_tokens=2)  # and keeps serving
+
+
+def test_lmi_local_refuses_another_host_name(endpoint):
+    answer = raw_request(endpoint, b"GET /ping HTTP/1.1\r\nHost: attacker.example:80\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 421")
+    ok = raw_request(endpoint, f"GET /ping HTTP/1.1\r\nHost: localhost:{endpoint.port}\r\n\r\n"
+                     .encode())
+    assert ok.startswith(b"HTTP/1.1 200")
+
+
+def test_lmi_local_closes_an_idle_connection(endpoint, monkeypatch):
+    """A client that connects and sends nothing is dropped after the idle timeout (60 s; 1 s
+    here), instead of holding a server thread forever."""
+    import socket
+
+    handler = endpoint._server.RequestHandlerClass
+    assert handler.timeout == 60
+    monkeypatch.setattr(handler, "timeout", 1)
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=10) as sock:
+        assert sock.recv(1) == b""  # closed by the server, long before our own 10 s

@@ -69,8 +69,12 @@ def run(args: argparse.Namespace) -> int:
         properties["weights_dir"] = str(build(Path(temporary.name) / "demo", args.demo))
         print(f"built a tiny random {args.demo} model in {properties['weights_dir']}",
               file=sys.stderr)
-    from ..local.server import LocalEndpoint
+    from ..local.server import LOOPBACK, LocalEndpoint
 
+    if args.host not in LOOPBACK:
+        print(f"lmi local: warning: listening on {args.host}, beyond this machine: anyone who "
+              "reaches it can run generations (there is no authentication); use 127.0.0.1 "
+              "unless you mean it", file=sys.stderr)
     try:
         endpoint = LocalEndpoint(args.model_code, properties, args.host, args.port).start()
     except OSError as error:

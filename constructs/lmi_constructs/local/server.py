@@ -3,6 +3,11 @@
 GET /ping: 503 while the warm-up call loads the model, 200 once ready, 500 if loading failed.
 POST /invocations: the body goes to model.handle as a djl_python Input, the Output comes back with
 its status code. Requests run one at a time, as in one DJL Python worker.
+
+It trusts no client: a body over SageMaker's 6 MB real-time payload limit, or with a missing or
+negative Content-Length, is refused (413/411/400) before it is read; a connection idle for
+IDLE_TIMEOUT_S is closed; a Host header naming another host than the ones it listens as is
+refused (421), so a web page cannot reach it through DNS rebinding.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from . import djl_shim
 
 log = logging.getLogger(__name__)
 _module_ids = itertools.count()
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint: 6 MB payload
+IDLE_TIMEOUT_S = 60
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def read_serving_properties(model_code: Path) -> Dict[str, str]:
@@ -47,7 +55,10 @@ class LocalEndpoint:
         self._request_lock = threading.Lock()
         self._module = None
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        # Names a browser may use for this server: loopback, or the address it was bound to.
+        self.hosts = {f"{name}:{self.port}" for name in (*LOOPBACK, f"[::1]", host)}
 
     def start(self) -> "LocalEndpoint":
         threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True).start()
@@ -93,11 +104,22 @@ class LocalEndpoint:
 def _handler_for(endpoint: LocalEndpoint):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = IDLE_TIMEOUT_S  # socket timeout: an idle or slow client does not hold a thread
 
         def log_message(self, format, *args):
             log.info("%s %s", self.address_string(), format % args)
 
+        def _foreign_host(self) -> bool:
+            if self.headers.get("Host", "") in endpoint.hosts:
+                return False
+            self.close_connection = True
+            self._reply(421, {"error": f"Host {self.headers.get('Host', '')!r} is not this "
+                                       f"server (it answers as 127.0.0.1:{endpoint.port})"})
+            return True
+
         def do_GET(self):
+            if self._foreign_host():
+                return
             if self.path != "/ping":
                 return self._reply(404, {"error": "GET /ping or POST /invocations"})
             if endpoint.state == "ready":
@@ -107,7 +129,18 @@ def _handler_for(endpoint: LocalEndpoint):
             self._reply(503, {"status": "Loading"})
 
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self._foreign_host():
+                return
+            length = self.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                self.close_connection = True  # the body cannot be skipped: drop the connection
+                return self._reply(411 if length is None else 400, {
+                    "error": f"Content-Length {length!r}: send the body's length in bytes"})
+            if int(length) > MAX_BODY_BYTES:
+                self.close_connection = True
+                return self._reply(413, {"error": f"a body of {length} bytes is over the "
+                                                  f"{MAX_BODY_BYTES} bytes SageMaker accepts"})
+            body = self.rfile.read(int(length))
             if self.path != "/invocations":
                 return self._reply(404, {"error": "GET /ping or POST /invocations"})
             if endpoint.state != "ready":

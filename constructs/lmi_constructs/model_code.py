@@ -4,12 +4,11 @@ S3 asset, with serving.properties rendered from the endpoint's validated spec.""
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from aws_cdk import AssetHashType
+from aws_cdk import AssetHashType, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
@@ -63,8 +62,9 @@ class ModelCode:
         for relative in files:
             digest.update(relative.as_posix().encode() + b"\0")
             digest.update(contents.get(relative) or (self.directory / relative).read_bytes())
-        # One tarball per content hash: repeated synths reuse it, and the name explains itself.
-        staging = Path(tempfile.gettempdir()) / "lmi-model-code" / digest.hexdigest()[:16]
+        # Staged in this app's own output directory, which only this user writes (a shared,
+        # predictable temp directory could be created first by someone else).
+        staging = Path(Stage.of(scope).outdir) / "lmi-model-code" / digest.hexdigest()[:16]
         tarball = build_tarball(self.directory, staging / "model.tar.gz", files, contents)
         # The asset's identity is the content digest, not the tarball's bytes: those also depend
         # on the local zlib build, and a new hash would roll the endpoint for nothing.

@@ -20,10 +20,15 @@ EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
 def bundle_files(source: Path) -> List[Path]:
-    """Files under source that go into the bundle, relative and sorted."""
+    """Files under source that go into the bundle, relative and sorted. A symbolic link is
+    refused: it would pack whatever it points at, anywhere on the machine."""
     found = []
     for root, dirs, files in os.walk(source):
         dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_NAMES)
+        for name in [*dirs, *files]:
+            if Path(root, name).is_symlink():
+                raise ValueError(f"model code {Path(root, name)} is a symbolic link: copy the "
+                                 "file into the directory instead (links are not followed)")
         for name in files:
             if name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES):
                 continue

@@ -274,3 +274,14 @@ def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
     assert asset_url(code) == before
     (code / "model.py").write_text((code / "model.py").read_text() + "\n# changed\n")
     assert asset_url(code) != before
+
+
+def test_the_code_bundle_is_staged_in_the_apps_own_output(tmp_path):
+    outdir = tmp_path / "cdk.out"
+    app, stack = platform_stack(outdir=str(outdir))
+    LmiEndpoint(stack, "Code", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+                instance_type="ml.g5.24xlarge", tensor_parallel_degree=4, engine=Engine.DEEPSPEED,
+                dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
+                model_code=ModelCode.from_directory(ROOT / "model_code"))
+    [staged] = list((outdir / "lmi-model-code").glob("*/model.tar.gz"))
+    assert staged.is_file()

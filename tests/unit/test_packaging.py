@@ -65,3 +65,17 @@ def test_rendered_contents_replace_a_files_bytes(tmp_path):
                             contents={Path("serving.properties"): rendered})
     with tarfile.open(tarball) as tar:
         assert tar.extractfile("serving.properties").read() == rendered
+
+
+def test_a_symbolic_link_is_refused_not_followed(tmp_path):
+    code = tmp_path / "code"
+    shutil.copytree(MODEL_CODE, code)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the bundle")
+    (code / "notes.txt").symlink_to(secret)
+    with pytest.raises(ValueError, match="notes.txt is a symbolic link"):
+        build_tarball(code, tmp_path / "x.tar.gz")
+    (code / "notes.txt").unlink()
+    (code / "linked_dir").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValueError, match="linked_dir is a symbolic link"):
+        build_tarball(code, tmp_path / "y.tar.gz")

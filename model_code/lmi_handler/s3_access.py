@@ -72,8 +72,8 @@ class S5cmd:
         found = {}
         for line in output.splitlines():
             item = json.loads(line)
-            if item.get("type") == "file":
-                found[item["key"][len(f"s3://{bucket}/"):]] = int(item["size"])
+            if item.get("type") == "file":  # s5cmd leaves "size" out of an empty object's line
+                found[item["key"][len(f"s3://{bucket}/"):]] = int(item.get("size", 0))
         return found
 
     def read(self, bucket: str, key: str) -> bytes:

@@ -201,3 +201,14 @@ def test_an_unfinished_or_altered_copy_is_refused(s3, bucket, tmp_path):
     s3.put_object(Bucket=bucket, Key=prefix + "config.json", Body=b"{}")  # replaced after
     with pytest.raises(WeightsError, match="config.json is named by the completed copy"):
         ensure_downloaded(local_config(bucket, prefix, tmp_path / "b", s5cmd=""))
+
+
+def test_an_empty_file_is_downloaded_like_any_other(s3, bucket, tmp_path, tool):
+    """s5cmd's JSON listing leaves "size" out for an empty object."""
+    from lmi_handler.weights import ensure_downloaded
+
+    prefix = upload(s3, bucket, prefix="hub/org/empty/abc/", manifest=False)
+    s3.put_object(Bucket=bucket, Key=prefix + "added_tokens.json", Body=b"")
+    weights = tmp_path / "weights"
+    assert ensure_downloaded(local_config(bucket, prefix, weights, **tool)) is True
+    assert (weights / "added_tokens.json").read_bytes() == b""

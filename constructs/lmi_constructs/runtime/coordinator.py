@@ -139,9 +139,9 @@ def reusable_objects(s3, layout: CopyLayout) -> Dict[str, str]:
     """checksum -> key of a verified object under another completed commit of the same repo."""
     found: Dict[str, str] = {}
     for commit in commits_in(s3, layout):
-        if commit == layout.commit:
-            continue
         other = CopyLayout(layout.bucket, layout.prefix, layout.repo_id, commit)
+        if other.base == layout.base:
+            continue
         completed = read_completed(s3, other)
         for entry in completed.entries if completed else ():
             found.setdefault(entry.checksum, other.object_key(entry.path))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The CDK app: LmiWeights (the retained weights bucket), BloomStack and OptStack (the endpoints,
-which copy into it), checked by cdk-nag's AwsSolutions pack on every synth.
+"""The CDK app: LmiWeights (the retained weights bucket), BloomStack and OptStack (the 2022
+reference endpoints) and QwenStack (the 2026 one: inference components, scale to zero), which
+all copy into it, checked by cdk-nag's AwsSolutions pack on every synth.
 
 An invalid context override stops synth with the SpecError text and exit code 2, so a wrong
 tensor-parallel degree is found in seconds, not after a 40-minute health check.
@@ -12,16 +13,17 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from lmi_constructs import SpecError
-from stacks import BloomStack, OptStack, WeightsStack
+from stacks import BloomStack, OptStack, QwenStack, WeightsStack
 
 
 def build_app(**app_props) -> App:
-    """The three stacks with the nag pack; app_props (outdir, context) are for tests.
+    """The four stacks with the nag pack; app_props (outdir, context) are for tests.
     `cdk deploy BloomStack` deploys LmiWeights first: BloomStack uses its bucket."""
     app = App(**app_props)
     weights = WeightsStack(app, "LmiWeights")
     BloomStack(app, "BloomStack", weights=weights)
     OptStack(app, "OptStack", weights=weights)
+    QwenStack(app, "QwenStack", weights=weights)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

@@ -4,14 +4,18 @@ The pure names (EndpointSpec, Engine, SpecError) import without aws_cdk, so `lmi
 unit tests stay fast; the constructs load aws_cdk (and its Node process) on first use.
 """
 
-from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation, format_plan
+from .spec import (Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation,
+                   format_plan)
 
 _CONSTRUCTS = {
     "AsyncInference": ".async_inference",
     "AutoScaling": ".scaling",
     "BlueGreenRollout": ".rollout",
+    "CopyScaling": ".component_scaling",
     "DataCapture": ".data_capture",
     "HubWeights": ".hub_weights",
+    "InstanceScaleIn": ".inference_endpoint",
+    "LmiInferenceEndpoint": ".inference_endpoint",
     "LmiEndpoint": ".endpoint",
     "ModelCode": ".model_code",
     "ModelSource": ".model_source",
@@ -20,7 +24,7 @@ _CONSTRUCTS = {
     "WeightsBucket": ".weights_bucket",
 }
 
-__all__ = ["EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan",
+__all__ = ["Capacity", "EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan",
            *_CONSTRUCTS]
 
 

@@ -19,7 +19,7 @@ from .container_image import known_region, resolve_image
 from .data_capture import DataCapture, data_capture_config
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
-from .model_source import ModelSource, WeightsLocation
+from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
 from . import nag
 from .nag import render_resolved
 from .network import NetworkRelease, s3_route_warning, vpc_config
@@ -79,6 +79,7 @@ class LmiEndpoint(Construct):
                  vpc_subnets: Optional[ec2.SubnetSelection] = None,
                  security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
                  enable_network_isolation: bool = False,
+                 sagemaker_fetches_weights: bool = False,
                  weights_key: Optional[kms.IKey] = None,
                  check_weights: bool = True,
                  log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH):
@@ -109,6 +110,7 @@ class LmiEndpoint(Construct):
             autoscaling=autoscaling, observability=observability, rollout=rollout,
             data_capture=data_capture, async_inference=async_inference,
             instance_count=instance_count, enable_network_isolation=enable_network_isolation,
+            sagemaker_fetches_weights=sagemaker_fetches_weights, has_code=model_code is not None,
             weights_key=weights_key, own_weights_bucket=weights_bucket is None)
         if vpc is not None:
             s3_route_warning(self, vpc)
@@ -136,12 +138,16 @@ class LmiEndpoint(Construct):
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
             image=resolved_image.uri,
             model_data_url=code.model_data_url if code else None,
-            environment={**self._environment(code is not None), **(environment or {})},
+            environment={**self._environment(code is not None, sagemaker_fetches_weights),
+                         **(environment or {})},
+            model_data_source=sagemaker_fetched(self.weights) if sagemaker_fetches_weights
+            else None,
         )
         self.model = sagemaker.CfnModel(
             self, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
             vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role) if vpc
-            else None, tags=[CfnTag(key=key, value=value) for key, value in self._tags().items()])
+            else None, tags=model_tags(self.spec),
+            enable_network_isolation=True if enable_network_isolation else None)
         self._depend_on_role_policies(self.model)
         self.weights_check = None
         if check_weights and not model.verifies_weights:
@@ -214,7 +220,7 @@ class LmiEndpoint(Construct):
 
         acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn,
                                       in_vpc=vpc is not None)
-        self.spec.weights_location = _describe_location(self.weights)
+        self.spec.weights_location = describe_location(self.weights)
         self.node.add_metadata(PLAN_METADATA_TYPE, self.spec.plan())
         CfnOutput(self, "EndpointName", value=self.endpoint_name,
                   description="SageMaker endpoint name, for `lmi invoke --endpoint`")
@@ -228,7 +234,7 @@ class LmiEndpoint(Construct):
             actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
             resource_arns=[self.endpoint_arn])
 
-    def _environment(self, has_code: bool) -> Dict[str, str]:
+    def _environment(self, has_code: bool, fetched: bool) -> Dict[str, str]:
         """Only what the container reads from its environment: the weights location (named at
         deploy time) and TENSOR_PARALLEL_DEGREE (DJL's fallback); with model code every other
         setting is in the rendered serving.properties, without it in OPTION_* variables."""
@@ -240,20 +246,22 @@ class LmiEndpoint(Construct):
             env["MODEL_S3_PREFIX"] = self.weights.prefix
         else:
             env.update(environment_options(spec))
-            env["OPTION_MODEL_ID"] = self.weights.s3_uri
+            env["OPTION_MODEL_ID"] = SAGEMAKER_MODEL_DIR if fetched else self.weights.s3_uri
         return env
-
-    def _tags(self) -> Dict[str, str]:
-        """What `lmi bench` reports about the endpoint, read back from the Model's tags."""
-        return {"lmi:engine": self.spec.engine.name, "lmi:dtype": self.spec.dtype,
-                "lmi:tensor-parallel-degree": str(self.spec.tensor_parallel_degree),
-                "lmi:model-id": self.spec.model_id or "unknown"}
 
     def _depend_on_role_policies(self, resource: sagemaker.CfnModel) -> None:
         """CreateModel checks image access with the role: create its policy first."""
         for child in self.role.node.children:
             if isinstance(child, iam.Policy):
                 resource.node.add_dependency(child)
+
+
+def model_tags(spec: EndpointSpec) -> List[CfnTag]:
+    """What `lmi bench` reports about the endpoint, read back from the Model's tags."""
+    return [CfnTag(key=key, value=value) for key, value in (
+        ("lmi:engine", spec.engine.name), ("lmi:dtype", spec.dtype),
+        ("lmi:tensor-parallel-degree", str(spec.tensor_parallel_degree)),
+        ("lmi:model-id", spec.model_id or "unknown"))]
 
 
 def _environment_violations(environment: Optional[Mapping[str, str]], has_code: bool,
@@ -277,7 +285,7 @@ def _environment_violations(environment: Optional[Mapping[str, str]], has_code: 
     return found
 
 
-def _describe_location(location: WeightsLocation) -> str:
+def describe_location(location: WeightsLocation) -> str:
     """The weights URI for the plan; a deploy-time bucket name reads as ${AWS::Region} etc."""
     resolved = Stack.of(location.bucket).resolve(location.bucket.bucket_name)
     bucket = render_resolved(resolved, reference="${{{}}}", unknown="<known at deploy time>")
@@ -285,8 +293,8 @@ def _describe_location(location: WeightsLocation) -> str:
 
 
 def _option_violations(*, autoscaling, observability, rollout, data_capture, async_inference,
-                       instance_count, enable_network_isolation, weights_key,
-                       own_weights_bucket) -> List[Violation]:
+                       instance_count, enable_network_isolation, sagemaker_fetches_weights,
+                       has_code, weights_key, own_weights_bucket) -> List[Violation]:
     """Every problem with the operational options, and between them, at once."""
     found = [*observability.violations(asynchronous=async_inference is not None)]
     for options in (data_capture, async_inference):
@@ -305,11 +313,17 @@ def _option_violations(*, autoscaling, observability, rollout, data_capture, asy
             f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could not "
             "stop a bad step", f"pass wait_s >= {observability.alarm_window_s}, or fewer "
             "Observability(evaluation_periods=...)"))
-    if enable_network_isolation:
+    if sagemaker_fetches_weights and has_code:
+        found.append(Violation(
+            "sagemaker_fetches_weights", True, "our model.py downloads the weights itself "
+            "(MODEL_S3_*), checking the copy's completion marker", "leave it off with "
+            "model_code, or serve with Engine.VLLM and no model_code"))
+    elif enable_network_isolation and not sagemaker_fetches_weights:
         found.append(Violation(
             "enable_network_isolation", True, "would cut the container off from S3, and it "
             "downloads the weights itself (MODEL_S3_* for model.py, OPTION_MODEL_ID for vLLM)",
-            "leave it off; restrict traffic with vpc, vpc_subnets and security_groups"))
+            "pass sagemaker_fetches_weights=True (Engine.VLLM, no model_code), or leave it "
+            "off and restrict traffic with vpc, vpc_subnets and security_groups"))
     if weights_key and not own_weights_bucket:
         found.append(Violation("weights_key", "given", "encrypts the WeightsBucket LmiEndpoint "
                                "creates, and weights_bucket was passed", "encrypt your bucket "

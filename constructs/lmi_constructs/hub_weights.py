@@ -20,7 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from . import nag
-from .runtime.layout import normalise_prefix
+from .runtime.layout import CopyLayout, normalise_prefix, selection_id
 from .s3_paths import check_grant_prefix
 from .runtime_functions import acknowledge_provider_framework, runtime_function
 from .runtime_functions import provider as framework_provider
@@ -125,7 +125,13 @@ class HubWeights(Construct):
         self.commit_sha: str = self.resource.get_att_string("CommitSha")
         self.file_count: str = self.resource.get_att_string("FileCount")
         self.total_bytes: str = self.resource.get_att_string("TotalBytes")
-        self.display_prefix = f"{prefix}{repo_id}/<commit of {revision}>/"
+        # A pinned commit is the prefix itself; a branch or tag is resolved at deploy.
+        commit = revision if _COMMIT.match(revision) else f"<commit of {revision}>"
+        self.display_prefix = CopyLayout("-", prefix, repo_id, commit, selection_id(
+            allow_patterns, ignore_patterns)).base
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def _allow(function: lambda_.Function, actions, resource: str) -> None:

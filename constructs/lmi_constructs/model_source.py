@@ -40,6 +40,21 @@ class WeightsLocation:
         return f"s3://{self.bucket.bucket_name}/{self.prefix}"
 
 
+# Where SageMaker puts an uncompressed S3Prefix model before the container starts (CreateModel,
+# ModelDataSource: https://docs.aws.amazon.com/sagemaker/latest/dg/large-model-inference-uncompressed.html).
+SAGEMAKER_MODEL_DIR = "/opt/ml/model"
+
+
+def sagemaker_fetched(location: WeightsLocation):
+    """ModelDataSource for the weights prefix: SageMaker copies it, uncompressed, to
+    SAGEMAKER_MODEL_DIR with the execution role, so the container itself needs no S3 access."""
+    from aws_cdk import aws_sagemaker as sagemaker
+
+    return sagemaker.CfnModel.ModelDataSourceProperty(
+        s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+            s3_uri=location.s3_uri, s3_data_type="S3Prefix", compression_type="None"))
+
+
 def grant_read_prefix(location: WeightsLocation, role: iam.IGrantable) -> None:
     """GetObject under the prefix and ListBucket limited to it: nothing else in the bucket."""
     iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"],

@@ -37,8 +37,10 @@ class AutoScaling:
         if self.min_instances < lowest:
             found.append(Violation("autoscaling.min_instances", self.min_instances,
                                    f"must be at least {lowest}" + ("" if asynchronous else
-                                   " (only async endpoints scale to zero)"),
-                                   f"pass min_instances={lowest}"))
+                                   " (a real-time single-model endpoint cannot scale to zero)"),
+                                   f"pass min_instances={lowest}" + ("" if asynchronous else
+                                   ", or host the model on LmiInferenceEndpoint with "
+                                   "min_instances=0 and CopyScaling(min_copies=0)")))
         if self.max_instances < max(1, self.min_instances):
             found.append(Violation("autoscaling.max_instances", self.max_instances,
                                    f"is below min_instances ({self.min_instances}) or 1",

@@ -75,7 +75,11 @@ def parse_request(body: Union[bytes, str], config: HandlerConfig) -> GenerationR
     if not isinstance(payload, dict):
         raise BadRequest('the request body must be a JSON object: {"inputs": "...", '
                          '"parameters": {...}}')
-    unknown_fields = sorted(set(payload) - {"inputs", "parameters"})
+    if payload.get("stream"):
+        # DJL 0.19/0.20's Python engine returns one Output per request: no token stream.
+        raise BadRequest('"stream": this handler answers with the whole generation; drop '
+                         '"stream", or serve the model with Engine.VLLM, which streams')
+    unknown_fields = sorted(set(payload) - {"inputs", "parameters", "stream"})
     if unknown_fields:
         raise BadRequest(f"unknown field(s) {unknown_fields}: use inputs and parameters")
     inputs = payload.get("inputs")

@@ -145,7 +145,9 @@ def test_option_problems_are_reported_together():
                                        capture_requests=False, capture_responses=False),
               enable_network_isolation=True)
     text = str(error.value)
-    for expected in ("autoscaling.min_instances=0: must be at least 1 (only async endpoints scale to zero)",
+    for expected in ("autoscaling.min_instances=0: must be at least 1 (a real-time single-model "
+                     "endpoint cannot scale to zero); fix: pass min_instances=1, or host the "
+                     "model on LmiInferenceEndpoint",
                      "autoscaling.max_instances=0", "autoscaling.metric=cpu",
                      "rollout.traffic=BIG_BANG", "rollout.wait_s=7200",
                      "observability.gpu_memory_percent=120",

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from lmi_constructs.cli.bench import format_table, percentile
 from lmi_constructs.cli.endpoint_target import (Target, TargetError, describe_endpoint,
-                                                endpoint_from_stack)
+                                                stack_outputs)
 from lmi_constructs.cli.main import main
 
 from .conftest import serve
@@ -89,10 +89,18 @@ def test_stack_outputs_name_the_endpoint():
         "StackName": "BloomStack", "CreationTime": "2026-11-27T00:00:00Z",
         "StackStatus": "CREATE_COMPLETE", "Outputs": outputs}]}, {"StackName": "BloomStack"})
     stub.add_client_error("describe_stacks", "ValidationError", "Stack with id Nope does not exist")
+    qwen = [{"OutputKey": "EndpointEndpointNameA1B2C3", "OutputValue": "qwen-endpoint"},
+            {"OutputKey": "EndpointQwenInferenceComponentName9F8E7D",
+             "OutputValue": "QwenStack-Endpoint-Qwen-1A2B3C4D"}]
+    stub.add_response("describe_stacks", {"Stacks": [{
+        "StackName": "QwenStack", "CreationTime": "2026-11-27T00:00:00Z",
+        "StackStatus": "CREATE_COMPLETE", "Outputs": qwen}]}, {"StackName": "QwenStack"})
     with stub:
-        assert endpoint_from_stack(client, "BloomStack") == "bloom-endpoint"
+        assert stack_outputs(client, "BloomStack") == ("bloom-endpoint", [])
         with pytest.raises(TargetError, match="Stack with id Nope does not exist; deploy it first"):
-            endpoint_from_stack(client, "Nope")
+            stack_outputs(client, "Nope")
+        assert stack_outputs(client, "QwenStack") == ("qwen-endpoint",
+                                                      ["QwenStack-Endpoint-Qwen-1A2B3C4D"])
 
 
 def test_the_endpoint_describes_the_reference_columns():
@@ -121,6 +129,74 @@ def test_the_endpoint_describes_the_reference_columns():
         assert describe_endpoint(client, "e") == {
             "model": "microsoft/bloom-deepspeed-inference-int8", "engine": "DEEPSPEED",
             "precision": "int8", "parallel degree": "8", "instance": "1 x ml.p4d.24xlarge"}
+
+
+def _component_endpoint(stub):
+    stub.add_response("describe_endpoint", {
+        "EndpointName": "q", "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/q",
+        "EndpointConfigName": "c", "EndpointStatus": "InService",
+        "CreationTime": "2026-11-27T00:00:00Z", "LastModifiedTime": "2026-11-27T00:00:00Z"})
+    stub.add_response("describe_endpoint_config", {  # as LmiInferenceEndpoint makes it
+        "EndpointConfigName": "c", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:1:endpoint-config/c",
+        "CreationTime": "2026-11-27T00:00:00Z", "ExecutionRoleArn": "arn:aws:iam::1:role/r",
+        "ProductionVariants": [{
+            "VariantName": "AllTraffic", "InitialInstanceCount": 1,
+            "InstancePools": [{"InstanceType": "ml.g5.2xlarge", "Priority": 2},
+                              {"InstanceType": "ml.g6e.2xlarge", "Priority": 1}],
+            "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 0,
+                                       "MaxInstanceCount": 2}}]})
+
+
+def test_a_component_is_described_by_its_model():
+    client, stub = stubbed("sagemaker")
+    _component_endpoint(stub)
+    stub.add_response("describe_inference_component", {
+        "InferenceComponentName": "qwen", "InferenceComponentArn":
+        "arn:aws:sagemaker:us-east-1:1:inference-component/qwen", "EndpointName": "q",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/q",
+        "CreationTime": "2026-11-27T00:00:00Z", "LastModifiedTime": "2026-11-27T00:00:00Z",
+        "Specification": {"ModelName": "qm"}, "RuntimeConfig": {
+            "DesiredCopyCount": 1, "CurrentCopyCount": 1}}, {"InferenceComponentName": "qwen"})
+    stub.add_response("describe_model", {
+        "ModelName": "qm", "ModelArn": "arn:aws:sagemaker:us-east-1:1:model/qm",
+        "CreationTime": "2026-11-27T00:00:00Z", "ExecutionRoleArn": "arn:aws:iam::1:role/r",
+        "PrimaryContainer": {"Image": "x", "Environment": {"TENSOR_PARALLEL_DEGREE": "1",
+                                                            "OPTION_MODEL_ID": "/opt/ml/model"}}},
+        {"ModelName": "qm"})
+    stub.add_response("list_tags", {"Tags": [
+        {"Key": "lmi:engine", "Value": "VLLM"}, {"Key": "lmi:dtype", "Value": "bf16"},
+        {"Key": "lmi:model-id", "Value": "Qwen/Qwen2.5-7B-Instruct"}]})
+    with stub:
+        assert describe_endpoint(client, "q", "qwen") == {
+            "model": "Qwen/Qwen2.5-7B-Instruct", "engine": "VLLM", "precision": "bf16",
+            "parallel degree": "1",
+            "instance": "1 copies on ml.g6e.2xlarge or ml.g5.2xlarge"}
+
+
+def test_a_component_endpoint_needs_the_component_named():
+    client, stub = stubbed("sagemaker")
+    _component_endpoint(stub)
+    stub.add_response("list_inference_components", {"InferenceComponents": [{
+        "InferenceComponentName": "qwen", "InferenceComponentArn":
+        "arn:aws:sagemaker:us-east-1:1:inference-component/qwen", "EndpointName": "q",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/q", "VariantName": "AllTraffic",
+        "CreationTime": "2026-11-27T00:00:00Z", "LastModifiedTime": "2026-11-27T00:00:00Z"}]},
+        {"EndpointNameEquals": "q"})
+    with stub, pytest.raises(TargetError, match=r"hosts inference components: pass "
+                                                r"--inference-component with one of \['qwen'\]"):
+        describe_endpoint(client, "q")
+
+
+def test_an_invocation_names_the_component():
+    client, stub = stubbed("sagemaker-runtime")
+    stub.add_response("invoke_endpoint", {"Body": io.BytesIO(b'{"generated_text": "hi"}'),
+                                          "ContentType": "application/json"},
+                      {"EndpointName": "q", "Body": b'{"inputs": "x"}',
+                       "ContentType": "application/json", "Accept": "application/json",
+                       "InferenceComponentName": "qwen"})
+    with stub:
+        assert Target(name="q/qwen", endpoint="q", inference_component="qwen",
+                      _runtime=client).invoke({"inputs": "x"}) == (200, {"generated_text": "hi"})
 
 
 def test_an_endpoint_error_keeps_the_containers_status_and_message():

@@ -1,6 +1,10 @@
 """`lmi bench`: the reference table against an endpoint: latency P50/P90/P99 for batches of
 generations and throughput in generated tokens per second (from the handler's token counts).
 
+With --stream (Engine.VLLM endpoints, one prompt per request) each request is a token stream and
+the table adds time to first token (TTFT: request sent to first token received) and inter-token
+latency (ITL: the gaps between one token and the next, over every request), P50/P90/P99.
+
 Greedy decoding, fixed prompts, warm-up requests not counted. Exit 0 with the table on stdout;
 1 when a request fails; 2 on invalid arguments.
 """
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import Dict, List
 
 from .endpoint_target import TargetError, add_target_arguments, resolve_target
+from .invoke import WHOLE_ANSWER_ENGINES
+from .token_stream import StreamError, token_events
 
 PROMPTS = ["Amazon SageMaker is", "The best way to serve a large language model is",
            "Tensor parallelism splits", "Once upon a time, in a data center far away,",
@@ -38,6 +44,8 @@ def register(commands) -> None:
     parser.add_argument("--requests", type=int, default=20, help="measured requests (20)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight (1)")
     parser.add_argument("--warmup", type=int, default=2, help="requests before measuring (2)")
+    parser.add_argument("--stream", action="store_true", help="stream each request and report "
+                        "time to first token and inter-token latency (needs --batch-size 1)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write samples and summary")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="write a latency histogram "
                         "(needs matplotlib)")
@@ -48,24 +56,37 @@ def run(args: argparse.Namespace) -> int:
     problems = [f"--{name.replace('_', '-')} {getattr(args, name)} must be at least {low}"
                 for name, low in (("batch_size", 1), ("max_new_tokens", 1), ("requests", 1),
                                   ("concurrency", 1), ("warmup", 0)) if getattr(args, name) < low]
+    if args.stream and args.batch_size != 1:
+        problems.append(f"--batch-size {args.batch_size} with --stream: a stream carries one "
+                        "generation; pass --batch-size 1 and raise --concurrency instead")
     if problems:
         for problem in problems:
             print(f"lmi bench: {problem}", file=sys.stderr)
         return 2
     try:
         target = resolve_target(args)
-        payload = {"inputs": [PROMPTS[i % len(PROMPTS)] for i in range(args.batch_size)],
+        engine = target.description.get("engine")
+        if args.stream and engine in WHOLE_ANSWER_ENGINES:
+            print(f"lmi bench: {target.name} runs engine {engine}, whose handler answers whole "
+                  "generations: drop --stream", file=sys.stderr)
+            return 2
+        prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.batch_size)]
+        # one prompt as a string: what rolling batch (VLLM) takes, and our handler as well
+        payload = {"inputs": prompts[0] if args.batch_size == 1 else prompts,
                    "parameters": {"max_new_tokens": args.max_new_tokens, "details": True,
                                   "do_sample": False}}
+        one = _one_streamed if args.stream else _one
         for _ in range(args.warmup):
-            _one(target, payload)
-        samples, wall_s = _measure(target, payload, args.requests, args.concurrency)
+            one(target, payload)
+        samples, wall_s = _measure(one, target, payload, args.requests, args.concurrency)
     except (TargetError, BenchError) as error:
         print(f"lmi bench: {error}", file=sys.stderr)
         return 1
     summary = summarise(samples, wall_s)
     row = {**target.description, "batch size": str(args.batch_size)}
     print(format_table(row, summary))
+    if args.stream:
+        print(format_stream_table(summary))
     if args.json:
         args.json.write_text(json.dumps({
             "target": target.name, "description": row, "summary": summary,
@@ -88,20 +109,37 @@ def _one(target, payload) -> Dict[str, float]:
     if status != 200:
         message = body.get("error", body) if isinstance(body, dict) else body
         raise BenchError(f"{target.name} answered {status}: {message}")
-    try:
-        tokens = sum(result["details"]["generated_tokens"] for result in body)
+    try:  # our handler answers a list; LMI's rolling batch one object
+        tokens = sum(result["details"]["generated_tokens"]
+                     for result in (body if isinstance(body, list) else [body]))
     except (KeyError, TypeError) as error:
         raise BenchError("the response has no details.generated_tokens: the handler must "
                          "follow model_code's response format") from error
     return {"latency_ms": round(latency_ms, 3), "generated_tokens": tokens}
 
 
-def _measure(target, payload, requests: int, concurrency: int):
+def _one_streamed(target, payload) -> Dict[str, object]:
+    started = time.perf_counter()
+    arrivals = []
+    try:
+        for _ in token_events(target.invoke_stream(payload)):
+            arrivals.append(time.perf_counter())
+    except StreamError as error:
+        raise BenchError(f"{target.name}: {error}") from error
+    if not arrivals:
+        raise BenchError(f"{target.name} streamed no token")
+    gaps = [round((b - a) * 1000, 3) for a, b in zip(arrivals, arrivals[1:])]
+    return {"latency_ms": round((arrivals[-1] - started) * 1000, 3),
+            "generated_tokens": len(arrivals),
+            "ttft_ms": round((arrivals[0] - started) * 1000, 3), "itl_ms": gaps}
+
+
+def _measure(one_request, target, payload, requests: int, concurrency: int):
     done, lock = [0], threading.Lock()
     stop = threading.Event()
 
     def one(_):
-        sample = _one(target, payload)
+        sample = one_request(target, payload)
         with lock:
             done[0] += 1
         return sample
@@ -136,13 +174,20 @@ def percentile(values: List[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def summarise(samples: List[Dict[str, float]], wall_s: float) -> Dict[str, float]:
+def summarise(samples: List[Dict[str, object]], wall_s: float) -> Dict[str, float]:
     latencies = [s["latency_ms"] for s in samples]
     tokens = sum(s["generated_tokens"] for s in samples)
-    return {"requests": len(samples), "p50_ms": percentile(latencies, 50),
-            "p90_ms": percentile(latencies, 90), "p99_ms": percentile(latencies, 99),
-            "generated_tokens": tokens, "wall_s": round(wall_s, 3),
-            "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0}
+    summary = {"requests": len(samples), "p50_ms": percentile(latencies, 50),
+               "p90_ms": percentile(latencies, 90), "p99_ms": percentile(latencies, 99),
+               "generated_tokens": tokens, "wall_s": round(wall_s, 3),
+               "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0}
+    if samples and "ttft_ms" in samples[0]:
+        first = [s["ttft_ms"] for s in samples]
+        gaps = [gap for s in samples for gap in s["itl_ms"]]
+        for p in (50, 90, 99):
+            summary[f"ttft_p{p}_ms"] = percentile(first, p)
+            summary[f"itl_p{p}_ms"] = percentile(gaps, p) if gaps else None
+    return summary
 
 
 def format_table(row: Dict[str, str], summary: Dict[str, float]) -> str:
@@ -155,6 +200,19 @@ def format_table(row: Dict[str, str], summary: Dict[str, float]) -> str:
     rule = "-|-".join("-" * widths[k] for k in columns)
     values = " | ".join(str(v).ljust(widths[k]) for k, v in columns.items())
     return "\n".join(line.rstrip() for line in (header, rule, values))
+
+
+def format_stream_table(summary: Dict[str, float]) -> str:
+    """Time to first token and inter-token latency, P50/P90/P99, under the reference table."""
+    def cell(value):
+        return "n/a" if value is None else f"{value:.1f}"
+
+    rows = [("", "P50 ms", "P90 ms", "P99 ms"),
+            ("time to first token", *(cell(summary[f"ttft_p{p}_ms"]) for p in (50, 90, 99))),
+            ("inter-token latency", *(cell(summary[f"itl_p{p}_ms"]) for p in (50, 90, 99)))]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n" + "\n".join(" | ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
+                             for row in rows)
 
 
 def plot_histogram(samples, path: Path, title: str) -> None:

@@ -8,7 +8,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 # What the reference table reports about an endpoint; "n/a" where the target cannot say.
 DESCRIPTION_KEYS = ("model", "engine", "precision", "parallel degree", "instance")
@@ -32,6 +32,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--endpoint", help="a SageMaker endpoint name")
     target.add_argument("--url", help="an HTTP server with /invocations, e.g. lmi local's "
                                       "http://127.0.0.1:8080")
+    parser.add_argument("--inference-component", metavar="NAME",
+                        help="the model on an LmiInferenceEndpoint (its InferenceComponentName "
+                             "output); found from --stack when the stack has one")
 
 
 @dataclass
@@ -39,20 +42,26 @@ class Target:
     name: str
     url: Optional[str] = None
     endpoint: Optional[str] = None
+    inference_component: Optional[str] = None
     description: Dict[str, str] = field(default_factory=dict)
     _runtime: object = None
+
+    def _component(self) -> Dict[str, str]:
+        return {"InferenceComponentName": self.inference_component} \
+            if self.inference_component else {}
 
     def invoke(self, payload) -> Tuple[int, object]:
         """(status, parsed body). Endpoint errors come back as their status and message."""
         body = json.dumps(payload).encode()
         if self.url:
-            return _post(f"{self.url.rstrip('/')}/invocations", body)
+            return _post(f"{self.url.rstrip('/')}/invocations", body, self._headers())
         from botocore.exceptions import ClientError, ReadTimeoutError
 
         try:
             response = self._runtime.invoke_endpoint(EndpointName=self.endpoint, Body=body,
                                                      ContentType="application/json",
-                                                     Accept="application/json")
+                                                     Accept="application/json",
+                                                     **self._component())
         except ReadTimeoutError as error:
             raise TargetError(f"{self.endpoint}: no answer within {CLIENT_READ_TIMEOUT_S} s. "
                               + REALTIME_LIMIT_ADVICE) from error
@@ -66,29 +75,71 @@ class Target:
             return status, _parse(message.encode() if isinstance(message, str) else message)
         return 200, _parse(response["Body"].read())
 
+    def invoke_stream(self, payload) -> Iterator[bytes]:
+        """The response body as it arrives (InvokeEndpointWithResponseStream's PayloadPart
+        bytes, or the HTTP body's chunks); TargetError when the request is refused or the
+        stream breaks."""
+        body = json.dumps({**payload, "stream": True}).encode()
+        if self.url:
+            yield from _post_stream(f"{self.url.rstrip('/')}/invocations", body, self._headers())
+            return
+        from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
+
+        try:
+            response = self._runtime.invoke_endpoint_with_response_stream(
+                EndpointName=self.endpoint, Body=body, ContentType="application/json",
+                Accept="application/jsonlines", **self._component())
+            for event in response["Body"]:
+                if "PayloadPart" in event:
+                    yield event["PayloadPart"]["Bytes"]
+        except EventStreamError as error:  # ModelStreamError, InternalStreamFailure
+            raise TargetError(f"{self.endpoint}: the stream broke: {error}") from error
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            message = error.response.get("OriginalMessage") or details.get("Message", str(error))
+            raise TargetError(f"{self.endpoint} answered "
+                              f"{error.response.get('OriginalStatusCode', details.get('Code'))}:"
+                              f" {message}") from error
+        except BotoCoreError as error:
+            raise TargetError(f"{self.endpoint}: {error}") from error
+
+    def _headers(self) -> Dict[str, str]:
+        # the header InvokeEndpoint's REST form uses for InferenceComponentName
+        return {"X-Amzn-SageMaker-Inference-Component": self.inference_component} \
+            if self.inference_component else {}
+
 
 def resolve_target(args: argparse.Namespace) -> Target:
+    component = getattr(args, "inference_component", None)
     if args.url:
-        return Target(name=args.url, url=args.url,
+        return Target(name=args.url, url=args.url, inference_component=component,
                       description={key: "n/a" for key in DESCRIPTION_KEYS})
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        name = args.endpoint or endpoint_from_stack(boto3.client("cloudformation"), args.stack)
-        description = describe_endpoint(boto3.client("sagemaker"), name)
+        if args.endpoint:
+            name = args.endpoint
+        else:
+            name, components = stack_outputs(boto3.client("cloudformation"), args.stack)
+            if component is None and len(components) == 1:
+                component = components[0]
+        description = describe_endpoint(boto3.client("sagemaker"), name, component)
         from botocore.config import Config
 
         # One attempt: a generation that timed out is still running in the container, and a
         # retry would queue behind it.
         runtime = boto3.client("sagemaker-runtime", config=Config(
             read_timeout=CLIENT_READ_TIMEOUT_S, retries={"mode": "standard", "max_attempts": 1}))
-        return Target(name=name, endpoint=name, description=description, _runtime=runtime)
+        return Target(name=f"{name}/{component}" if component else name, endpoint=name,
+                      inference_component=component, description=description,
+                      _runtime=runtime)
     except (BotoCoreError, ClientError) as error:
         raise TargetError(str(error)) from error
 
 
-def endpoint_from_stack(cloudformation, stack: str) -> str:
+def stack_outputs(cloudformation, stack: str) -> Tuple[str, list]:
+    """(endpoint name, inference component names) from a deployed stack's outputs."""
     from botocore.exceptions import ClientError
 
     try:
@@ -101,18 +152,34 @@ def endpoint_from_stack(cloudformation, stack: str) -> str:
         raise TargetError(f"stack {stack} has {len(names)} EndpointName outputs: pass --endpoint "
                           f"with one of {names}" if names else
                           f"stack {stack} has no EndpointName output: is it an LmiEndpoint stack?")
-    return names[0]
+    components = [o["OutputValue"] for o in outputs
+                  if "InferenceComponentName" in o["OutputKey"]]
+    return names[0], components
 
 
-def describe_endpoint(sagemaker, name: str) -> Dict[str, str]:
-    """The reference table's columns, read from the endpoint, its config and its model."""
+def describe_endpoint(sagemaker, name: str, component: Optional[str] = None) -> Dict[str, str]:
+    """The reference table's columns, read from the endpoint, its config and its model (the
+    inference component's model on an LmiInferenceEndpoint)."""
     endpoint = sagemaker.describe_endpoint(EndpointName=name)
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     variant = config["ProductionVariants"][0]
-    model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    if component:
+        described = sagemaker.describe_inference_component(InferenceComponentName=component)
+        model_name = described["Specification"]["ModelName"]
+        copies = described.get("RuntimeConfig", {}).get("CurrentCopyCount", "?")
+        instance = f"{copies} copies on {_instance_types(variant)}"
+    elif "ModelName" not in variant:
+        listed = sagemaker.list_inference_components(EndpointNameEquals=name)
+        names = [c["InferenceComponentName"] for c in listed.get("InferenceComponents", [])]
+        raise TargetError(f"endpoint {name} hosts inference components: pass "
+                          f"--inference-component with one of {names}")
+    else:
+        model_name = variant["ModelName"]
+        instance = f"{variant.get('InitialInstanceCount', 1)} x {_instance_types(variant)}"
+    model = sagemaker.describe_model(ModelName=model_name)
     environment = model.get("PrimaryContainer", {}).get("Environment", {})
-    # LmiEndpoint tags the Model with what it was built from; the settings themselves live in
-    # serving.properties inside model.tar.gz, which describe_model does not show.
+    # The constructs tag the Model with what it was built from; with model code the settings
+    # live in serving.properties inside model.tar.gz, which describe_model does not show.
     tags = {tag["Key"]: tag["Value"]
             for tag in sagemaker.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])}
     return {
@@ -122,8 +189,13 @@ def describe_endpoint(sagemaker, name: str) -> Dict[str, str]:
         "precision": tags.get("lmi:dtype", "n/a"),
         "parallel degree": tags.get("lmi:tensor-parallel-degree")
         or environment.get("TENSOR_PARALLEL_DEGREE", "n/a"),
-        "instance": f"{variant.get('InitialInstanceCount', 1)} x {variant.get('InstanceType', 'n/a')}",
+        "instance": instance,
     }
+
+
+def _instance_types(variant) -> str:
+    pools = sorted(variant.get("InstancePools") or [], key=lambda pool: pool["Priority"])
+    return " or ".join(p["InstanceType"] for p in pools) or variant.get("InstanceType", "n/a")
 
 
 def parse_params(items) -> Dict[str, object]:
@@ -140,14 +212,32 @@ def parse_params(items) -> Dict[str, object]:
     return params
 
 
-def _post(url: str, body: bytes) -> Tuple[int, object]:
+def _post(url: str, body: bytes, headers: Dict[str, str]) -> Tuple[int, object]:
     request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
             return response.status, _parse(response.read())
     except urllib.error.HTTPError as error:
         return error.code, _parse(error.read())
+    except urllib.error.URLError as error:
+        raise TargetError(f"{url}: {error.reason}; is the server running (lmi local)?") from error
+
+
+def _post_stream(url: str, body: bytes, headers: Dict[str, str]) -> Iterator[bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/jsonlines", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            while True:
+                chunk = response.read1(65536)  # what has arrived, not a full buffer
+                if not chunk:
+                    return
+                yield chunk
+    except urllib.error.HTTPError as error:
+        message = _parse(error.read())
+        message = message.get("error", message) if isinstance(message, dict) else message
+        raise TargetError(f"{url} answered {error.code}: {message}") from error
     except urllib.error.URLError as error:
         raise TargetError(f"{url}: {error.reason}; is the server running (lmi local)?") from error
 

@@ -1,5 +1,8 @@
 """`lmi invoke`: send one prompt to an endpoint (by stack, name or URL) and print the text.
 
+--stream prints the tokens as they are generated (InvokeEndpointWithResponseStream, LMI's
+jsonlines): for Engine.VLLM endpoints; our model.py handler answers whole generations.
+
 Exit 0 with the generated text on stdout; 1 when the endpoint answers an error (its message is
 shown); 2 on invalid arguments.
 """
@@ -11,6 +14,10 @@ import json
 import sys
 
 from .endpoint_target import TargetError, add_target_arguments, parse_params, resolve_target
+from .token_stream import StreamError, token_events
+
+# Engines whose endpoint runs our model.py: DJL 0.19/0.20's Python engine cannot stream.
+WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE")
 
 
 def register(commands) -> None:
@@ -21,7 +28,10 @@ def register(commands) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--param", action="append", metavar="KEY=VALUE",
                         help="a generation parameter, e.g. temperature=0.7 or do_sample=true")
-    parser.add_argument("--json", action="store_true", help="print the raw JSON response")
+    parser.add_argument("--stream", action="store_true",
+                        help="print tokens as they arrive (one prompt; Engine.VLLM endpoints)")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON response "
+                        "(with --stream: one JSON line per token)")
     parser.set_defaults(run=run)
 
 
@@ -31,9 +41,15 @@ def run(args: argparse.Namespace) -> int:
     except TargetError as error:
         print(f"lmi invoke: {error}", file=sys.stderr)
         return 2
+    if args.stream and len(args.prompt) > 1:
+        print("lmi invoke: --stream takes one prompt (a stream carries one generation)",
+              file=sys.stderr)
+        return 2
     inputs = args.prompt[0] if len(args.prompt) == 1 else args.prompt
     try:
         target = resolve_target(args)
+        if args.stream:
+            return _stream(target, {"inputs": inputs, "parameters": parameters}, args.json)
         status, body = target.invoke({"inputs": inputs, "parameters": parameters})
     except TargetError as error:
         print(f"lmi invoke: {error}", file=sys.stderr)
@@ -44,7 +60,28 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps(body, indent=1))
-    else:
-        for result in body:
+    else:  # our handler answers a list; LMI's rolling batch one object
+        for result in body if isinstance(body, list) else [body]:
             print(result["generated_text"])
+    return 0
+
+
+def _stream(target, payload, as_json: bool) -> int:
+    engine = target.description.get("engine")
+    if engine in WHOLE_ANSWER_ENGINES:
+        print(f"lmi invoke: {target.name} runs engine {engine}, whose handler answers whole "
+              "generations: drop --stream (or serve the model with Engine.VLLM)", file=sys.stderr)
+        return 2
+    try:
+        for event in token_events(target.invoke_stream(payload)):
+            if as_json:
+                print(json.dumps(vars(event)), flush=True)
+            else:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+    except (TargetError, StreamError) as error:
+        print(f"\nlmi invoke: {error}", file=sys.stderr)
+        return 1
+    if not as_json:
+        print()
     return 0

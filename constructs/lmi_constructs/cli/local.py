@@ -3,6 +3,10 @@ POST /invocations), through the same warm-up and request path as on SageMaker, o
 
 Weights: a local directory, an s3:// prefix (downloaded by the handler's own download path, so
 AWS_ENDPOINT_URL works), or --demo: a tiny random-weight model built in a temporary directory.
+
+--engine vllm answers as an Engine.VLLM endpoint does instead: LMI's rolling-batch schema, one
+prompt per request, token streaming with "stream": true, emulated with transformers on the CPU
+(not vLLM itself: one generation at a time). It needs a local directory or --demo.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ def register(commands) -> None:
     source.add_argument("--weights", help="a local directory or s3://bucket/prefix/")
     source.add_argument("--demo", choices=["bloom", "opt"], nargs="?", const="bloom",
                         help="a tiny random-weight model (default bloom), no download")
+    parser.add_argument("--engine", choices=["model_code", "vllm"], default="model_code",
+                        help="model_code: our handler (DEEPSPEED/ACCELERATE endpoints); vllm: "
+                             "LMI's built-in schema, with streaming (VLLM endpoints)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--cache-dir", type=Path, help="where s3:// weights are downloaded "
@@ -39,8 +46,11 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     problems, properties = [], {"backend": "cpu", "tensor_parallel_degree": "1"}
-    if not (args.model_code / "model.py").exists():
+    if args.engine == "model_code" and not (args.model_code / "model.py").exists():
         problems.append(f"--model-code {args.model_code}: no model.py there")
+    if args.engine == "vllm" and args.weights and _S3.match(args.weights):
+        problems.append(f"--weights {args.weights}: --engine vllm reads a local directory "
+                        "(as SageMaker's S3Prefix copy gives it /opt/ml/model); download first")
     for item in args.property:
         if "=" not in item:
             problems.append(f"--property {item!r} is not KEY=VALUE")
@@ -76,11 +86,13 @@ def run(args: argparse.Namespace) -> int:
               "reaches it can run generations (there is no authentication); use 127.0.0.1 "
               "unless you mean it", file=sys.stderr)
     try:
-        endpoint = LocalEndpoint(args.model_code, properties, args.host, args.port).start()
+        endpoint = LocalEndpoint(args.model_code if args.engine == "model_code" else None,
+                                 properties, args.host, args.port, engine=args.engine).start()
     except OSError as error:
         print(f"lmi local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    print(f"serving {args.model_code} on {endpoint.url} (GET /ping answers 503 until loaded)",
+    served = args.model_code if args.engine == "model_code" else "LMI's rolling-batch schema"
+    print(f"serving {served} on {endpoint.url} (GET /ping answers 503 until loaded)",
           file=sys.stderr)
     try:
         if endpoint.wait_until_ready(timeout_s=3600) != "ready":

@@ -2,7 +2,9 @@
 
 GET /ping: 503 while the warm-up call loads the model, 200 once ready, 500 if loading failed.
 POST /invocations: the body goes to model.handle as a djl_python Input, the Output comes back with
-its status code. Requests run one at a time, as in one DJL Python worker.
+its status code. Requests run one at a time, as in one DJL Python worker. With engine="vllm" the
+body goes instead to RollingBatchModel, LMI's built-in rolling-batch schema, whose streamed
+answers are sent as they are generated (chunked transfer encoding), as SageMaker passes them on.
 
 It trusts no client: a body over SageMaker's 6 MB real-time payload limit, or with a missing or
 negative Content-Length, is refused (413/411/400) before it is read; a connection idle for
@@ -46,11 +48,12 @@ def read_serving_properties(model_code: Path) -> Dict[str, str]:
 
 
 class LocalEndpoint:
-    def __init__(self, model_code: Path, properties: Dict[str, str], host: str = "127.0.0.1",
-                 port: int = 8080):
-        self.model_code = Path(model_code).resolve()
-        self.properties = {**read_serving_properties(self.model_code), **properties,
-                           "model_dir": str(self.model_code)}
+    def __init__(self, model_code: Optional[Path], properties: Dict[str, str],
+                 host: str = "127.0.0.1", port: int = 8080, engine: str = "model_code"):
+        self.engine = engine
+        self.model_code = Path(model_code).resolve() if model_code else None
+        self.properties = {**(read_serving_properties(self.model_code) if model_code else {}),
+                           **properties, "model_dir": str(self.model_code)}
         self.state, self.error = "loading", None
         self._request_lock = threading.Lock()
         self._module = None
@@ -77,6 +80,14 @@ class LocalEndpoint:
 
     def _warm_up(self) -> None:
         try:
+            if self.engine == "vllm":
+                from .rolling_batch import RollingBatchModel
+
+                self._module = RollingBatchModel(
+                    Path(self.properties["weights_dir"]),
+                    int(self.properties.get("max_new_tokens_limit", 256)))
+                self.state = "ready"
+                return
             djl_shim.install()
             if str(self.model_code) not in sys.path:
                 sys.path.insert(0, str(self.model_code))  # as DJL does: model.py imports siblings
@@ -93,12 +104,23 @@ class LocalEndpoint:
             self.error, self.state = f"{type(error).__name__}: {error}", "failed"
 
     def invoke(self, body: bytes, content_type: str):
+        """(status, bytes or an iterator of bytes, content type), one request at a time."""
+        if self.engine == "vllm":
+            with self._request_lock:
+                status, payload, answer_type = self._module.invoke(body)
+            if not isinstance(payload, bytes):
+                payload = self._one_at_a_time(payload)  # generated while it is read
+            return status, payload, answer_type
         from djl_python import Input
 
         with self._request_lock:
             output = self._module.handle(Input({"Content-Type": content_type}, body))
         payload = output.body() if hasattr(output, "body") else b"".join(output.content)
-        return getattr(output, "code", 200), payload
+        return getattr(output, "code", 200), payload, "application/json"
+
+    def _one_at_a_time(self, chunks):
+        with self._request_lock:
+            yield from chunks
 
 
 def _handler_for(endpoint: LocalEndpoint):
@@ -147,12 +169,14 @@ def _handler_for(endpoint: LocalEndpoint):
                 return self._reply(503, {"error": f"model is {endpoint.state}: "
                                                   f"{endpoint.error or 'poll GET /ping'}"})
             try:
-                status, payload = endpoint.invoke(
+                status, payload, answer_type = endpoint.invoke(
                     body, self.headers.get("Content-Type", "application/json"))
             except Exception as error:  # the handler raised instead of answering
                 log.exception("handler raised")
                 return self._reply(500, {"error": f"{type(error).__name__}: {error}"})
-            self._send(status, payload)
+            if isinstance(payload, bytes):
+                return self._send(status, payload, answer_type)
+            self._send_chunks(status, payload, answer_type)
 
         def _reply(self, status: int, value) -> None:
             self._send(status, json.dumps(value).encode())
@@ -163,5 +187,28 @@ def _handler_for(endpoint: LocalEndpoint):
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _send_chunks(self, status: int, chunks, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for chunk in chunks:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):  # the client left mid-stream
+                self.close_connection = True
+            except Exception:  # generation failed after the 200: end the stream as LMI does
+                log.exception("generation failed mid-stream")
+                line = json.dumps({"token": {"id": -1, "text": "", "log_prob": -1,
+                                             "special_token": True}, "generated_text": "",
+                                   "details": {"finish_reason": "error"}}).encode() + b"\n"
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n0\r\n\r\n")
+            finally:
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()  # releases the one-request-at-a-time lock
 
     return Handler

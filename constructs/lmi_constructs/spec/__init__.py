@@ -1,8 +1,9 @@
 """Pure validation and catalogs: no aws_cdk import, shared by constructs, `lmi plan` and tests."""
 
+from .capacity import Capacity
 from .endpoint_spec import EndpointSpec, format_plan
 from .engines import Engine
 from .errors import SpecError, Violation
 from .limits import RequestLimits
 
-__all__ = ["EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan"]
+__all__ = ["Capacity", "EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan"]

@@ -172,9 +172,20 @@ def format_plan(title: str, plan: Dict[str, object]) -> str:
         lines.append(f"  requests      up to {limits['max_input_tokens']} input + "
                      f"{limits['max_new_tokens']} new tokens, {limits['max_total_tokens']} in all, "
                      f"batch {limits['max_batch_size']}; real-time answers within 60 s")
-    # UpdateEndpoint is blue/green: the new fleet is up before the old one goes.
-    lines.append(f"  updates       blue/green: quota for {2 * plan['instance_count']} x "
-                 f"{plan['instance_type']} during a change of weights, image or settings")
+    component = plan.get("component")
+    if component:
+        zero = " (scales to zero)" if component["min_copies"] == 0 else ""
+        lines.append(f"  component     {component['accelerators']} GPU(s) and "
+                     f"{component['memory_mb']} MB per copy, {component['copies']} copies at "
+                     f"start, {component['min_copies']}..{component['max_copies']}{zero}; "
+                     f"weights fetched by {component['weights_fetched_by']}")
+    else:
+        # UpdateEndpoint is blue/green: the new fleet is up before the old one goes.
+        lines.append(f"  updates       blue/green: quota for {2 * plan['instance_count']} x "
+                     f"{plan['instance_type']} during a change of weights, image or settings")
+    pools = plan.get("pools") or []
+    if len(pools) > 1:
+        lines += [f"  pool          {pool}" for pool in pools]
     lines += [f"  warning       {warning}" for warning in plan.get("warnings") or []]
     return "\n".join(lines)
 

@@ -43,6 +43,9 @@ MODELS: Dict[str, ModelInfo] = {
         "Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", max_sequence_length=32768),
     "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo(
         "Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", max_sequence_length=32768),
+    # config.json: hidden 3584, 28 heads (4 KV heads), 28 layers, 32768 positions; card: 7.61B
+    "Qwen/Qwen2.5-7B-Instruct": ModelInfo(
+        "Qwen2.5-7B", 7.61e9, 28, 3584, 28, "bf16", max_sequence_length=32768),
     "Qwen/Qwen2.5-72B-Instruct": ModelInfo(
         "Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", max_sequence_length=32768),
 }

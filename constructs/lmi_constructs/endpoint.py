@@ -80,6 +80,7 @@ class LmiEndpoint(Construct):
                  security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
                  enable_network_isolation: bool = False,
                  sagemaker_fetches_weights: bool = False,
+                 streaming: Optional[bool] = None,
                  weights_key: Optional[kms.IKey] = None,
                  check_weights: bool = True,
                  log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH):
@@ -111,11 +112,14 @@ class LmiEndpoint(Construct):
             data_capture=data_capture, async_inference=async_inference,
             instance_count=instance_count, enable_network_isolation=enable_network_isolation,
             sagemaker_fetches_weights=sagemaker_fetches_weights, has_code=model_code is not None,
+            streaming=streaming,
             weights_key=weights_key, own_weights_bucket=weights_bucket is None)
         if vpc is not None:
             s3_route_warning(self, vpc)
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} options")
+        # Streams when the engine can (vLLM, real-time) unless told not to.
+        self.streams = streaming is not False and model_code is None and async_inference is None
         # A name known at synth: alarms, dashboard, scaling and rollback refer to the endpoint
         # without a dependency cycle, and the role's log permissions name its log group.
         endpoint_name = endpoint_name or Names.unique_resource_name(self, max_length=63,
@@ -146,7 +150,7 @@ class LmiEndpoint(Construct):
         self.model = sagemaker.CfnModel(
             self, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
             vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role) if vpc
-            else None, tags=model_tags(self.spec),
+            else None, tags=model_tags(self.spec, self.streams),
             enable_network_isolation=True if enable_network_isolation else None)
         self._depend_on_role_policies(self.model)
         self.weights_check = None
@@ -221,18 +225,19 @@ class LmiEndpoint(Construct):
         acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn,
                                       in_vpc=vpc is not None)
         self.spec.weights_location = describe_location(self.weights)
-        self.node.add_metadata(PLAN_METADATA_TYPE, self.spec.plan())
+        self.node.add_metadata(PLAN_METADATA_TYPE, {**self.spec.plan(), "streaming": self.streams})
         CfnOutput(self, "EndpointName", value=self.endpoint_name,
                   description="SageMaker endpoint name, for `lmi invoke --endpoint`")
         CfnOutput(self, "WeightsUri", value=self.weights_uri,
                   description="S3 prefix the container loads the weights from")
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let grantee call the endpoint (sync and streaming), nothing else."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
-            resource_arns=[self.endpoint_arn])
+        """Let grantee call the endpoint, and stream from it when it streams; nothing else."""
+        actions = ["sagemaker:InvokeEndpoint"]
+        if self.streams:
+            actions.append("sagemaker:InvokeEndpointWithResponseStream")
+        return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
+                                          resource_arns=[self.endpoint_arn])
 
     def _environment(self, has_code: bool, fetched: bool) -> Dict[str, str]:
         """Only what the container reads from its environment: the weights location (named at
@@ -256,12 +261,13 @@ class LmiEndpoint(Construct):
                 resource.node.add_dependency(child)
 
 
-def model_tags(spec: EndpointSpec) -> List[CfnTag]:
-    """What `lmi bench` reports about the endpoint, read back from the Model's tags."""
+def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
+    """What `lmi bench` and `lmi invoke` read back from the Model's tags."""
     return [CfnTag(key=key, value=value) for key, value in (
         ("lmi:engine", spec.engine.name), ("lmi:dtype", spec.dtype),
         ("lmi:tensor-parallel-degree", str(spec.tensor_parallel_degree)),
-        ("lmi:model-id", spec.model_id or "unknown"))]
+        ("lmi:model-id", spec.model_id or "unknown"),
+        ("lmi:streaming", "true" if streams else "false"))]
 
 
 def _environment_violations(environment: Optional[Mapping[str, str]], has_code: bool,
@@ -294,7 +300,7 @@ def describe_location(location: WeightsLocation) -> str:
 
 def _option_violations(*, autoscaling, observability, rollout, data_capture, async_inference,
                        instance_count, enable_network_isolation, sagemaker_fetches_weights,
-                       has_code, weights_key, own_weights_bucket) -> List[Violation]:
+                       has_code, streaming, weights_key, own_weights_bucket) -> List[Violation]:
     """Every problem with the operational options, and between them, at once."""
     found = [*observability.violations(asynchronous=async_inference is not None)]
     for options in (data_capture, async_inference):
@@ -313,6 +319,15 @@ def _option_violations(*, autoscaling, observability, rollout, data_capture, asy
             f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could not "
             "stop a bad step", f"pass wait_s >= {observability.alarm_window_s}, or fewer "
             "Observability(evaluation_periods=...)"))
+    if streaming and has_code:
+        found.append(Violation(
+            "streaming", True, "our model.py runs on DJL's Python engine, which answers with "
+            "the whole generation", "serve with Engine.VLLM (no model_code), or drop streaming"))
+    if streaming and async_inference:
+        found.append(Violation(
+            "streaming", True, "async endpoints write their answer to S3; "
+            "InvokeEndpointWithResponseStream needs a real-time endpoint",
+            "drop async_inference or streaming"))
     if sagemaker_fetches_weights and has_code:
         found.append(Violation(
             "sagemaker_fetches_weights", True, "our model.py downloads the weights itself "

@@ -232,7 +232,8 @@ class LmiInferenceEndpoint(Construct):
             model_data_source=sagemaker_fetched(weights) if sagemaker_fetches_weights else None)
         cfn_model = sagemaker.CfnModel(
             scope, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
-            enable_network_isolation=enable_network_isolation or None, tags=model_tags(spec))
+            enable_network_isolation=enable_network_isolation or None,
+            tags=model_tags(spec, streams=True))
         for child in self.role.node.children:  # CreateModel checks access with the role
             if isinstance(child, iam.Policy):
                 cfn_model.node.add_dependency(child)
@@ -268,7 +269,7 @@ class LmiInferenceEndpoint(Construct):
                           else copies, "max_copies": scaling.max_copies if scaling else copies,
                           "weights_fetched_by": "SageMaker (S3Prefix to /opt/ml/model)"
                           if sagemaker_fetches_weights else "the container"},
-            "pools": self.capacity.plan_lines(self.instance_type)})
+            "pools": self.capacity.plan_lines(self.instance_type), "streaming": True})
         CfnOutput(scope, "InferenceComponentName", value=name,
                   description=f"for `lmi invoke --endpoint ... --inference-component {name}`")
         return added

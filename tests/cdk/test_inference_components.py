@@ -315,3 +315,39 @@ def test_sagemaker_fetching_is_refused_with_our_handler():
                     sagemaker_fetches_weights=True, enable_network_isolation=True,
                     request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
                     model_data_download_timeout=Duration.minutes(40))
+
+
+def test_streaming_is_refused_where_the_endpoint_cannot_stream():
+    from lmi_constructs import AsyncInference, ModelCode
+
+    stack = Stack(App(), "Streams")
+    with pytest.raises(SpecError) as error:
+        LmiEndpoint(stack, "Opt", model=ModelSource.from_s3_uri(
+            "s3://staged-weights/opt/", model_id="facebook/opt-30b"),
+            instance_type="ml.g5.24xlarge", tensor_parallel_degree=4, engine=Engine.DEEPSPEED,
+            dtype="fp16", model_code=ModelCode.from_directory("model_code"),
+            image="0.27.0-deepspeed0.12.6-cu121", streaming=True,
+            async_inference=AsyncInference(output_path="s3://staged-weights/out/"),
+            request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512))
+    messages = [str(v) for v in error.value.violations if v.field == "streaming"]
+    assert messages == [
+        "streaming=True: our model.py runs on DJL's Python engine, which answers with the whole "
+        "generation; fix: serve with Engine.VLLM (no model_code), or drop streaming",
+        "streaming=True: async endpoints write their answer to S3; "
+        "InvokeEndpointWithResponseStream needs a real-time endpoint; fix: drop "
+        "async_inference or streaming"]
+
+
+def test_a_vllm_endpoint_streams_unless_told_not_to(options_template):
+    models = resources_of(options_template, "AWS::SageMaker::Model")
+    [single] = [m["Properties"] for k, m in models.items() if k.startswith("Single")]
+    assert {"Key": "lmi:streaming", "Value": "true"} in single["Tags"]
+    stack = Stack(App(), "Quiet")
+    quiet = LmiEndpoint(stack, "Ep", model=ModelSource.from_s3_uri(
+        "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"),
+        instance_type="ml.g6e.2xlarge", tensor_parallel_degree=1, engine=Engine.VLLM,
+        dtype="bf16", streaming=False)
+    quiet.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
+    template = App.of(stack).synth().get_stack_by_name("Quiet").template
+    [statement] = policy_statements(template, "CallerDefaultPolicy")
+    assert statement["Action"] == "sagemaker:InvokeEndpoint"

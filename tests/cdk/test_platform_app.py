@@ -151,8 +151,8 @@ def test_grant_invoke_is_limited_to_the_endpoint(platform):
     caller_policy = next(p for k, p in resources_of(template, "AWS::IAM::Policy").items()
                          if k.startswith("CallerDefaultPolicy"))
     statement, = caller_policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == ["sagemaker:InvokeEndpoint",
-                                   "sagemaker:InvokeEndpointWithResponseStream"]
+    # model.py on DJL's Python engine cannot stream: no InvokeEndpointWithResponseStream
+    assert statement["Action"] == "sagemaker:InvokeEndpoint"
     assert statement["Resource"] == {"Ref": next(k for k in resources_of(
         template, "AWS::SageMaker::Endpoint") if k.startswith("Opt"))}
 

@@ -123,12 +123,14 @@ def test_the_endpoint_describes_the_reference_columns():
     stub.add_response("list_tags", {"Tags": [  # as LmiEndpoint tags its Model
         {"Key": "lmi:engine", "Value": "DEEPSPEED"}, {"Key": "lmi:dtype", "Value": "int8"},
         {"Key": "lmi:tensor-parallel-degree", "Value": "8"},
-        {"Key": "lmi:model-id", "Value": "microsoft/bloom-deepspeed-inference-int8"}]},
+        {"Key": "lmi:model-id", "Value": "microsoft/bloom-deepspeed-inference-int8"},
+        {"Key": "lmi:streaming", "Value": "false"}]},
         expected_params={"ResourceArn": "arn:aws:sagemaker:us-east-1:1:model/m"})
     with stub:
         assert describe_endpoint(client, "e") == {
             "model": "microsoft/bloom-deepspeed-inference-int8", "engine": "DEEPSPEED",
-            "precision": "int8", "parallel degree": "8", "instance": "1 x ml.p4d.24xlarge"}
+            "precision": "int8", "parallel degree": "8", "instance": "1 x ml.p4d.24xlarge",
+            "streaming": "false"}
 
 
 def _component_endpoint(stub):
@@ -165,12 +167,13 @@ def test_a_component_is_described_by_its_model():
         {"ModelName": "qm"})
     stub.add_response("list_tags", {"Tags": [
         {"Key": "lmi:engine", "Value": "VLLM"}, {"Key": "lmi:dtype", "Value": "bf16"},
-        {"Key": "lmi:model-id", "Value": "Qwen/Qwen2.5-7B-Instruct"}]})
+        {"Key": "lmi:model-id", "Value": "Qwen/Qwen2.5-7B-Instruct"},
+        {"Key": "lmi:streaming", "Value": "true"}]})
     with stub:
         assert describe_endpoint(client, "q", "qwen") == {
             "model": "Qwen/Qwen2.5-7B-Instruct", "engine": "VLLM", "precision": "bf16",
             "parallel degree": "1",
-            "instance": "1 copies on ml.g6e.2xlarge or ml.g5.2xlarge"}
+            "instance": "1 copies on ml.g6e.2xlarge or ml.g5.2xlarge", "streaming": "true"}
 
 
 def test_a_component_endpoint_needs_the_component_named():

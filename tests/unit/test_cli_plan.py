@@ -61,3 +61,29 @@ def test_console_module_runs_without_aws_cdk_import():
              "print('aws_cdk' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+QWEN = ["plan", "--model-id", "Qwen/Qwen2.5-7B-Instruct", "--instance-type", "ml.g6e.2xlarge",
+        "--tp", "1", "--engine", "vllm", "--dtype", "bf16", "--no-model-code",
+        "--max-input-tokens", "4096", "--max-new-tokens", "512"]
+
+
+def test_fallback_pools_are_shown_in_priority_order(capsys):
+    assert main([*QWEN, "--fallback-instance-type", "ml.g6e.4xlarge",
+                 "--fallback-instance-type", "ml.g5.2xlarge"]) == 0
+    pools = [line.split(None, 1)[1] for line in capsys.readouterr().out.splitlines()
+             if line.strip().startswith("pool ")]
+    assert pools == ["1: ml.g6e.2xlarge (1 x L40S)", "2: ml.g6e.4xlarge (1 x L40S)",
+                     "3: ml.g5.2xlarge (1 x A10G)"]
+
+
+def test_each_pool_is_checked_with_its_own_gpus(capsys):
+    assert main([*QWEN, "--fallback-instance-type", "ml.g4dn.xlarge"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "error: pools[2:ml.g4dn.xlarge].dtype=bf16: needs an Ampere or newer GPU; "
+        "ml.g4dn.xlarge has T4; fix: use dtype fp16, or an A10G/A100/H100 instance",
+        "error: pools[2:ml.g4dn.xlarge].tensor_parallel_degree=1: weights need 14.2 GiB per GPU "
+        "(bf16, tp=1) but ml.g4dn.xlarge offers 15 GiB per GPU, 13.5 GiB after keeping 10% for "
+        "activations and KV cache; fix: instance_type=ml.g5.16xlarge with "
+        "tensor_parallel_degree=1"]

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = resolve_target(args)
         engine = target.description.get("engine")
-        if args.stream and engine in WHOLE_ANSWER_ENGINES:
+        if args.stream and (engine in WHOLE_ANSWER_ENGINES
+                            or target.description.get("streaming") == "false"):
             print(f"lmi bench: {target.name} runs engine {engine}, whose handler answers whole "
                   "generations: drop --stream", file=sys.stderr)
             return 2

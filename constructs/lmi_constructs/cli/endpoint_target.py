@@ -190,6 +190,7 @@ def describe_endpoint(sagemaker, name: str, component: Optional[str] = None) -> 
         "parallel degree": tags.get("lmi:tensor-parallel-degree")
         or environment.get("TENSOR_PARALLEL_DEGREE", "n/a"),
         "instance": instance,
+        "streaming": tags.get("lmi:streaming", "n/a"),  # "false": the endpoint cannot stream
     }
 
 

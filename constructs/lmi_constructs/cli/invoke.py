@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _stream(target, payload, as_json: bool) -> int:
     engine = target.description.get("engine")
-    if engine in WHOLE_ANSWER_ENGINES:
+    if engine in WHOLE_ANSWER_ENGINES or target.description.get("streaming") == "false":
         print(f"lmi invoke: {target.name} runs engine {engine}, whose handler answers whole "
               "generations: drop --stream (or serve the model with Engine.VLLM)", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..spec import EndpointSpec, RequestLimits, SpecError, format_plan
+from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, Violation, format_plan
 
 PLAN_METADATA_TYPE = "lmi:plan"  # written by LmiEndpoint into the cloud assembly manifest
 
@@ -45,6 +45,9 @@ def register(commands) -> None:
     parser.add_argument("--max-total-tokens", type=int,
                         help="the token budget (default input + new)")
     parser.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
+    parser.add_argument("--fallback-instance-type", action="append", default=[],
+                        metavar="TYPE", help="a fallback instance pool, in priority order "
+                        "(repeat); each is checked like --instance-type")
     parser.add_argument("--no-model-code", action="store_true",
                         help="the endpoint runs without custom model.py (VLLM)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -59,27 +62,40 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"lmi plan: {' and '.join(missing)} required (or --cdk-out DIR)", file=sys.stderr)
         return 2
-    try:
-        spec = EndpointSpec(
-            model_id=args.model_id, instance_type=args.instance_type,
-            tensor_parallel_degree=args.tensor_parallel_degree, engine=args.engine,
-            dtype=args.dtype, instance_count=args.instance_count, image_tag=args.image_tag,
-            volume_size_gb=args.volume_size_gb,
-            model_data_download_timeout_s=args.download_timeout,
-            container_startup_health_check_timeout_s=args.startup_timeout,
-            kms_key_id=args.kms_key, region=args.region,
-            has_model_code=not args.no_model_code,
-            num_parameters=args.num_parameters, num_attention_heads=args.num_heads,
-            gpu_count=args.gpu_count, gpu_memory_gib=args.gpu_memory_gib,
-            request_limits=RequestLimits(args.max_input_tokens, args.max_new_tokens,
-                                         args.max_total_tokens, args.max_batch_size))
-    except SpecError as error:
-        for violation in error.violations:
+    capacity = Capacity(fallback_instance_types=tuple(args.fallback_instance_type))
+    problems = capacity.violations(args.instance_type)
+    specs = {}
+    for priority, instance_type in enumerate(capacity.instance_types(args.instance_type), 1):
+        try:
+            specs[instance_type] = _spec(args, instance_type)
+        except SpecError as error:  # each pool with its own memory and GPU count
+            where = "" if priority == 1 else f"pools[{priority}:{instance_type}]."
+            problems += [Violation(where + v.field, v.value, v.problem, v.fix)
+                         for v in error.violations]
+    if problems:
+        for violation in problems:
             print(f"error: {violation}", file=sys.stderr)
         return 2
-    plan = spec.plan()
+    spec = specs[args.instance_type]
+    plan = {**spec.plan(), "pools": capacity.plan_lines(args.instance_type)}
     print(json.dumps(plan, indent=2) if args.json else format_plan("plan (valid)", plan))
     return 0
+
+
+def _spec(args: argparse.Namespace, instance_type: str) -> EndpointSpec:
+    return EndpointSpec(
+        model_id=args.model_id, instance_type=instance_type,
+        tensor_parallel_degree=args.tensor_parallel_degree, engine=args.engine,
+        dtype=args.dtype, instance_count=args.instance_count, image_tag=args.image_tag,
+        volume_size_gb=args.volume_size_gb,
+        model_data_download_timeout_s=args.download_timeout,
+        container_startup_health_check_timeout_s=args.startup_timeout,
+        kms_key_id=args.kms_key, region=args.region,
+        has_model_code=not args.no_model_code,
+        num_parameters=args.num_parameters, num_attention_heads=args.num_heads,
+        gpu_count=args.gpu_count, gpu_memory_gib=args.gpu_memory_gib,
+        request_limits=RequestLimits(args.max_input_tokens, args.max_new_tokens,
+                                     args.max_total_tokens, args.max_batch_size))
 
 
 def _print_assembly_plans(cdk_out: Path, as_json: bool) -> int:

@@ -61,7 +61,7 @@ class LocalEndpoint:
         self.port = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"
         # Names a browser may use for this server: loopback, or the address it was bound to.
-        self.hosts = {f"{name}:{self.port}" for name in (*LOOPBACK, f"[::1]", host)}
+        self.hosts = {f"{name}:{self.port}" for name in (*LOOPBACK, "[::1]", host)}
 
     def start(self) -> "LocalEndpoint":
         threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True).start()

@@ -172,6 +172,9 @@ def format_plan(title: str, plan: Dict[str, object]) -> str:
         lines.append(f"  requests      up to {limits['max_input_tokens']} input + "
                      f"{limits['max_new_tokens']} new tokens, {limits['max_total_tokens']} in all, "
                      f"batch {limits['max_batch_size']}; real-time answers within 60 s")
+    if "streaming" in plan:
+        lines.append("  streaming     " + ("yes: InvokeEndpointWithResponseStream, \"stream\": true"
+                                         if plan["streaming"] else "no: whole answers only"))
     component = plan.get("component")
     if component:
         zero = " (scales to zero)" if component["min_copies"] == 0 else ""

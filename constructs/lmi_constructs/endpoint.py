@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from aws_cdk import (Annotations, ArnFormat, CfnOutput, CfnTag, Duration, Names, RemovalPolicy,
@@ -26,10 +28,13 @@ from .network import NetworkRelease, s3_route_warning, vpc_config
 from .observability import PERIOD_S, EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, ScalingGuard, add_autoscaling
-from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
+from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation
+from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
+from .spec.instances import has_local_nvme
 from .spec.serving import environment_options, model_code_properties
 from .weights_bucket import WeightsBucket
+from .variant_capacity import capacity_properties
 from .weights_check import WeightsCheck
 
 # Environment keys LmiEndpoint derives from the spec; a user override would desync them.
@@ -81,6 +86,7 @@ class LmiEndpoint(Construct):
                  enable_network_isolation: bool = False,
                  sagemaker_fetches_weights: bool = False,
                  streaming: Optional[bool] = None,
+                 capacity: Optional[Capacity] = None,
                  weights_key: Optional[kms.IKey] = None,
                  check_weights: bool = True,
                  log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH):
@@ -101,10 +107,15 @@ class LmiEndpoint(Construct):
                 gpu_memory_gib=gpu_memory_gib, request_limits=request_limits)
         except SpecError as error:  # name the construct: an app may hold several
             raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
-        serving_properties, problems = None, []
+        self.capacity = capacity or Capacity()
+        problems = self.capacity.violations(instance_type)
+        problems += self.capacity.fallback_violations(partial(
+            _pool_spec, self.spec, self.spec.effective_volume_size_gb))
+        serving_properties = None
         if model_code:
-            serving_properties, problems = model_code.render_serving_properties(
+            serving_properties, rendering = model_code.render_serving_properties(
                 model_code_properties(self.spec))
+            problems += rendering
         problems += _environment_violations(environment, model_code is not None,
                                             self.spec.resolved_image_tag)
         problems += _option_violations(
@@ -165,7 +176,7 @@ class LmiEndpoint(Construct):
                 variant_name=VARIANT_NAME,
                 model_name=self.model.attr_model_name,
                 initial_instance_count=instance_count,
-                instance_type=instance_type,
+                **capacity_properties(instance_type, self.capacity),
                 initial_variant_weight=1.0,
                 model_data_download_timeout_in_seconds=self.spec.model_data_download_timeout_s,
                 container_startup_health_check_timeout_in_seconds=(
@@ -225,7 +236,9 @@ class LmiEndpoint(Construct):
         acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn,
                                       in_vpc=vpc is not None)
         self.spec.weights_location = describe_location(self.weights)
-        self.node.add_metadata(PLAN_METADATA_TYPE, {**self.spec.plan(), "streaming": self.streams})
+        self.node.add_metadata(PLAN_METADATA_TYPE, {
+            **self.spec.plan(), "streaming": self.streams,
+            "pools": self.capacity.plan_lines(instance_type)})
         CfnOutput(self, "EndpointName", value=self.endpoint_name,
                   description="SageMaker endpoint name, for `lmi invoke --endpoint`")
         CfnOutput(self, "WeightsUri", value=self.weights_uri,
@@ -259,6 +272,14 @@ class LmiEndpoint(Construct):
         for child in self.role.node.children:
             if isinstance(child, iam.Policy):
                 resource.node.add_dependency(child)
+
+
+def _pool_spec(spec: EndpointSpec, volume_sent: Optional[int], instance_type: str) -> EndpointSpec:
+    """The spec as a fallback pool would run it: the same model and settings on its GPUs, with
+    the variant's one VolumeSizeInGB (or SageMaker's default EBS volume when none is sent)."""
+    volume = volume_sent if volume_sent is not None else (
+        None if has_local_nvme(instance_type) else DEFAULT_EBS_VOLUME_GB)
+    return replace(spec, instance_type=instance_type, volume_size_gb=volume)
 
 
 def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:

@@ -29,7 +29,8 @@ from .endpoint import PLAN_METADATA_TYPE, describe_location, model_tags
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
-from .spec.capacity import RESERVATION_PREFERENCE, Capacity
+from .spec.capacity import Capacity
+from .variant_capacity import capacity_properties
 from .spec.instances import lookup_instance
 from .spec.serving import environment_options
 from .weights_bucket import WeightsBucket
@@ -121,7 +122,7 @@ class LmiInferenceEndpoint(Construct):
             self, "EndpointConfig", execution_role_arn=self.role.role_arn,
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT_NAME, initial_instance_count=initial_instances,
-                **_capacity_properties(instance_type, self.capacity),
+                **capacity_properties(instance_type, self.capacity),
                 managed_instance_scaling=sagemaker.CfnEndpointConfig.
                 ManagedInstanceScalingProperty(
                     status="ENABLED", min_instance_count=min_instances,
@@ -191,26 +192,17 @@ class LmiInferenceEndpoint(Construct):
         # The copy's accelerators are fixed, so every pool must hold them: each instance type
         # is checked like the first (GPUs divisible, weights per GPU within its memory).
         problems: List[Violation] = []
-        specs: Dict[str, EndpointSpec] = {}
-        first: set = set()  # the first pool's problems, not repeated for the others
-        for priority, instance_type in enumerate(self.instance_types, start=1):
-            where = field if priority == 1 else f"{field}.pools[{priority}:{instance_type}]"
-            try:
-                specs[instance_type] = spec_on(instance_type)
-            except SpecError as error:
-                for v in error.violations:
-                    if v.field == "model_code":  # components run no model.py: see the engine
-                        continue
-                    if priority == 1:
-                        first.add((v.field, v.problem))
-                    if priority == 1:
-                        problems.append(Violation(f"{where}.{v.field}", v.value, v.problem,
-                                                  v.fix))
-                    elif (v.field, v.problem) not in first:
-                        problems.append(Violation(
-                            f"{where}.{v.field}", v.value, v.problem,
-                            f"drop {instance_type} from capacity.fallback_instance_types"))
-        spec = specs.get(self.instance_type)
+        first: List[Violation] = []
+        spec = None
+        try:
+            spec = spec_on(self.instance_type)
+        except SpecError as error:
+            first = error.violations
+        # components run no model.py: the engine rule below says so, not the spec's model_code
+        problems += [Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
+                     for v in first if v.field != "model_code"]
+        problems += self.capacity.fallback_violations(
+            spec_on, f"{field}.", known={(v.field, v.problem) for v in first})
         problems += _component_violations(field, engine, copies, memory_mb, scaling,
                                           sagemaker_fetches_weights, enable_network_isolation)
         if id in self.models:
@@ -311,26 +303,6 @@ class _EndpointRules:
                 f"copies at their maximum need {wanted}", "raise max_instances, or lower "
                 "max_copies"))
         return [str(p) for p in problems]
-
-
-def _capacity_properties(instance_type: str, capacity: Capacity) -> Dict[str, object]:
-    """InstanceType, or InstancePools (which replace it) when there are fallbacks; the other
-    capacity settings only when set."""
-    variant = sagemaker.CfnEndpointConfig
-    properties: Dict[str, object] = {"instance_type": instance_type}
-    if capacity.fallback_instance_types:
-        properties = {"instance_pools": [
-            variant.InstancePoolProperty(instance_type=name, priority=priority)
-            for priority, name in enumerate(capacity.instance_types(instance_type), start=1)]}
-    if capacity.provision_timeout_s is not None:
-        properties["variant_instance_provision_timeout_in_seconds"] = capacity.provision_timeout_s
-    if capacity.reservation_arn:
-        properties["capacity_reservation_config"] = variant.CapacityReservationConfigProperty(
-            capacity_reservation_preference=RESERVATION_PREFERENCE,
-            ml_reservation_arn=capacity.reservation_arn)
-    if capacity.ami_version:
-        properties["inference_ami_version"] = capacity.ami_version
-    return properties
 
 
 def _instance_violations(instance_type: str, min_instances: int, max_instances: int,

@@ -138,7 +138,8 @@ def options_template():
     LmiEndpoint(stack, "Single", model=ModelSource.from_s3_uri(
         "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"),
         instance_type="ml.g6e.2xlarge", tensor_parallel_degree=1, engine=Engine.VLLM,
-        dtype="bf16", sagemaker_fetches_weights=True, enable_network_isolation=True)
+        dtype="bf16", sagemaker_fetches_weights=True, enable_network_isolation=True,
+        capacity=Capacity(fallback_instance_types=("ml.g6e.4xlarge",), provision_timeout_s=600))
     return App.of(stack).synth().get_stack_by_name("Components").template
 
 
@@ -351,3 +352,39 @@ def test_a_vllm_endpoint_streams_unless_told_not_to(options_template):
     template = App.of(stack).synth().get_stack_by_name("Quiet").template
     [statement] = policy_statements(template, "CallerDefaultPolicy")
     assert statement["Action"] == "sagemaker:InvokeEndpoint"
+
+
+def test_a_single_model_endpoint_takes_pools_too(options_template):
+    configs = resources_of(options_template, "AWS::SageMaker::EndpointConfig")
+    [variant] = next(c for k, c in configs.items() if k.startswith("Single"))[
+        "Properties"]["ProductionVariants"]
+    assert "InstanceType" not in variant
+    assert variant["InstancePools"] == [{"InstanceType": "ml.g6e.2xlarge", "Priority": 1},
+                                        {"InstanceType": "ml.g6e.4xlarge", "Priority": 2}]
+    assert variant["VariantInstanceProvisionTimeoutInSeconds"] == 600
+
+
+def _opt(instance_type, fallback, tp=4):
+    return LmiEndpoint(
+        Stack(App(), "Pools"), "Opt", model=ModelSource.from_s3_uri(
+            "s3://staged-weights/opt/", model_id="facebook/opt-30b"),
+        instance_type=instance_type, tensor_parallel_degree=tp, engine=Engine.VLLM,
+        dtype="fp16", capacity=Capacity(fallback_instance_types=(fallback,)),
+        image="0.33.0-lmi15.0.0-cu128",  # CUDA 12.8 still runs on the p3's V100
+        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512))
+
+
+def test_pools_share_one_volume_setting():
+    # an EBS first choice sends VolumeSizeInGB, which an NVMe instance refuses
+    with pytest.raises(SpecError) as error:
+        _opt("ml.p3.8xlarge", "ml.g5.12xlarge")
+    [violation] = error.value.violations
+    assert violation.field == "pools[2:ml.g5.12xlarge].volume_size_gb"
+    assert "is not accepted on ml.g5.12xlarge" in violation.problem
+    # an NVMe first choice sends none: an EBS fallback gets SageMaker's 30 GB, too small for 60 GB
+    with pytest.raises(SpecError) as error:
+        _opt("ml.g5.24xlarge", "ml.p3.8xlarge")
+    [violation] = error.value.violations
+    assert violation.field == "pools[2:ml.p3.8xlarge].volume_size_gb"
+    assert "cannot hold the weights" in violation.problem
+    assert violation.fix == "drop ml.p3.8xlarge from capacity.fallback_instance_types"

@@ -82,8 +82,8 @@ def test_each_pool_is_checked_with_its_own_gpus(capsys):
     errors = capsys.readouterr().err.splitlines()
     assert errors == [
         "error: pools[2:ml.g4dn.xlarge].dtype=bf16: needs an Ampere or newer GPU; "
-        "ml.g4dn.xlarge has T4; fix: use dtype fp16, or an A10G/A100/H100 instance",
+        "ml.g4dn.xlarge has T4; fix: drop ml.g4dn.xlarge from the --fallback-instance-type flags",
         "error: pools[2:ml.g4dn.xlarge].tensor_parallel_degree=1: weights need 14.2 GiB per GPU "
         "(bf16, tp=1) but ml.g4dn.xlarge offers 15 GiB per GPU, 13.5 GiB after keeping 10% for "
-        "activations and KV cache; fix: instance_type=ml.g5.16xlarge with "
-        "tensor_parallel_degree=1"]
+        "activations and KV cache; fix: drop ml.g4dn.xlarge from the --fallback-instance-type "
+        "flags"]

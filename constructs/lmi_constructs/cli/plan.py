@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, Violation, format_plan
+from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, format_plan
 
 PLAN_METADATA_TYPE = "lmi:plan"  # written by LmiEndpoint into the cloud assembly manifest
 
@@ -63,20 +63,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"lmi plan: {' and '.join(missing)} required (or --cdk-out DIR)", file=sys.stderr)
         return 2
     capacity = Capacity(fallback_instance_types=tuple(args.fallback_instance_type))
-    problems = capacity.violations(args.instance_type)
-    specs = {}
-    for priority, instance_type in enumerate(capacity.instance_types(args.instance_type), 1):
-        try:
-            specs[instance_type] = _spec(args, instance_type)
-        except SpecError as error:  # each pool with its own memory and GPU count
-            where = "" if priority == 1 else f"pools[{priority}:{instance_type}]."
-            problems += [Violation(where + v.field, v.value, v.problem, v.fix)
-                         for v in error.violations]
+    problems, first = capacity.violations(args.instance_type), []
+    try:
+        spec = _spec(args, args.instance_type)
+    except SpecError as error:
+        first = error.violations
+    # each fallback pool with its own GPU count and memory
+    problems += first + capacity.fallback_violations(
+        lambda instance_type: _spec(args, instance_type),
+        known={(v.field, v.problem) for v in first}, option="the --fallback-instance-type flags")
     if problems:
         for violation in problems:
             print(f"error: {violation}", file=sys.stderr)
         return 2
-    spec = specs[args.instance_type]
     plan = {**spec.plan(), "pools": capacity.plan_lines(args.instance_type)}
     print(json.dumps(plan, indent=2) if args.json else format_plan("plan (valid)", plan))
     return 0

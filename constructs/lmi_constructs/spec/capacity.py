@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
-from .errors import Violation
+from .errors import SpecError, Violation
 from .instances import lookup_instance
 
 MAX_POOLS = 5
@@ -76,6 +76,24 @@ class Capacity:
             found.append(Violation(f"{field}.ami_version", self.ami_version,
                                    "is not a GPU inference AMI SageMaker lists",
                                    f"pass one of {', '.join(GPU_AMI_VERSIONS)}"))
+        return found
+
+    def fallback_violations(self, spec_for: Callable[[str], object], field: str = "",
+                            known: Iterable[Tuple[str, str]] = (),
+                            option: str = "capacity.fallback_instance_types") -> List[Violation]:
+        """Each fallback pool checked as the first one is: spec_for(instance_type) builds its
+        EndpointSpec (its GPUs, memory, storage). Problems the first pool already reported
+        (known: (field, problem) pairs) are not repeated."""
+        found, known = [], set(known)
+        for priority, name in enumerate(self.fallback_instance_types, start=2):
+            if lookup_instance(name) is None:
+                continue  # violations() reports it
+            try:
+                spec_for(name)
+            except SpecError as error:
+                found += [Violation(f"{field}pools[{priority}:{name}].{v.field}", v.value,
+                                    v.problem, f"drop {name} from {option}")
+                          for v in error.violations if (v.field, v.problem) not in known]
         return found
 
     def plan_lines(self, primary: str) -> List[str]:

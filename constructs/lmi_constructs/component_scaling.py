@@ -1,6 +1,7 @@
 """Copies of an inference component, scaled on concurrent requests per copy, down to zero.
 
-Scale to zero (SageMaker Developer Guide, "Scale an endpoint to zero instances"): the component
+Scale to zero (SageMaker Developer Guide, "Scale an endpoint to zero instances",
+https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html): the component
 is a scalable target (`inference-component/<name>`, `sagemaker:inference-component:
 DesiredCopyCount`) with a minimum of 0; target tracking removes copies when idle; a copy is
 added back by a step scaling policy on an alarm over `NoCapacityInvocationFailures` (requests

@@ -29,7 +29,7 @@ from .observability import PERIOD_S, EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, ScalingGuard, add_autoscaling
 from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation
-from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB
+from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from .spec.instances import has_local_nvme
 from .spec.serving import environment_options, model_code_properties
@@ -42,7 +42,6 @@ MANAGED_ENVIRONMENT = ("TENSOR_PARALLEL_DEGREE", "MODEL_S3_BUCKET", "MODEL_S3_PR
                        "OPTION_MODEL_ID", "OPTION_ENGINE", "OPTION_DTYPE", "OPTION_ROLLING_BATCH",
                        "OPTION_TENSOR_PARALLEL_DEGREE", "OPTION_MODEL_LOADING_TIMEOUT",
                        "OPTION_MAX_MODEL_LEN", "OPTION_MAX_ROLLING_BATCH_SIZE")
-PLAN_METADATA_TYPE = "lmi:plan"
 VARIANT_NAME = "AllTraffic"
 
 

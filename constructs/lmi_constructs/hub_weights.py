@@ -20,7 +20,10 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from . import nag
+from .runtime.hub import DEFAULT_ENDPOINT
 from .runtime.layout import CopyLayout, normalise_prefix, selection_id
+from .runtime.transfer import MIB, check_part_size
+from .spec import SpecError, Violation
 from .s3_paths import check_grant_prefix
 from .runtime_functions import acknowledge_provider_framework, runtime_function
 from .runtime_functions import provider as framework_provider
@@ -56,7 +59,7 @@ class HubWeights(Construct):
         prefix = normalise_prefix(prefix)
         repo_objects = bucket.arn_for_objects(f"{prefix}{repo_id}/*")
         environment = {"BUCKET": bucket.bucket_name,
-                       "HF_ENDPOINT": hub_endpoint or "https://huggingface.co"}
+                       "HF_ENDPOINT": hub_endpoint or DEFAULT_ENDPOINT}
         if token_secret:
             environment["HF_TOKEN_SECRET_ARN"] = token_secret.secret_arn  # the ARN, not the token
 
@@ -117,7 +120,7 @@ class HubWeights(Construct):
                 "RepoId": repo_id, "Revision": revision, "Prefix": prefix,
                 "AllowPatterns": list(allow_patterns or []),
                 "IgnorePatterns": list(ignore_patterns or []),
-                "PartSizeBytes": str(part_size_mib * 1024 * 1024),
+                "PartSizeBytes": str(part_size_mib * MIB),
                 "RemovalPolicy": "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
             })
         self.s3_uri: str = self.resource.get_att_string("S3Uri")
@@ -142,27 +145,32 @@ def _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_m
               removal_policy, has_token, prefix) -> None:
     problems = []
     if has_token and hub_endpoint and not hub_endpoint.startswith("https://"):
-        problems.append(f"hub_endpoint {hub_endpoint!r} is not https:// and token_secret is "
-                        "given: the token would cross the network in clear; use https://")
+        problems.append(Violation("hub_endpoint", hub_endpoint, "is not https:// and "
+                                  "token_secret is given: the token would cross the network in "
+                                  "clear", "use https://"))
     try:
         check_grant_prefix(prefix, "prefix")
-    except ValueError as error:
-        problems.append(str(error))
+    except SpecError as error:
+        problems += error.violations
     if not _REPO_ID.match(repo_id or ""):
-        problems.append(f"repo_id {repo_id!r} is not <owner>/<name>: pass e.g. facebook/opt-30b")
+        problems.append(Violation("repo_id", repo_id, "is not <owner>/<name>",
+                                  "pass e.g. facebook/opt-30b"))
     if not revision or any(c.isspace() for c in revision):
-        problems.append(f"revision {revision!r} is empty or has spaces: pass a branch, tag or "
-                        "commit sha")
+        problems.append(Violation("revision", revision, "is empty or has spaces",
+                                  "pass a branch, tag or commit sha"))
     if hub_endpoint and not re.match(r"^https?://[^/\s]+", hub_endpoint):
-        problems.append(f"hub_endpoint {hub_endpoint!r} is not an http(s) URL: pass e.g. "
-                        "https://hub.example.com")
+        problems.append(Violation("hub_endpoint", hub_endpoint, "is not an http(s) URL",
+                                  "pass e.g. https://hub.example.com"))
     if not 1 <= max_parallel_workers <= 1000:
-        problems.append(f"max_parallel_workers {max_parallel_workers} is outside 1..1000: pass "
-                        "e.g. 32 (each is a concurrent Lambda execution)")
-    if not 5 <= part_size_mib <= 5120:
-        problems.append(f"part_size_mib {part_size_mib} is outside S3's multipart limits "
-                        "(5..5120): pass e.g. 64")
+        problems.append(Violation("max_parallel_workers", max_parallel_workers,
+                                  "is outside 1..1000", "pass e.g. 32 (each is a concurrent "
+                                  "Lambda execution)"))
+    try:
+        check_part_size(part_size_mib * MIB)
+    except ValueError as error:
+        problems.append(Violation("part_size_mib", part_size_mib, str(error), "pass e.g. 64"))
     if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
-        problems.append(f"removal_policy {removal_policy} is not RETAIN or DESTROY")
+        problems.append(Violation("removal_policy", removal_policy, "is not RETAIN or DESTROY",
+                                  "pass RemovalPolicy.RETAIN"))
     if problems:
-        raise ValueError("HubWeights: " + "; ".join(problems))
+        raise SpecError(problems, subject="HubWeights")

@@ -25,11 +25,12 @@ from constructs import Construct, IValidation
 
 from .component_scaling import CopyScaling, add_copy_scaling
 from .container_image import known_region, resolve_image
-from .endpoint import PLAN_METADATA_TYPE, describe_location, model_tags
+from .endpoint import describe_location, model_tags
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.capacity import Capacity
+from .spec.endpoint_spec import PLAN_METADATA_TYPE
 from .variant_capacity import capacity_properties
 from .spec.instances import lookup_instance
 from .spec.serving import environment_options

@@ -14,7 +14,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from .packaging import build_tarball, bundle_files
-from .spec import Violation
+from .spec import SpecError, Violation
 from .spec.serving import render_properties
 
 SERVING_PROPERTIES = Path("serving.properties")
@@ -39,11 +39,14 @@ class ModelCode:
     def __init__(self, directory: Path):
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
-            raise ValueError(f"model_code: {directory} is not a directory; pass the folder "
-                             "holding serving.properties and model.py")
+            raise SpecError([Violation("model_code", str(directory), "is not a directory",
+                                       "pass the folder holding serving.properties and model.py")],
+                            subject="model code")
         if not (self.directory / SERVING_PROPERTIES).is_file():
-            raise ValueError(f"model_code: {directory} has no serving.properties; DJL Serving "
-                             "needs it to pick the engine")
+            raise SpecError([Violation("model_code", str(directory), "has no serving.properties, "
+                                       "which DJL Serving needs to pick the engine",
+                                       "add serving.properties beside model.py")],
+                            subject="model code")
 
     @classmethod
     def from_directory(cls, path: "str | Path") -> "ModelCode":

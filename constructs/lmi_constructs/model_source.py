@@ -8,7 +8,6 @@ so the Model that reads it waits for the copy.
 from __future__ import annotations
 
 import abc
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -18,9 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .runtime.layout import normalise_prefix
-from .s3_paths import check_grant_prefix
-
-_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>.*)$")
+from .s3_paths import check_grant_prefix, parse_s3_uri
 
 
 @dataclass(frozen=True)
@@ -81,12 +78,8 @@ class ModelSource(abc.ABC):
     @staticmethod
     def from_s3_uri(uri: str, model_id: Optional[str] = None) -> "ModelSource":
         """`s3://bucket/prefix/`: the bucket is imported by name."""
-        match = _S3_URI.match(uri or "")
-        if not match:
-            raise ValueError(f"weights URI {uri!r} is not of the form s3://<bucket>/<prefix>/; "
-                             "pass e.g. s3://my-weights/bigscience/bloom/")
-        check_grant_prefix(match.group("prefix"), "weights URI prefix")
-        return _UriSource(match.group("bucket"), match.group("prefix"), model_id)
+        bucket, prefix = parse_s3_uri(uri, "weights URI")
+        return _UriSource(bucket, prefix, model_id)
 
     @staticmethod
     def from_hugging_face(repo_id: str, revision: str = "main",

@@ -14,6 +14,8 @@ import tarfile
 from pathlib import Path
 from typing import Iterable, List, Mapping, Optional
 
+from .spec import SpecError, Violation
+
 # Build leftovers that must not change the bundle.
 EXCLUDED_NAMES = {"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
@@ -27,8 +29,10 @@ def bundle_files(source: Path) -> List[Path]:
         dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_NAMES)
         for name in [*dirs, *files]:
             if Path(root, name).is_symlink():
-                raise ValueError(f"model code {Path(root, name)} is a symbolic link: copy the "
-                                 "file into the directory instead (links are not followed)")
+                raise SpecError([Violation("model_code", str(Path(root, name)),
+                                           "is a symbolic link (links are not followed)",
+                                           "copy the file into the directory instead")],
+                                subject="model code")
         for name in files:
             if name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES):
                 continue
@@ -52,10 +56,13 @@ def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None,
     contents: bytes to write instead of a file's own (a rendered serving.properties)."""
     source = Path(source)
     if not source.is_dir():
-        raise ValueError(f"model code directory {source} does not exist or is not a directory")
+        raise SpecError([Violation("model_code", str(source), "does not exist or is not a "
+                                   "directory", "pass the folder holding model.py")],
+                        subject="model code")
     files = list(files) if files is not None else bundle_files(source)
     if not files:
-        raise ValueError(f"model code directory {source} holds no files to bundle")
+        raise SpecError([Violation("model_code", str(source), "holds no files to bundle",
+                                   "pass the folder holding model.py")], subject="model code")
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for relative in files:

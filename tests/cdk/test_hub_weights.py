@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
 
-from lmi_constructs import Engine, HubWeights, LmiEndpoint, ModelSource
+from lmi_constructs import Engine, HubWeights, LmiEndpoint, ModelSource, SpecError
 
 from .template_queries import as_text, only, policy_statements, resources_of
 
@@ -161,14 +161,17 @@ def test_options_reach_the_copy(gated_template):
 def test_bad_props_are_refused_together():
     stack = Stack(App(), "Bad")
     bucket = __import__("aws_cdk.aws_s3", fromlist=["Bucket"]).Bucket(stack, "B")
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(SpecError) as error:
         HubWeights(stack, "Copy", bucket=bucket, repo_id="opt-30b", revision="",
                    max_parallel_workers=0, part_size_mib=4, hub_endpoint="ftp://x")
-    message = str(error.value)
-    for expected in ("repo_id 'opt-30b' is not <owner>/<name>", "revision '' is empty",
-                     "max_parallel_workers 0 is outside 1..1000", "part_size_mib 4 is outside",
-                     "hub_endpoint 'ftp://x' is not an http(s) URL"):
-        assert expected in message
+    assert [str(v) for v in error.value.violations] == [
+        "repo_id=opt-30b: is not <owner>/<name>; fix: pass e.g. facebook/opt-30b",
+        "revision=: is empty or has spaces; fix: pass a branch, tag or commit sha",
+        "hub_endpoint=ftp://x: is not an http(s) URL; fix: pass e.g. https://hub.example.com",
+        "max_parallel_workers=0: is outside 1..1000; fix: pass e.g. 32 (each is a concurrent "
+        "Lambda execution)",
+        "part_size_mib=4: part size 4 MiB is outside S3's multipart limits (5 MiB to 5 GiB); "
+        "fix: pass e.g. 64"]
 
 
 def test_a_customer_key_on_the_weights_bucket_reaches_the_copier_and_the_endpoint(gated_template):
@@ -196,11 +199,12 @@ def test_a_token_never_travels_in_clear_and_a_prefix_cannot_widen_grants():
     stack = Stack(App(), "Careless")
     bucket = __import__("aws_cdk").aws_s3.Bucket(stack, "Weights")
     token = secretsmanager.Secret.from_secret_name_v2(stack, "Token", "hf/token")
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(SpecError) as refused:
         HubWeights(stack, "Copy", bucket=bucket, repo_id="org/model", token_secret=token,
                    hub_endpoint="http://mirror.example.com", prefix="hub*")
+    assert refused.value.fields == ["hub_endpoint", "prefix"]
     message = str(refused.value)
     assert "is not https:// and token_secret is given" in message
-    assert "prefix='hub*' holds an IAM wildcard" in message
+    assert "prefix=hub*: holds an IAM wildcard" in message
     with pytest.raises(ValueError, match="holds an IAM wildcard"):
         ModelSource.from_s3_uri("s3://weights/team?/model/")

@@ -240,3 +240,22 @@ def test_a_client_read_timeout_is_explained():
     with pytest.raises(TargetError, match="no answer within 70 s. SageMaker gives a real-time "
                                           "invocation 60 s"):
         Target(name="e", endpoint="e", _runtime=Slow()).invoke({"inputs": "x"})
+
+
+@pytest.fixture
+def no_aws_setup(monkeypatch, tmp_path):
+    for name in ("AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it caches what other tests set
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup
+
+
+def test_a_missing_region_or_credentials_says_what_to_set(no_aws_setup, monkeypatch, capsys):
+    assert main(["invoke", "--endpoint", "e", "Hello"]) == 1
+    assert "no AWS region is set: export AWS_DEFAULT_REGION=" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert main(["bench", "--endpoint", "e", "--requests", "1"]) == 1
+    assert "no AWS credentials were found: export AWS_PROFILE=" in capsys.readouterr().err

@@ -29,6 +29,7 @@ def lambda_env(monkeypatch, bucket):
     monkeypatch.setenv("BUCKET", bucket)
     monkeypatch.setenv("WORKER_FUNCTION", "worker-fn")
     monkeypatch.setenv("MAX_PARALLEL_WORKERS", "2")
+    monkeypatch.setenv("COPY_DEADLINE_S", "3540")
     monkeypatch.delenv("HF_TOKEN_SECRET_ARN", raising=False)
     handlers._clients.clear()
     invocations = []

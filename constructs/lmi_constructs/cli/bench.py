@@ -23,6 +23,7 @@ from typing import Dict, List
 
 from .endpoint_target import TargetError, add_target_arguments, resolve_target
 from .invoke import WHOLE_ANSWER_ENGINES
+from .progress_bar import request_bar
 from .token_stream import StreamError, token_events
 
 PROMPTS = ["Amazon SageMaker is", "The best way to serve a large language model is",
@@ -136,37 +137,18 @@ def _one_streamed(target, payload) -> Dict[str, object]:
 
 
 def _measure(one_request, target, payload, requests: int, concurrency: int):
-    done, lock = [0], threading.Lock()
-    stop = threading.Event()
+    lock = threading.Lock()
+    with request_bar(requests) as bar:
+        def one(_):
+            sample = one_request(target, payload)
+            with lock:
+                bar.update(1)
+            return sample
 
-    def one(_):
-        sample = one_request(target, payload)
-        with lock:
-            done[0] += 1
-        return sample
-
-    def progress():
-        while not stop.wait(0.5):
-            _draw(done[0], requests)
-
-    reporter = threading.Thread(target=progress, daemon=True)
-    reporter.start()
-    started = time.perf_counter()
-    try:
+        started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             samples = list(pool.map(one, range(requests)))
-    finally:
-        stop.set()
-        reporter.join()
-        _draw(done[0], requests, final=True)
     return samples, time.perf_counter() - started
-
-
-def _draw(done: int, total: int, final: bool = False, width: int = 24) -> None:
-    filled = width * done // total
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} requests"
-                     + ("\n" if final else ""))
-    sys.stderr.flush()
 
 
 def percentile(values: List[float], p: float) -> float:

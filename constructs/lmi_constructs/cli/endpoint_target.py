@@ -10,6 +10,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, Optional, Tuple
 
+from .aws_setup import explain
+
 # What the reference table reports about an endpoint; "n/a" where the target cannot say.
 DESCRIPTION_KEYS = ("model", "engine", "precision", "parallel degree", "instance")
 # SageMaker ends a real-time invocation after 60 s (InvokeEndpoint API reference: the container
@@ -55,7 +57,7 @@ class Target:
         body = json.dumps(payload).encode()
         if self.url:
             return _post(f"{self.url.rstrip('/')}/invocations", body, self._headers())
-        from botocore.exceptions import ClientError, ReadTimeoutError
+        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
         try:
             response = self._runtime.invoke_endpoint(EndpointName=self.endpoint, Body=body,
@@ -65,6 +67,8 @@ class Target:
         except ReadTimeoutError as error:
             raise TargetError(f"{self.endpoint}: no answer within {CLIENT_READ_TIMEOUT_S} s. "
                               + REALTIME_LIMIT_ADVICE) from error
+        except BotoCoreError as error:  # e.g. no credentials: not an answer from the endpoint
+            raise TargetError(f"{self.endpoint}: {explain(error)}") from error
         except ClientError as error:
             details = error.response.get("Error", {})
             status = error.response.get("OriginalStatusCode") or \
@@ -101,7 +105,7 @@ class Target:
                               f"{error.response.get('OriginalStatusCode', details.get('Code'))}:"
                               f" {message}") from error
         except BotoCoreError as error:
-            raise TargetError(f"{self.endpoint}: {error}") from error
+            raise TargetError(f"{self.endpoint}: {explain(error)}") from error
 
     def _headers(self) -> Dict[str, str]:
         # the header InvokeEndpoint's REST form uses for InferenceComponentName
@@ -135,7 +139,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
                       inference_component=component, description=description,
                       _runtime=runtime)
     except (BotoCoreError, ClientError) as error:
-        raise TargetError(str(error)) from error
+        raise TargetError(explain(error)) from error
 
 
 def stack_outputs(cloudformation, stack: str) -> Tuple[str, list]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-_S3 = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*)$")
+from ..runtime.layout import split_s3_uri
+
 
 
 def register(commands) -> None:
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     problems, properties = [], {"backend": "cpu", "tensor_parallel_degree": "1"}
     if args.engine == "model_code" and not (args.model_code / "model.py").exists():
         problems.append(f"--model-code {args.model_code}: no model.py there")
-    if args.engine == "vllm" and args.weights and _S3.match(args.weights):
+    s3_weights = split_s3_uri(args.weights) if args.weights else None
+    if args.engine == "vllm" and s3_weights:
         problems.append(f"--weights {args.weights}: --engine vllm reads a local directory "
                         "(as SageMaker's S3Prefix copy gives it /opt/ml/model); download first")
     for item in args.property:
@@ -58,11 +59,8 @@ def run(args: argparse.Namespace) -> int:
             key, value = item.split("=", 1)
             properties[key.removeprefix("option.")] = value
     temporary = tempfile.TemporaryDirectory(prefix="lmi-local-")
-    if args.weights and _S3.match(args.weights):
-        match = _S3.match(args.weights)
-        prefix = match["prefix"] if match["prefix"].endswith("/") or not match["prefix"] \
-            else match["prefix"] + "/"
-        os.environ.update(MODEL_S3_BUCKET=match["bucket"], MODEL_S3_PREFIX=prefix)
+    if s3_weights:
+        os.environ.update(MODEL_S3_BUCKET=s3_weights[0], MODEL_S3_PREFIX=s3_weights[1])
         properties["weights_dir"] = str(args.cache_dir or Path(temporary.name) / "weights")
     elif args.weights:
         if not Path(args.weights).is_dir():

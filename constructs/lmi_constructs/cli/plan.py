@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, format_plan
+from ..spec.endpoint_spec import PLAN_METADATA_TYPE
 
-PLAN_METADATA_TYPE = "lmi:plan"  # written by LmiEndpoint into the cloud assembly manifest
 
 
 def register(commands) -> None:

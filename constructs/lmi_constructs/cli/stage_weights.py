@@ -38,6 +38,7 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..runtime.coordinator import CopyRequest
     from ..runtime.layout import split_s3_uri
+    from ..runtime.transfer import MIB
 
     destination = split_s3_uri(args.dest)
     problems = []
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
                                   bucket=destination[0], prefix=destination[1],
                                   allow_patterns=args.allow_patterns,
                                   ignore_patterns=args.ignore_patterns,
-                                  part_size=args.part_size_mib * 1024 * 1024)
+                                  part_size=args.part_size_mib * MIB)
         except ValueError as error:
-            problems.append(f"--part-size-mib {args.part_size_mib}: {error}")
+            problems.append(f"--part-size-mib {args.part_size_mib}: {error}: pass e.g. 8")
     if problems:
         for problem in problems:
             print(f"lmi stage-weights: {problem}", file=sys.stderr)
@@ -76,6 +77,7 @@ def _stage(request, workers: int) -> int:
     from ..runtime.s3_objects import NamedRefusals
     from ..runtime.transfer import FileCopier
     from ..runtime.worker import run_worker
+    from .aws_setup import explain
     from .progress_bar import ProgressBar
 
     s3 = NamedRefusals(boto3.client("s3", config=Config(
@@ -102,7 +104,7 @@ def _stage(request, workers: int) -> int:
         print(f"lmi stage-weights: {error}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as error:
-        print(f"lmi stage-weights: S3 failed: {error}", file=sys.stderr)
+        print(f"lmi stage-weights: S3 failed: {explain(error)}", file=sys.stderr)
         return 1
     attributes = copy_attributes(manifest)
     print(f"verified {attributes['FileCount']} files, {int(attributes['TotalBytes']) / 1e9:.2f} "

@@ -129,10 +129,20 @@ def is_complete(event, context):
         publish_complete(_s3(), manifest)
         return {"IsComplete": True, "Data": copy_attributes(manifest)}
     elapsed = time.time() - manifest.created_at
-    if elapsed > float(os.environ.get("COPY_DEADLINE_S", "3480")):
+    if elapsed > _deadline_s():
         raise CopyTimedOut(f"timed out after {elapsed / 60:.0f} min with {progress.summary()}; "
                            "deploy again to resume (verified files are kept and skipped)")
     return {"IsComplete": False}
+
+
+def _deadline_s() -> float:
+    """HubWeights sets COPY_DEADLINE_S from the Provider framework's total timeout: the one
+    source, so the copy gives up before CloudFormation does."""
+    try:
+        return float(os.environ["COPY_DEADLINE_S"])
+    except KeyError:
+        raise RuntimeError("COPY_DEADLINE_S is not set: the isComplete function needs the "
+                           "deadline HubWeights gives it") from None
 
 
 def worker(event, context):

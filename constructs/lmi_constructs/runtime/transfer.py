@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def check_part_size(part_size: int) -> None:
     if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
         raise ValueError(f"part size {part_size // MIB} MiB is outside S3's multipart limits "
-                         f"(5 MiB to 5 GiB): pass e.g. 64")
+                         f"({MIN_PART_SIZE // MIB} MiB to {MAX_PART_SIZE // MIB // 1024} GiB)")
 
 
 def ranges(size: int, part_size: int) -> List[Tuple[int, int]]:

@@ -20,6 +20,9 @@ GIB = 2 ** 30
 GB = 10 ** 9
 # Share of GPU memory kept free for activations and the KV cache.
 ACTIVATION_RESERVE = 0.10
+RESERVE_TEXT = f"{ACTIVATION_RESERVE:.0%}"
+# The cloud-assembly metadata type under which the constructs record their plans for `lmi plan`.
+PLAN_METADATA_TYPE = "lmi:plan"
 VOLUME_MIN_GB, VOLUME_MAX_GB = 1, 512
 TIMEOUT_MIN_S, TIMEOUT_MAX_S = 60, 3600
 # SageMaker's own default EBS volume when VolumeSizeInGB is unset.
@@ -98,7 +101,7 @@ class EndpointSpec:
 
     @property
     def usable_gib_per_gpu(self) -> float:
-        return self.instance.gpu_memory_gib * (1 - ACTIVATION_RESERVE)
+        return usable_gib(self.instance)
 
     @property
     def local_nvme(self) -> bool:
@@ -149,11 +152,16 @@ class EndpointSpec:
         }
 
 
+def usable_gib(instance: GpuInstance) -> float:
+    """GPU memory per GPU the weights may take: the rest is kept for activations and KV cache."""
+    return instance.gpu_memory_gib * (1 - ACTIVATION_RESERVE)
+
+
 def format_plan(title: str, plan: Dict[str, object]) -> str:
     """A short human plan, the same from `make synth` and `lmi plan`."""
     per_gpu = plan["weights_per_gpu_gib"]
     memory = (f"{per_gpu} GiB of weights per GPU, {plan['usable_gib_per_gpu']} GiB usable "
-              f"after the 10% reserve" if per_gpu is not None
+              f"after the {RESERVE_TEXT} reserve" if per_gpu is not None
               else "unknown (pass num_parameters to check it)")
     lines = [
         f"{title}",
@@ -313,13 +321,13 @@ class _Rules:
         if spec.weights_bytes is None or spec.dtype not in BYTES_PER_DTYPE:
             return
         needed = spec.weights_per_gpu_gib
-        offered = instance.gpu_memory_gib * (1 - ACTIVATION_RESERVE)
+        offered = usable_gib(instance)
         if needed <= offered:
             return
         self.fail("tensor_parallel_degree", spec.tensor_parallel_degree,
                   f"weights need {needed:.1f} GiB per GPU ({spec.dtype}, tp={spec.tensor_parallel_degree})"
                   f" but {spec.instance_type} offers {instance.gpu_memory_gib:g} GiB per GPU, "
-                  f"{offered:.1f} GiB after keeping 10% for activations and KV cache",
+                  f"{offered:.1f} GiB after keeping {RESERVE_TEXT} for activations and KV cache",
                   _what_would_fit(spec, instance))
 
     def check_model_known(self) -> None:
@@ -356,7 +364,8 @@ class _Rules:
                 needed = _volume_needed_gb(spec.weights_bytes)
                 if needed is not None and volume < needed:
                     self.fail("volume_size_gb", volume,
-                              f"cannot hold the weights: {spec.weights_bytes / GB:.1f} GB plus 10% "
+                              f"cannot hold the weights: {spec.weights_bytes / GB:.1f} GB plus "
+                              f"{VOLUME_HEADROOM - 1:.0%} "
                               f"headroom needs {needed} GB", f"use volume_size_gb={needed} or more")
         elif not nvme:
             needed = _volume_needed_gb(spec.weights_bytes)
@@ -438,7 +447,7 @@ def _suggested_instances() -> List[str]:
 
 def _fits(spec: EndpointSpec, instance: GpuInstance, tp: int, dtype: str) -> bool:
     per_gpu = spec.parameters * BYTES_PER_DTYPE[dtype] / tp / GIB
-    return per_gpu <= instance.gpu_memory_gib * (1 - ACTIVATION_RESERVE)
+    return per_gpu <= usable_gib(instance)
 
 
 def _what_would_fit(spec: EndpointSpec, instance: GpuInstance) -> str:

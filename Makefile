@@ -36,6 +36,8 @@ synth: $(STAMP)
 	$(BIN)/lmi plan --cdk-out cdk.out
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Figures, not a test: Hub -> S3 with `lmi stage-weights` vs download-then-upload, on local servers.

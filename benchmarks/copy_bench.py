@@ -37,16 +37,30 @@ def child_measure(mode: str, args: argparse.Namespace) -> None:
     if mode == "copier":
         from lmi_constructs.cli.main import main
 
-        code = main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{args.bucket}/copier",
-                     "--workers", str(args.workers), "--part-size-mib", str(args.part_size_mib)])
+        code = main(
+            [
+                "stage-weights",
+                "--repo-id",
+                REPO,
+                "--dest",
+                f"s3://{args.bucket}/copier",
+                "--workers",
+                str(args.workers),
+                "--part-size-mib",
+                str(args.part_size_mib),
+            ]
+        )
         if code:
             sys.exit(code)
     else:
         import boto3
         from huggingface_hub import snapshot_download
 
-        local = Path(snapshot_download(REPO, local_dir=Path(args.workdir) / "snapshot",
-                                       endpoint=os.environ["HF_ENDPOINT"]))
+        local = Path(
+            snapshot_download(
+                REPO, local_dir=Path(args.workdir) / "snapshot", endpoint=os.environ["HF_ENDPOINT"]
+            )
+        )
         s3 = boto3.client("s3")
         for path in sorted(p for p in local.rglob("*") if p.is_file() and ".cache" not in p.parts):
             s3.upload_file(str(path), args.bucket, f"naive/{path.relative_to(local).as_posix()}")
@@ -55,15 +69,33 @@ def child_measure(mode: str, args: argparse.Namespace) -> None:
 
     io = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "disk_write_bytes": int(io["write_bytes"])}))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "disk_write_bytes": int(io["write_bytes"]),
+            }
+        )
+    )
 
 
 def run_child(mode: str, args, env) -> dict:
-    command = [sys.executable, __file__, "--child", mode, "--bucket", args.bucket,
-               "--workdir", args.workdir, "--workers", str(args.workers),
-               "--part-size-mib", str(args.part_size_mib)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--bucket",
+        args.bucket,
+        "--workdir",
+        args.workdir,
+        "--workers",
+        str(args.workers),
+        "--part-size-mib",
+        str(args.part_size_mib),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"{mode} failed:\n{done.stderr[-3000:]}")
@@ -83,28 +115,46 @@ def main() -> None:
     if args.child:
         return child_measure(args.child, args)
 
-    files = {f"model-{i + 1:05d}-of-{args.shards:05d}.safetensors":
-             HubBlob(SyntheticContent(args.shard_mib * MIB, seed=i)) for i in range(args.shards)}
+    files = {
+        f"model-{i + 1:05d}-of-{args.shards:05d}.safetensors": HubBlob(
+            SyntheticContent(args.shard_mib * MIB, seed=i)
+        )
+        for i in range(args.shards)
+    }
     files["config.json"] = HubBlob(b'{"model_type": "llama"}', lfs=False)
     total = sum(blob.size for blob in files.values())
     port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with HubEmulator() as hub, tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as workdir:
             hub.add_repo(REPO, files)
             endpoint = f"http://127.0.0.1:{port}"
-            env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint,
-                   "HF_ENDPOINT": hub.endpoint, "HF_HOME": f"{workdir}/hf-home",
-                   "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+            env = {
+                **os.environ,
+                **FAKE_CREDENTIALS,
+                "AWS_ENDPOINT_URL": endpoint,
+                "HF_ENDPOINT": hub.endpoint,
+                "HF_HOME": f"{workdir}/hf-home",
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                "HF_HUB_DISABLE_TELEMETRY": "1",
+            }
             _wait_for(endpoint)
             import boto3
 
-            boto3.client("s3", endpoint_url=endpoint, **_credentials()).create_bucket(Bucket=args.bucket)
+            boto3.client("s3", endpoint_url=endpoint, **_credentials()).create_bucket(
+                Bucket=args.bucket
+            )
             args.workdir = workdir
-            print(f"synthetic repo: {args.shards} x {args.shard_mib} MiB shards + config "
-                  f"({total / 1e9:.2f} GB); copier: {args.workers} workers, "
-                  f"{args.part_size_mib} MiB parts", flush=True)
+            print(
+                f"synthetic repo: {args.shards} x {args.shard_mib} MiB shards + config "
+                f"({total / 1e9:.2f} GB); copier: {args.workers} workers, "
+                f"{args.part_size_mib} MiB parts",
+                flush=True,
+            )
             results = {}
             for mode in ("copier", "naive"):
                 before = _cpu_seconds(moto.pid)
@@ -113,18 +163,24 @@ def main() -> None:
     finally:
         moto.terminate()
         moto.wait()
-    print(f"{'path':<8}{'wall s':>9}{'CPU s':>8}{'S3 server CPU s':>17}{'MB/s':>9}"
-          f"{'peak RSS MiB':>14}{'disk writes MB':>16}")
+    print(
+        f"{'path':<8}{'wall s':>9}{'CPU s':>8}{'S3 server CPU s':>17}{'MB/s':>9}"
+        f"{'peak RSS MiB':>14}{'disk writes MB':>16}"
+    )
     for mode, figures in results.items():
-        print(f"{mode:<8}{figures['wall_s']:>9.1f}{figures['cpu_s']:>8.1f}"
-              f"{figures['s3_server_cpu_s']:>17.1f}"
-              f"{total / 1e6 / figures['wall_s']:>9.1f}"
-              f"{figures['peak_rss_mib']:>14.0f}{figures['disk_write_bytes'] / 1e6:>16.1f}")
+        print(
+            f"{mode:<8}{figures['wall_s']:>9.1f}{figures['cpu_s']:>8.1f}"
+            f"{figures['s3_server_cpu_s']:>17.1f}"
+            f"{total / 1e6 / figures['wall_s']:>9.1f}"
+            f"{figures['peak_rss_mib']:>14.0f}{figures['disk_write_bytes'] / 1e6:>16.1f}"
+        )
     copier, naive = results["copier"], results["naive"]
-    print(f"naive wall time / copier wall time: {naive['wall_s'] / copier['wall_s']:.2f}; "
-          f"peak RSS {copier['peak_rss_mib']:.0f} vs {naive['peak_rss_mib']:.0f} MiB; "
-          f"local disk writes {copier['disk_write_bytes'] / 1e6:.1f} vs "
-          f"{naive['disk_write_bytes'] / 1e6:.1f} MB")
+    print(
+        f"naive wall time / copier wall time: {naive['wall_s'] / copier['wall_s']:.2f}; "
+        f"peak RSS {copier['peak_rss_mib']:.0f} vs {naive['peak_rss_mib']:.0f} MiB; "
+        f"local disk writes {copier['disk_write_bytes'] / 1e6:.1f} vs "
+        f"{naive['disk_write_bytes'] / 1e6:.1f} MB"
+    )
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -133,8 +189,11 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _credentials() -> dict:
-    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-            "region_name": "us-east-1"}
+    return {
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "region_name": "us-east-1",
+    }
 
 
 def _wait_for(endpoint: str, timeout_s: float = 30) -> None:

@@ -33,6 +33,7 @@ def handle(inputs: Input):
         return None
     if _service is None:
         return Output(code=503, message="model not loaded").add_as_json(
-            {"error": f"the model failed to load: {_failure}"})
+            {"error": f"the model failed to load: {_failure}"}
+        )
     status, body = _service.serve(inputs.get_as_bytes())
     return Output(code=status, message="OK" if status == 200 else "error").add_as_json(body)

@@ -31,8 +31,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "model_code"), str(ROOT / "constructs")]
-for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
-                   "MASTER_PORT": "29511", "DS_ACCELERATOR": "cuda"}.items():
+for key, value in {
+    "RANK": "0",
+    "LOCAL_RANK": "0",
+    "WORLD_SIZE": "1",
+    "MASTER_ADDR": "127.0.0.1",
+    "MASTER_PORT": "29511",
+    "DS_ACCELERATOR": "cuda",
+}.items():
     os.environ.setdefault(key, value)
 
 # A tiny budget, so that "over the budget" is cheap to ask for; OPT's demo model has 256 positions.
@@ -55,24 +61,33 @@ def stage_environment(_work: Path) -> dict:
     import deepspeed
     import torch
     import transformers
-
     from deepspeed.ops.op_builder import InferenceBuilder
 
     from lmi_handler.loading import accepts_argument
 
     started = time.monotonic()  # JIT-build the kernels once; later stages load them from cache
     InferenceBuilder().load()
-    return {"kernel_build_s": round(time.monotonic() - started, 1),
-            "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
-            "cuda": torch.version.cuda, "transformers": transformers.__version__,
-            "deepspeed": deepspeed.__version__,
-            "init_inference_accepts_max_tokens": accepts_argument(deepspeed.init_inference,
-                                                                  "max_tokens")}
+    return {
+        "kernel_build_s": round(time.monotonic() - started, 1),
+        "gpu": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "transformers": transformers.__version__,
+        "deepspeed": deepspeed.__version__,
+        "init_inference_accepts_max_tokens": accepts_argument(
+            deepspeed.init_inference, "max_tokens"
+        ),
+    }
 
 
 def _properties(weights: Path, dtype: str) -> dict:
-    return {"backend": "deepspeed", "dtype": dtype, "tensor_parallel_degree": "1",
-            "weights_dir": str(weights), **LIMITS}
+    return {
+        "backend": "deepspeed",
+        "dtype": dtype,
+        "tensor_parallel_degree": "1",
+        "weights_dir": str(weights),
+        **LIMITS,
+    }
 
 
 def _serve(service, inputs, **parameters):
@@ -94,25 +109,37 @@ def _through_handler(weights: Path, dtype: str) -> dict:
 
     started = time.monotonic()
     service = Service.start(_properties(weights, dtype))
-    result = {"load_s": round(time.monotonic() - started, 1),
-              "model_class": type(service.model).__name__}
+    result = {
+        "load_s": round(time.monotonic() - started, 1),
+        "model_class": type(service.model).__name__,
+    }
     status, batched = _serve(service, PROMPTS, max_new_tokens=16, details=True)
     result["batched"] = {"status": status, "body": batched}
     budget, new_limit = int(LIMITS["max_total_tokens"]), int(LIMITS["max_new_tokens_limit"])
     filling = _prompt_with(service.tokenizer, budget - new_limit)
     status, full = _serve(service, filling, max_new_tokens=new_limit, details=True)
-    result["fills_budget"] = {"status": status, "tokens": f"{budget - new_limit} + {new_limit}",
-                              "body": full}
-    status, over = _serve(service, _prompt_with(service.tokenizer, budget - new_limit + 1),
-                          max_new_tokens=new_limit)
+    result["fills_budget"] = {
+        "status": status,
+        "tokens": f"{budget - new_limit} + {new_limit}",
+        "body": full,
+    }
+    status, over = _serve(
+        service, _prompt_with(service.tokenizer, budget - new_limit + 1), max_new_tokens=new_limit
+    )
     result["over_budget"] = {"status": status, "body": over}
-    status, too_long = _serve(service, _prompt_with(
-        service.tokenizer, int(LIMITS["max_input_tokens"]) + 1), max_new_tokens=1)
+    status, too_long = _serve(
+        service,
+        _prompt_with(service.tokenizer, int(LIMITS["max_input_tokens"]) + 1),
+        max_new_tokens=1,
+    )
     result["over_input_limit"] = {"status": status, "body": too_long}
-    result["ok"] = (result["batched"]["status"] == 200 and result["fills_budget"]["status"] == 200
-                    and result["over_budget"]["status"] == 400
-                    and "max_total_tokens" in result["over_budget"]["body"]["error"]
-                    and result["over_input_limit"]["status"] == 400)
+    result["ok"] = (
+        result["batched"]["status"] == 200
+        and result["fills_budget"]["status"] == 200
+        and result["over_budget"]["status"] == 400
+        and "max_total_tokens" in result["over_budget"]["body"]["error"]
+        and result["over_input_limit"]["status"] == 400
+    )
     return result, service
 
 
@@ -123,8 +150,11 @@ def _plain_transformers(weights: Path, service) -> list:
     from lmi_handler.generation import GenerationRequest, generate
     from lmi_handler.loading import dtype_argument
 
-    reference = transformers.AutoModelForCausalLM.from_pretrained(
-        weights, **dtype_argument(torch.float16)).to("cuda:0").eval()
+    reference = (
+        transformers.AutoModelForCausalLM.from_pretrained(weights, **dtype_argument(torch.float16))
+        .to("cuda:0")
+        .eval()
+    )
     request = GenerationRequest(PROMPTS, {"max_new_tokens": 16, "details": True}, batched=True)
     return generate(reference, service.tokenizer, "cuda:0", request, service.config)
 
@@ -143,7 +173,8 @@ def _fp16(architecture: str, work: Path) -> dict:
     if isinstance(injected, list):
         result["rows_equal_to_plain_transformers"] = (
             f"{sum(a['generated_text'] == b['generated_text'] for a, b in zip(injected, plain))}"
-            f"/{len(plain)}")
+            f"/{len(plain)}"
+        )
     return result
 
 
@@ -170,9 +201,15 @@ def stage_bloom_int8(work: Path) -> dict:
     sharded = work / "bloom-int8"
     sharded.mkdir()
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        source, **dtype_argument(torch.float16))
-    deepspeed.init_inference(model, mp_size=1, dtype=torch.int8, replace_with_kernel_inject=True,
-                             save_mp_checkpoint_path=str(sharded))
+        source, **dtype_argument(torch.float16)
+    )
+    deepspeed.init_inference(
+        model,
+        mp_size=1,
+        dtype=torch.int8,
+        replace_with_kernel_inject=True,
+        save_mp_checkpoint_path=str(sharded),
+    )
     del model
     torch.cuda.empty_cache()
     for item in source.iterdir():  # config and tokenizer beside the shards, as in the Hub repo
@@ -181,8 +218,11 @@ def stage_bloom_int8(work: Path) -> dict:
     checkpoint = json.loads((sharded / "ds_inference_config.json").read_text())
     result, _ = _through_handler(sharded, "int8")
     result["deepspeed"] = deepspeed.__version__
-    result["checkpoint"] = {"files": sorted(p.name for p in sharded.iterdir()),
-                            "type": checkpoint.get("type"), "dtype": checkpoint.get("dtype")}
+    result["checkpoint"] = {
+        "files": sorted(p.name for p in sharded.iterdir()),
+        "type": checkpoint.get("type"),
+        "dtype": checkpoint.get("dtype"),
+    }
     return result
 
 
@@ -197,8 +237,11 @@ def stage_int8_meta_defect(work: Path) -> dict:
     try:
         with deepspeed.OnDevice(dtype=torch.int8, device="meta"):
             model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights))
-        return {"ok": True, "int8_meta_builds": True,
-                "parameter_dtypes": sorted({str(p.dtype) for p in model.parameters()})}
+        return {
+            "ok": True,
+            "int8_meta_builds": True,
+            "parameter_dtypes": sorted({str(p.dtype) for p in model.parameters()}),
+        }
     except Exception as error:
         return {"ok": True, "int8_meta_builds": False, "error": f"{type(error).__name__}: {error}"}
 
@@ -209,8 +252,11 @@ def run_stage(name: str) -> dict:
             result = globals()[f"stage_{name.replace('-', '_')}"](Path(directory))
             result.setdefault("ok", True)
         except Exception as error:
-            result = {"ok": False, "error": f"{type(error).__name__}: {error}",
-                      "traceback": traceback.format_exc()[-3000:]}
+            result = {
+                "ok": False,
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc()[-3000:],
+            }
     return result
 
 
@@ -219,9 +265,13 @@ def main() -> int:
     parser.add_argument("--stage", choices=list(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="write gpu_check.json here")
     parser.add_argument("--timeout", type=int, default=480, help="seconds per stage")
-    parser.add_argument("--int8-deepspeed", type=Path, metavar="DIR",
-                        help="a directory holding a DeepSpeed that accepts int8 (<= 0.14.5), "
-                        "put first on PYTHONPATH for the int8 stages")
+    parser.add_argument(
+        "--int8-deepspeed",
+        type=Path,
+        metavar="DIR",
+        help="a directory holding a DeepSpeed that accepts int8 (<= 0.14.5), "
+        "put first on PYTHONPATH for the int8 stages",
+    )
     args = parser.parse_args()
     if args.stage:  # child process: one stage, one JSON line on stdout
         print("GPU_CHECK_RESULT " + json.dumps(run_stage(args.stage), default=str), flush=True)
@@ -239,17 +289,30 @@ def main() -> int:
             # DeepSpeed >= 0.15 refuses int8 on CUDA ("Data type torch.int8 is not supported by
             # cuda accelerator"); the images' 0.7.x accept it. Run these stages on an older
             # DeepSpeed with its own kernel cache.
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.int8_deepspeed),
-                                                               env.get("PYTHONPATH")]))
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(args.int8_deepspeed), env.get("PYTHONPATH")])
+            )
             env["TORCH_EXTENSIONS_DIR"] = str(Path(tempfile.gettempdir()) / "ds-int8-extensions")
         try:
-            done = subprocess.run([sys.executable, __file__, "--stage", name], text=True,
-                                  capture_output=True, timeout=args.timeout, env=env)
-            lines = [line for line in done.stdout.splitlines()
-                     if line.startswith("GPU_CHECK_RESULT ")]
-            result = (json.loads(lines[-1].split(" ", 1)[1]) if lines else
-                      {"ok": False, "error": f"exit {done.returncode}",
-                       "stderr": done.stderr[-3000:]})
+            done = subprocess.run(
+                [sys.executable, __file__, "--stage", name],
+                text=True,
+                capture_output=True,
+                timeout=args.timeout,
+                env=env,
+            )
+            lines = [
+                line for line in done.stdout.splitlines() if line.startswith("GPU_CHECK_RESULT ")
+            ]
+            result = (
+                json.loads(lines[-1].split(" ", 1)[1])
+                if lines
+                else {
+                    "ok": False,
+                    "error": f"exit {done.returncode}",
+                    "stderr": done.stderr[-3000:],
+                }
+            )
         except subprocess.TimeoutExpired:
             result = {"ok": False, "error": f"timed out after {args.timeout} s"}
         result.update(stage=name, purpose=purpose, seconds=round(time.monotonic() - started, 1))
@@ -259,8 +322,11 @@ def main() -> int:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "gpu_check.json").write_text(json.dumps(results, indent=1, default=str))
     passed = all(results[name]["ok"] for name, (required, _) in STAGES.items() if required)
-    print(json.dumps({"summary": {name: result["ok"] for name, result in results.items()},
-                      "passed": passed}))
+    print(
+        json.dumps(
+            {"summary": {name: result["ok"] for name, result in results.items()}, "passed": passed}
+        )
+    )
     return 0 if passed else 1
 
 

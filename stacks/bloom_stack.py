@@ -16,6 +16,5 @@ class BloomStack(ReferenceStack):
         image_tag="0.19.0-deepspeed0.7.3-cu113",  # the reference notebook's image
         # 320 new tokens at the reference's P99 of 0.126 s per step (batch 4) is 40 s, plus
         # about 3 s to read 4 x 2048 input tokens: under the 45 s alarm and SageMaker's 60 s.
-        request_limits=RequestLimits(max_input_tokens=2048, max_new_tokens=320,
-                                     max_batch_size=4),
+        request_limits=RequestLimits(max_input_tokens=2048, max_new_tokens=320, max_batch_size=4),
     )

@@ -10,7 +10,6 @@ from dataclasses import dataclass, fields, replace
 from typing import Optional
 
 from constructs import Construct
-
 from lmi_constructs import RequestLimits, SpecError, Violation
 
 # context key -> (field of ReferenceSettings, parser)
@@ -44,7 +43,9 @@ class ReferenceSettings:
     request_limits: RequestLimits = RequestLimits()
 
 
-def apply_overrides(scope: Construct, stack_name: str, defaults: ReferenceSettings) -> ReferenceSettings:
+def apply_overrides(
+    scope: Construct, stack_name: str, defaults: ReferenceSettings
+) -> ReferenceSettings:
     """defaults with `<stack_name>:<key>` context values applied; SpecError on bad values."""
     changes, violations = {}, []
     for key, (field_name, parse) in _KEYS.items():
@@ -54,14 +55,25 @@ def apply_overrides(scope: Construct, stack_name: str, defaults: ReferenceSettin
         try:
             changes[field_name] = parse(raw) if parse is not int else _parse_int(raw)
         except ValueError:
-            violations.append(Violation(f"{stack_name}:{key}", raw, "is not a whole number",
-                                        f"pass e.g. -c {stack_name}:{key}=4"))
+            violations.append(
+                Violation(
+                    f"{stack_name}:{key}",
+                    raw,
+                    "is not a whole number",
+                    f"pass e.g. -c {stack_name}:{key}=4",
+                )
+            )
     # A misspelt key would otherwise be ignored and deploy the defaults.
     for key in sorted(scope.node.get_all_context()):
         if key.startswith(f"{stack_name}:") and key.split(":", 1)[1] not in _KEYS:
-            violations.append(Violation(key, scope.node.try_get_context(key),
-                                        "is not a known override",
-                                        f"use one of {', '.join(_KEYS)}"))
+            violations.append(
+                Violation(
+                    key,
+                    scope.node.try_get_context(key),
+                    "is not a known override",
+                    f"use one of {', '.join(_KEYS)}",
+                )
+            )
     if violations:
         raise SpecError(violations, subject=f"{stack_name} context")
     assert set(changes) <= {f.name for f in fields(ReferenceSettings)}

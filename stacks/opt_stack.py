@@ -16,6 +16,5 @@ class OptStack(ReferenceStack):
         image_tag="0.20.0-deepspeed0.7.5-cu116",  # the reference notebook's image
         # OPT-30B has 2048 positions. 896 new tokens at the reference's P99 of 0.045 s per step
         # (batch 4) is 40.5 s, plus about 1.5 s for 4 x 1152 input tokens: within 60 s.
-        request_limits=RequestLimits(max_input_tokens=1152, max_new_tokens=896,
-                                     max_batch_size=4),
+        request_limits=RequestLimits(max_input_tokens=1152, max_new_tokens=896, max_batch_size=4),
     )

@@ -14,10 +14,17 @@ gated) on vLLM in the newest LMI image, hosted as an inference component that sc
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
-from constructs import Construct
 
-from lmi_constructs import (Capacity, CopyScaling, Engine, InstanceScaleIn, LmiInferenceEndpoint,
-                            ModelSource, RequestLimits)
+from constructs import Construct
+from lmi_constructs import (
+    Capacity,
+    CopyScaling,
+    Engine,
+    InstanceScaleIn,
+    LmiInferenceEndpoint,
+    ModelSource,
+    RequestLimits,
+)
 
 from .weights_stack import WeightsStack
 
@@ -30,22 +37,37 @@ class QwenStack(Stack):
     def __init__(self, scope: Construct, id: str, *, weights: WeightsStack, **kwargs):
         super().__init__(scope, id, **kwargs)
         self.endpoint = LmiInferenceEndpoint(
-            self, "Endpoint", instance_type="ml.g6e.2xlarge",
-            min_instances=0, max_instances=2,
+            self,
+            "Endpoint",
+            instance_type="ml.g6e.2xlarge",
+            min_instances=0,
+            max_instances=2,
             scale_in=InstanceScaleIn(strategy="IDLE_RELEASE", cooldown_minutes=15),
-            capacity=Capacity(fallback_instance_types=("ml.g6e.4xlarge", "ml.g5.2xlarge"),
-                              provision_timeout_s=1800),
-            weights_bucket=weights.bucket_for(self))
+            capacity=Capacity(
+                fallback_instance_types=("ml.g6e.4xlarge", "ml.g5.2xlarge"),
+                provision_timeout_s=1800,
+            ),
+            weights_bucket=weights.bucket_for(self),
+        )
         self.model = self.endpoint.add_model(
-            "Qwen", model=ModelSource.from_hugging_face(
-                MODEL_ID, REVISION, allow_patterns=["*.json", "*.safetensors", "merges.txt"]),
-            engine=Engine.VLLM, dtype="bf16", accelerators=1, memory_mb=16384,
-            copies=1, scaling=CopyScaling(min_copies=0, max_copies=2, target_concurrency=8,
-                                          scale_in_cooldown_s=900),
+            "Qwen",
+            model=ModelSource.from_hugging_face(
+                MODEL_ID, REVISION, allow_patterns=["*.json", "*.safetensors", "merges.txt"]
+            ),
+            engine=Engine.VLLM,
+            dtype="bf16",
+            accelerators=1,
+            memory_mb=16384,
+            copies=1,
+            scaling=CopyScaling(
+                min_copies=0, max_copies=2, target_concurrency=8, scale_in_cooldown_s=900
+            ),
             enable_network_isolation=True,
             # 8k context of the model's 32k: the KV cache of a batch of 16 fits the L40S and
             # the A10G; 1024 new tokens at vLLM's ~25 ms a token (7B bf16) is ~26 s.
-            request_limits=RequestLimits(max_input_tokens=7168, max_new_tokens=1024,
-                                         max_batch_size=16),
+            request_limits=RequestLimits(
+                max_input_tokens=7168, max_new_tokens=1024, max_batch_size=16
+            ),
             model_data_download_timeout=Duration.minutes(15),
-            container_startup_health_check_timeout=Duration.minutes(15))
+            container_startup_health_check_timeout=Duration.minutes(15),
+        )

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 from aws_cdk import Annotations, Duration, Stack
-from constructs import Construct
 
+from constructs import Construct
 from lmi_constructs import Engine, LmiEndpoint, ModelCode, ModelSource
 
 from .context import ReferenceSettings, apply_overrides
@@ -23,8 +23,9 @@ _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 class ReferenceStack(Stack):
     defaults: ReferenceSettings
 
-    def __init__(self, scope: Construct, id: str, *, weights: Optional[WeightsStack] = None,
-                 **kwargs):
+    def __init__(
+        self, scope: Construct, id: str, *, weights: Optional[WeightsStack] = None, **kwargs
+    ):
         """weights: the stack whose bucket the Hub copy lands in (LmiWeights in the app);
         without it the endpoint creates its own bucket, which a failed first deploy orphans."""
         super().__init__(scope, id, **kwargs)
@@ -32,7 +33,8 @@ class ReferenceStack(Stack):
         # Pre-staged weights (weightsUri) need no bucket of ours: no dependency on LmiWeights.
         bucket = weights.bucket_for(self) if weights and not settings.weights_uri else None
         self.endpoint = LmiEndpoint(
-            self, "Endpoint",
+            self,
+            "Endpoint",
             model=self._weights(settings),
             weights_bucket=bucket,
             instance_type=settings.instance_type,
@@ -69,5 +71,6 @@ class ReferenceStack(Stack):
                 "properties change, so later pushes to the branch are never copied and the "
                 "endpoint keeps the first commit. Pin one: -c "
                 f"{self.stack_name}:revision=$(lmi resolve-revision {settings.model_id} "
-                f"{settings.revision})")
+                f"{settings.revision})",
+            )
         return ModelSource.from_hugging_face(settings.model_id, settings.revision)

@@ -4,8 +4,7 @@ The pure names (EndpointSpec, Engine, SpecError) import without aws_cdk, so `lmi
 unit tests stay fast; the constructs load aws_cdk (and its Node process) on first use.
 """
 
-from .spec import (Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation,
-                   format_plan)
+from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation, format_plan
 
 _CONSTRUCTS = {
     "AsyncInference": ".async_inference",
@@ -24,12 +23,21 @@ _CONSTRUCTS = {
     "WeightsBucket": ".weights_bucket",
 }
 
-__all__ = ["Capacity", "EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan",
-           *_CONSTRUCTS]
+__all__ = [
+    "Capacity",
+    "EndpointSpec",
+    "Engine",
+    "RequestLimits",
+    "SpecError",
+    "Violation",
+    "format_plan",
+    *_CONSTRUCTS,
+]
 
 
 def __getattr__(name):
     if name in _CONSTRUCTS:
         import importlib
+
         return getattr(importlib.import_module(_CONSTRUCTS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from .spec import Violation
 
 @dataclass(frozen=True)
 class AsyncInference:
-    output_path: str                              # s3://bucket/prefix/
+    output_path: str  # s3://bucket/prefix/
     failure_path: Optional[str] = None
     success_topic: Optional[sns.ITopic] = None
     error_topic: Optional[sns.ITopic] = None
@@ -38,12 +38,24 @@ class AsyncInference:
             try:
                 parse_s3_uri(value, f"async_inference.{field}")
             except ValueError as error:
-                found.append(Violation(f"async_inference.{field}", value, str(error),
-                                       "pass s3://<bucket>/<prefix>/"))
+                found.append(
+                    Violation(
+                        f"async_inference.{field}",
+                        value,
+                        str(error),
+                        "pass s3://<bucket>/<prefix>/",
+                    )
+                )
         limit = self.max_concurrent_invocations_per_instance
         if limit is not None and not 1 <= limit <= 1000:
-            found.append(Violation("async_inference.max_concurrent_invocations_per_instance",
-                                   limit, "must be in 1..1000", "pass e.g. 4"))
+            found.append(
+                Violation(
+                    "async_inference.max_concurrent_invocations_per_instance",
+                    limit,
+                    "must be in 1..1000",
+                    "pass e.g. 4",
+                )
+            )
         return found
 
 
@@ -56,19 +68,27 @@ def async_inference_config(options: AsyncInference, role: iam.IRole):
             topic.grant_publish(role)
     if options.kms_key:
         options.kms_key.grant_encrypt(role)
-    if options.kms_key or any(t and t.master_key for t in (options.success_topic,
-                                                           options.error_topic)):
+    if options.kms_key or any(
+        t and t.master_key for t in (options.success_topic, options.error_topic)
+    ):
         nag.acknowledge_kms_grant_wildcards(role, KMS_GRANT_REASON)
     notification = None
     if options.success_topic or options.error_topic:
         notification = sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
             success_topic=options.success_topic.topic_arn if options.success_topic else None,
-            error_topic=options.error_topic.topic_arn if options.error_topic else None)
+            error_topic=options.error_topic.topic_arn if options.error_topic else None,
+        )
     limit = options.max_concurrent_invocations_per_instance
     return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
         output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
-            s3_output_path=options.output_path, s3_failure_path=options.failure_path,
+            s3_output_path=options.output_path,
+            s3_failure_path=options.failure_path,
             notification_config=notification,
-            kms_key_id=options.kms_key.key_arn if options.kms_key else None),
+            kms_key_id=options.kms_key.key_arn if options.kms_key else None,
+        ),
         client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
-            max_concurrent_invocations_per_instance=limit) if limit else None)
+            max_concurrent_invocations_per_instance=limit
+        )
+        if limit
+        else None,
+    )

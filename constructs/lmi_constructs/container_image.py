@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from aws_cdk import Aws, CfnMapping, Stack, Token
+
 from constructs import Construct
 
 from .spec import images
@@ -33,8 +34,14 @@ def _dlc_account(stack: Stack) -> str:
     mapping = stack.node.try_find_child(_MAPPING_ID)
     if mapping is None:
         # One mapping per stack, shared by every endpoint in it. Source: FACTS.md DLC accounts.
-        mapping = CfnMapping(stack, _MAPPING_ID, mapping={
-            region: {"account": account} for region, account in sorted(images.DLC_ACCOUNTS.items())})
+        mapping = CfnMapping(
+            stack,
+            _MAPPING_ID,
+            mapping={
+                region: {"account": account}
+                for region, account in sorted(images.DLC_ACCOUNTS.items())
+            },
+        )
     return mapping.find_in_map(Aws.REGION, "account")
 
 
@@ -46,8 +53,9 @@ def resolve_image(scope: Construct, tag: Optional[str], custom_uri: Optional[str
     region = known_region(stack)
     url_suffix = images.url_suffix_for(region) if region else stack.url_suffix
     uri = images.image_uri(account, stack.region, url_suffix, tag)
-    repository_arn = (f"arn:{stack.partition}:ecr:{stack.region}:{account}:"
-                      f"repository/{images.REPOSITORY}")
+    repository_arn = (
+        f"arn:{stack.partition}:ecr:{stack.region}:{account}:repository/{images.REPOSITORY}"
+    )
     return ResolvedImage(uri, account, stack.region, repository_arn)
 
 

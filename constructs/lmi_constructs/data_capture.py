@@ -17,7 +17,7 @@ from .spec import Violation
 
 @dataclass(frozen=True)
 class DataCapture:
-    destination: str                 # s3://bucket/prefix/
+    destination: str  # s3://bucket/prefix/
     sampling_percent: int = 100
     capture_requests: bool = True
     capture_responses: bool = True
@@ -28,14 +28,32 @@ class DataCapture:
         try:
             parse_s3_uri(self.destination, "data_capture.destination")
         except ValueError as error:
-            found.append(Violation("data_capture.destination", self.destination, str(error),
-                                   "pass s3://<bucket>/<prefix>/"))
+            found.append(
+                Violation(
+                    "data_capture.destination",
+                    self.destination,
+                    str(error),
+                    "pass s3://<bucket>/<prefix>/",
+                )
+            )
         if not 0 < self.sampling_percent <= 100:
-            found.append(Violation("data_capture.sampling_percent", self.sampling_percent,
-                                   "must be in 1..100", "pass e.g. 10"))
+            found.append(
+                Violation(
+                    "data_capture.sampling_percent",
+                    self.sampling_percent,
+                    "must be in 1..100",
+                    "pass e.g. 10",
+                )
+            )
         if not (self.capture_requests or self.capture_responses):
-            found.append(Violation("data_capture", "nothing", "captures neither requests nor "
-                                   "responses", "set capture_requests or capture_responses"))
+            found.append(
+                Violation(
+                    "data_capture",
+                    "nothing",
+                    "captures neither requests nor responses",
+                    "set capture_requests or capture_responses",
+                )
+            )
         return found
 
 
@@ -44,13 +62,20 @@ def data_capture_config(options: DataCapture, role: iam.IRole):
     if options.kms_key:
         options.kms_key.grant_encrypt(role)
         nag.acknowledge_kms_grant_wildcards(role, KMS_GRANT_REASON)
-    modes = [mode for mode, on in (("Input", options.capture_requests),
-                                   ("Output", options.capture_responses)) if on]
+    modes = [
+        mode
+        for mode, on in (("Input", options.capture_requests), ("Output", options.capture_responses))
+        if on
+    ]
     return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-        enable_capture=True, destination_s3_uri=options.destination,
+        enable_capture=True,
+        destination_s3_uri=options.destination,
         initial_sampling_percentage=options.sampling_percent,
-        capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=m)
-                         for m in modes],
+        capture_options=[
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=m) for m in modes
+        ],
         capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-            json_content_types=["application/json"]),
-        kms_key_id=options.kms_key.key_arn if options.kms_key else None)
+            json_content_types=["application/json"]
+        ),
+        kms_key_id=options.kms_key.key_arn if options.kms_key else None,
+    )

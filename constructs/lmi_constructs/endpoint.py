@@ -6,23 +6,23 @@ from dataclasses import replace
 from functools import partial
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from aws_cdk import (Annotations, ArnFormat, CfnOutput, CfnTag, Duration, Names, RemovalPolicy,
-                     Stack)
+from aws_cdk import Annotations, ArnFormat, CfnOutput, CfnTag, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+
 from constructs import Construct
 
+from . import nag
 from .async_inference import AsyncInference, async_inference_config
 from .container_image import known_region, resolve_image
 from .data_capture import DataCapture, data_capture_config
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
-from . import nag
 from .nag import render_resolved
 from .network import NetworkRelease, s3_route_warning, vpc_config
 from .observability import PERIOD_S, EndpointMonitoring, Observability
@@ -33,15 +33,24 @@ from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from .spec.instances import has_local_nvme
 from .spec.serving import environment_options, model_code_properties
-from .weights_bucket import WeightsBucket
 from .variant_capacity import capacity_properties
+from .weights_bucket import WeightsBucket
 from .weights_check import WeightsCheck
 
 # Environment keys LmiEndpoint derives from the spec; a user override would desync them.
-MANAGED_ENVIRONMENT = ("TENSOR_PARALLEL_DEGREE", "MODEL_S3_BUCKET", "MODEL_S3_PREFIX",
-                       "OPTION_MODEL_ID", "OPTION_ENGINE", "OPTION_DTYPE", "OPTION_ROLLING_BATCH",
-                       "OPTION_TENSOR_PARALLEL_DEGREE", "OPTION_MODEL_LOADING_TIMEOUT",
-                       "OPTION_MAX_MODEL_LEN", "OPTION_MAX_ROLLING_BATCH_SIZE")
+MANAGED_ENVIRONMENT = (
+    "TENSOR_PARALLEL_DEGREE",
+    "MODEL_S3_BUCKET",
+    "MODEL_S3_PREFIX",
+    "OPTION_MODEL_ID",
+    "OPTION_ENGINE",
+    "OPTION_DTYPE",
+    "OPTION_ROLLING_BATCH",
+    "OPTION_TENSOR_PARALLEL_DEGREE",
+    "OPTION_MODEL_LOADING_TIMEOUT",
+    "OPTION_MAX_MODEL_LEN",
+    "OPTION_MAX_ROLLING_BATCH_SIZE",
+)
 VARIANT_NAME = "AllTraffic"
 
 
@@ -52,78 +61,104 @@ class LmiEndpoint(Construct):
     all problems at once.
     """
 
-    def __init__(self, scope: Construct, id: str, *,
-                 model: ModelSource,
-                 instance_type: str,
-                 tensor_parallel_degree: int,
-                 engine: Engine,
-                 dtype: str,
-                 model_code: Optional[ModelCode] = None,
-                 image: Optional[str] = None,
-                 instance_count: int = 1,
-                 volume_size_gb: Optional[int] = None,
-                 model_data_download_timeout: Duration = Duration.minutes(40),
-                 container_startup_health_check_timeout: Duration = Duration.minutes(40),
-                 request_limits: RequestLimits = RequestLimits(),
-                 environment: Optional[Mapping[str, str]] = None,
-                 role: Optional[iam.IRole] = None,
-                 weights_bucket: Optional[s3.IBucket] = None,
-                 endpoint_name: Optional[str] = None,
-                 kms_key: Optional[kms.IKey] = None,
-                 num_parameters: Optional[float] = None,
-                 num_attention_heads: Optional[int] = None,
-                 gpu_count: Optional[int] = None,
-                 gpu_memory_gib: Optional[float] = None,
-                 autoscaling: Optional[AutoScaling] = None,
-                 observability: Observability = Observability(),
-                 rollout: Optional[BlueGreenRollout] = None,
-                 data_capture: Optional[DataCapture] = None,
-                 async_inference: Optional[AsyncInference] = None,
-                 vpc: Optional[ec2.IVpc] = None,
-                 vpc_subnets: Optional[ec2.SubnetSelection] = None,
-                 security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
-                 enable_network_isolation: bool = False,
-                 sagemaker_fetches_weights: bool = False,
-                 streaming: Optional[bool] = None,
-                 capacity: Optional[Capacity] = None,
-                 weights_key: Optional[kms.IKey] = None,
-                 check_weights: bool = True,
-                 log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model: ModelSource,
+        instance_type: str,
+        tensor_parallel_degree: int,
+        engine: Engine,
+        dtype: str,
+        model_code: Optional[ModelCode] = None,
+        image: Optional[str] = None,
+        instance_count: int = 1,
+        volume_size_gb: Optional[int] = None,
+        model_data_download_timeout: Duration = Duration.minutes(40),
+        container_startup_health_check_timeout: Duration = Duration.minutes(40),
+        request_limits: RequestLimits = RequestLimits(),
+        environment: Optional[Mapping[str, str]] = None,
+        role: Optional[iam.IRole] = None,
+        weights_bucket: Optional[s3.IBucket] = None,
+        endpoint_name: Optional[str] = None,
+        kms_key: Optional[kms.IKey] = None,
+        num_parameters: Optional[float] = None,
+        num_attention_heads: Optional[int] = None,
+        gpu_count: Optional[int] = None,
+        gpu_memory_gib: Optional[float] = None,
+        autoscaling: Optional[AutoScaling] = None,
+        observability: Observability = Observability(),
+        rollout: Optional[BlueGreenRollout] = None,
+        data_capture: Optional[DataCapture] = None,
+        async_inference: Optional[AsyncInference] = None,
+        vpc: Optional[ec2.IVpc] = None,
+        vpc_subnets: Optional[ec2.SubnetSelection] = None,
+        security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
+        enable_network_isolation: bool = False,
+        sagemaker_fetches_weights: bool = False,
+        streaming: Optional[bool] = None,
+        capacity: Optional[Capacity] = None,
+        weights_key: Optional[kms.IKey] = None,
+        check_weights: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ):
         super().__init__(scope, id)
         image_uri = image if image and "/" in image else None
         try:
             self.spec = EndpointSpec(
-                instance_type=instance_type, tensor_parallel_degree=tensor_parallel_degree,
-                engine=engine, dtype=dtype, model_id=model.model_id, instance_count=instance_count,
-                image_tag=None if image_uri else image, image_uri=image_uri,
+                instance_type=instance_type,
+                tensor_parallel_degree=tensor_parallel_degree,
+                engine=engine,
+                dtype=dtype,
+                model_id=model.model_id,
+                instance_count=instance_count,
+                image_tag=None if image_uri else image,
+                image_uri=image_uri,
                 volume_size_gb=volume_size_gb,
                 model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
                 container_startup_health_check_timeout_s=int(
-                    container_startup_health_check_timeout.to_seconds()),
-                kms_key_id=kms_key.key_arn if kms_key else None, region=known_region(self),
-                has_model_code=model_code is not None, num_parameters=num_parameters,
-                num_attention_heads=num_attention_heads, gpu_count=gpu_count,
-                gpu_memory_gib=gpu_memory_gib, request_limits=request_limits)
+                    container_startup_health_check_timeout.to_seconds()
+                ),
+                kms_key_id=kms_key.key_arn if kms_key else None,
+                region=known_region(self),
+                has_model_code=model_code is not None,
+                num_parameters=num_parameters,
+                num_attention_heads=num_attention_heads,
+                gpu_count=gpu_count,
+                gpu_memory_gib=gpu_memory_gib,
+                request_limits=request_limits,
+            )
         except SpecError as error:  # name the construct: an app may hold several
             raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
         self.capacity = capacity or Capacity()
         problems = self.capacity.violations(instance_type)
-        problems += self.capacity.fallback_violations(partial(
-            _pool_spec, self.spec, self.spec.effective_volume_size_gb))
+        problems += self.capacity.fallback_violations(
+            partial(_pool_spec, self.spec, self.spec.effective_volume_size_gb)
+        )
         serving_properties = None
         if model_code:
             serving_properties, rendering = model_code.render_serving_properties(
-                model_code_properties(self.spec))
+                model_code_properties(self.spec)
+            )
             problems += rendering
-        problems += _environment_violations(environment, model_code is not None,
-                                            self.spec.resolved_image_tag)
+        problems += _environment_violations(
+            environment, model_code is not None, self.spec.resolved_image_tag
+        )
         problems += _option_violations(
-            autoscaling=autoscaling, observability=observability, rollout=rollout,
-            data_capture=data_capture, async_inference=async_inference,
-            instance_count=instance_count, enable_network_isolation=enable_network_isolation,
-            sagemaker_fetches_weights=sagemaker_fetches_weights, has_code=model_code is not None,
+            autoscaling=autoscaling,
+            observability=observability,
+            rollout=rollout,
+            data_capture=data_capture,
+            async_inference=async_inference,
+            instance_count=instance_count,
+            enable_network_isolation=enable_network_isolation,
+            sagemaker_fetches_weights=sagemaker_fetches_weights,
+            has_code=model_code is not None,
             streaming=streaming,
-            weights_key=weights_key, own_weights_bucket=weights_bucket is None)
+            weights_key=weights_key,
+            own_weights_bucket=weights_bucket is None,
+        )
         if vpc is not None:
             s3_route_warning(self, vpc)
         if problems:
@@ -132,8 +167,9 @@ class LmiEndpoint(Construct):
         self.streams = streaming is not False and model_code is None and async_inference is None
         # A name known at synth: alarms, dashboard, scaling and rollback refer to the endpoint
         # without a dependency cycle, and the role's log permissions name its log group.
-        endpoint_name = endpoint_name or Names.unique_resource_name(self, max_length=63,
-                                                                    separator="-")
+        endpoint_name = endpoint_name or Names.unique_resource_name(
+            self, max_length=63, separator="-"
+        )
         for warning in self.spec.warnings:
             Annotations.of(self).add_warning_v2("lmi:spec", warning)
 
@@ -152,16 +188,25 @@ class LmiEndpoint(Construct):
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
             image=resolved_image.uri,
             model_data_url=code.model_data_url if code else None,
-            environment={**self._environment(code is not None, sagemaker_fetches_weights),
-                         **(environment or {})},
-            model_data_source=sagemaker_fetched(self.weights) if sagemaker_fetches_weights
+            environment={
+                **self._environment(code is not None, sagemaker_fetches_weights),
+                **(environment or {}),
+            },
+            model_data_source=sagemaker_fetched(self.weights)
+            if sagemaker_fetches_weights
             else None,
         )
         self.model = sagemaker.CfnModel(
-            self, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
-            vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role) if vpc
-            else None, tags=model_tags(self.spec, self.streams),
-            enable_network_isolation=True if enable_network_isolation else None)
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=container,
+            vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role)
+            if vpc
+            else None,
+            tags=model_tags(self.spec, self.streams),
+            enable_network_isolation=True if enable_network_isolation else None,
+        )
         self._depend_on_role_policies(self.model)
         self.weights_check = None
         if check_weights and not model.verifies_weights:
@@ -169,52 +214,81 @@ class LmiEndpoint(Construct):
             self.model.node.add_dependency(self.weights_check)
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig",
+            self,
+            "EndpointConfig",
             kms_key_id=kms_key.key_arn if kms_key else None,
-            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT_NAME,
-                model_name=self.model.attr_model_name,
-                initial_instance_count=instance_count,
-                **capacity_properties(instance_type, self.capacity),
-                initial_variant_weight=1.0,
-                model_data_download_timeout_in_seconds=self.spec.model_data_download_timeout_s,
-                container_startup_health_check_timeout_in_seconds=(
-                    self.spec.container_startup_health_check_timeout_s),
-                volume_size_in_gb=self.spec.effective_volume_size_gb,
-            )],
-            data_capture_config=data_capture_config(data_capture, self.role) if data_capture
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=self.model.attr_model_name,
+                    initial_instance_count=instance_count,
+                    **capacity_properties(instance_type, self.capacity),
+                    initial_variant_weight=1.0,
+                    model_data_download_timeout_in_seconds=self.spec.model_data_download_timeout_s,
+                    container_startup_health_check_timeout_in_seconds=(
+                        self.spec.container_startup_health_check_timeout_s
+                    ),
+                    volume_size_in_gb=self.spec.effective_volume_size_gb,
+                )
+            ],
+            data_capture_config=data_capture_config(data_capture, self.role)
+            if data_capture
             else None,
             async_inference_config=async_inference_config(async_inference, self.role)
-            if async_inference else None)
+            if async_inference
+            else None,
+        )
         # No grant on kms_key for the role: SageMaker encrypts the storage volume with the
         # permissions of the principal that creates the endpoint, not the execution role.
 
         self.monitoring = None
         if observability.enabled:
             self.monitoring = EndpointMonitoring(
-                self, "Monitoring", options=observability, endpoint_name=endpoint_name,
-                variant=VARIANT_NAME, gpu_count=self.spec.instance.gpu_count,
-                asynchronous=async_inference is not None)
+                self,
+                "Monitoring",
+                options=observability,
+                endpoint_name=endpoint_name,
+                variant=VARIANT_NAME,
+                gpu_count=self.spec.instance.gpu_count,
+                asynchronous=async_inference is not None,
+            )
         self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            self,
+            "Endpoint",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
             deployment_config=deployment_config(rollout, list(self.monitoring.alarms.values()))
-            if rollout else None,
+            if rollout
+            else None,
             # An update keeps the instance count autoscaling has set, instead of resetting it to
             # the config's initial count (UpdateEndpoint, RetainAllVariantProperties).
-            retain_all_variant_properties=True if autoscaling else None)
+            retain_all_variant_properties=True if autoscaling else None,
+        )
         if rollout:
             # SageMaker reads the rollback alarms with the execution role (deployment
             # guardrails: "Auto-Rollback Configuration and Monitoring").
-            self.role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[alarm.alarm_arn for alarm in self.monitoring.alarms.values()]))
-        self.scalable_target = add_autoscaling(
-            self, autoscaling, endpoint_name, VARIANT_NAME, async_inference is not None,
-            self.endpoint) if autoscaling else None
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[alarm.alarm_arn for alarm in self.monitoring.alarms.values()],
+                )
+            )
+        self.scalable_target = (
+            add_autoscaling(
+                self,
+                autoscaling,
+                endpoint_name,
+                VARIANT_NAME,
+                async_inference is not None,
+                self.endpoint,
+            )
+            if autoscaling
+            else None
+        )
         if autoscaling:
-            guard = ScalingGuard(self, "ScalingGuard", endpoint_name=endpoint_name,
-                                 instance_type=instance_type)
+            guard = ScalingGuard(
+                self, "ScalingGuard", endpoint_name=endpoint_name, instance_type=instance_type
+            )
             self.endpoint.node.add_dependency(guard)
         own_group = self.node.try_find_child("SecurityGroup")
         if own_group is not None:  # the group is ours: delete it only once SageMaker let go
@@ -222,34 +296,58 @@ class LmiEndpoint(Construct):
             self.endpoint.node.add_dependency(release)
         # SageMaker's own log group for the endpoint, with an expiry, deleted with the stack
         self.log_retention = logs.LogRetention(
-            self, "EndpointLogRetention", log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
-            retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+            self,
+            "EndpointLogRetention",
+            log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.endpoint.node.add_dependency(self.log_retention)
-        nag.acknowledge_log_retention(self, Stack.of(self).format_arn(
-            service="logs", resource="log-group",
-            resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME))
+        nag.acknowledge_log_retention(
+            self,
+            Stack.of(self).format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        )
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
 
-        acknowledge_runtime_wildcards(self.role, endpoint_name, self.weights.objects_arn,
-                                      in_vpc=vpc is not None)
+        acknowledge_runtime_wildcards(
+            self.role, endpoint_name, self.weights.objects_arn, in_vpc=vpc is not None
+        )
         self.spec.weights_location = describe_location(self.weights)
-        self.node.add_metadata(PLAN_METADATA_TYPE, {
-            **self.spec.plan(), "streaming": self.streams,
-            "pools": self.capacity.plan_lines(instance_type)})
-        CfnOutput(self, "EndpointName", value=self.endpoint_name,
-                  description="SageMaker endpoint name, for `lmi invoke --endpoint`")
-        CfnOutput(self, "WeightsUri", value=self.weights_uri,
-                  description="S3 prefix the container loads the weights from")
+        self.node.add_metadata(
+            PLAN_METADATA_TYPE,
+            {
+                **self.spec.plan(),
+                "streaming": self.streams,
+                "pools": self.capacity.plan_lines(instance_type),
+            },
+        )
+        CfnOutput(
+            self,
+            "EndpointName",
+            value=self.endpoint_name,
+            description="SageMaker endpoint name, for `lmi invoke --endpoint`",
+        )
+        CfnOutput(
+            self,
+            "WeightsUri",
+            value=self.weights_uri,
+            description="S3 prefix the container loads the weights from",
+        )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let grantee call the endpoint, and stream from it when it streams; nothing else."""
         actions = ["sagemaker:InvokeEndpoint"]
         if self.streams:
             actions.append("sagemaker:InvokeEndpointWithResponseStream")
-        return iam.Grant.add_to_principal(grantee=grantee, actions=actions,
-                                          resource_arns=[self.endpoint_arn])
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=actions, resource_arns=[self.endpoint_arn]
+        )
 
     def _environment(self, has_code: bool, fetched: bool) -> Dict[str, str]:
         """Only what the container reads from its environment: the weights location (named at
@@ -276,38 +374,61 @@ class LmiEndpoint(Construct):
 def _pool_spec(spec: EndpointSpec, volume_sent: Optional[int], instance_type: str) -> EndpointSpec:
     """The spec as a fallback pool would run it: the same model and settings on its GPUs, with
     the variant's one VolumeSizeInGB (or SageMaker's default EBS volume when none is sent)."""
-    volume = volume_sent if volume_sent is not None else (
-        None if has_local_nvme(instance_type) else DEFAULT_EBS_VOLUME_GB)
+    volume = (
+        volume_sent
+        if volume_sent is not None
+        else (None if has_local_nvme(instance_type) else DEFAULT_EBS_VOLUME_GB)
+    )
     return replace(spec, instance_type=instance_type, volume_size_gb=volume)
 
 
 def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
     """What `lmi bench` and `lmi invoke` read back from the Model's tags."""
-    return [CfnTag(key=key, value=value) for key, value in (
-        ("lmi:engine", spec.engine.name), ("lmi:dtype", spec.dtype),
-        ("lmi:tensor-parallel-degree", str(spec.tensor_parallel_degree)),
-        ("lmi:model-id", spec.model_id or "unknown"),
-        ("lmi:streaming", "true" if streams else "false"))]
+    return [
+        CfnTag(key=key, value=value)
+        for key, value in (
+            ("lmi:engine", spec.engine.name),
+            ("lmi:dtype", spec.dtype),
+            ("lmi:tensor-parallel-degree", str(spec.tensor_parallel_degree)),
+            ("lmi:model-id", spec.model_id or "unknown"),
+            ("lmi:streaming", "true" if streams else "false"),
+        )
+    ]
 
 
-def _environment_violations(environment: Optional[Mapping[str, str]], has_code: bool,
-                            image_tag: Optional[str]) -> List[Violation]:
+def _environment_violations(
+    environment: Optional[Mapping[str, str]], has_code: bool, image_tag: Optional[str]
+) -> List[Violation]:
     """User environment variables that would be overridden, or silently ignored by DJL."""
     found = []
     for key in sorted(set(environment or {}) & set(MANAGED_ENVIRONMENT)):
-        found.append(Violation(f"environment.{key}", environment[key], "is set by LmiEndpoint "
-                               "from its props", "pass tensor_parallel_degree, engine, dtype, "
-                               "request_limits and model instead"))
-    options = sorted(key for key in environment or {}
-                     if key.startswith("OPTION_") and key not in MANAGED_ENVIRONMENT)
+        found.append(
+            Violation(
+                f"environment.{key}",
+                environment[key],
+                "is set by LmiEndpoint from its props",
+                "pass tensor_parallel_degree, engine, dtype, request_limits and model instead",
+            )
+        )
+    options = sorted(
+        key
+        for key in environment or {}
+        if key.startswith("OPTION_") and key not in MANAGED_ENVIRONMENT
+    )
     tag = parse_tag(image_tag) if image_tag else None
     if options and has_code and tag and tag.djl_version < FIRST_OPTION_ENVIRONMENT_VERSION:
         for key in options:
-            found.append(Violation(f"environment.{key}", environment[key], f"is ignored by DJL "
-                                   f"Serving {'.'.join(map(str, tag.djl_version))}, which maps "
-                                   "OPTION_* variables only from 0.24.0",
-                                   f"write option.{key[len('OPTION_'):].lower()} into "
-                                   "model_code's serving.properties"))
+            found.append(
+                Violation(
+                    f"environment.{key}",
+                    environment[key],
+                    f"is ignored by DJL "
+                    f"Serving {'.'.join(map(str, tag.djl_version))}, which maps "
+                    "OPTION_* variables only from 0.24.0",
+                    f"write option.{key[len('OPTION_') :].lower()} into "
+                    "model_code's serving.properties",
+                )
+            )
     return found
 
 
@@ -318,9 +439,21 @@ def describe_location(location: WeightsLocation) -> str:
     return f"s3://{bucket}/{location.display_prefix or location.prefix}"
 
 
-def _option_violations(*, autoscaling, observability, rollout, data_capture, async_inference,
-                       instance_count, enable_network_isolation, sagemaker_fetches_weights,
-                       has_code, streaming, weights_key, own_weights_bucket) -> List[Violation]:
+def _option_violations(
+    *,
+    autoscaling,
+    observability,
+    rollout,
+    data_capture,
+    async_inference,
+    instance_count,
+    enable_network_isolation,
+    sagemaker_fetches_weights,
+    has_code,
+    streaming,
+    weights_key,
+    own_weights_bucket,
+) -> List[Violation]:
     """Every problem with the operational options, and between them, at once."""
     found = [*observability.violations(asynchronous=async_inference is not None)]
     for options in (data_capture, async_inference):
@@ -330,37 +463,74 @@ def _option_violations(*, autoscaling, observability, rollout, data_capture, asy
     if autoscaling:
         found += autoscaling.violations(async_inference is not None, instance_count)
     if rollout and not observability.enabled:
-        found.append(Violation("rollout", rollout.traffic, "rolls back on the endpoint's alarms, "
-                               "and observability is disabled", "keep observability enabled"))
+        found.append(
+            Violation(
+                "rollout",
+                rollout.traffic,
+                "rolls back on the endpoint's alarms, and observability is disabled",
+                "keep observability enabled",
+            )
+        )
     elif rollout and rollout.wait_s < observability.alarm_window_s:
-        found.append(Violation(
-            "rollout.wait_s", rollout.wait_s, f"is shorter than the {observability.alarm_window_s}"
-            f" s the latency and GPU memory alarms need before they can fire "
-            f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could not "
-            "stop a bad step", f"pass wait_s >= {observability.alarm_window_s}, or fewer "
-            "Observability(evaluation_periods=...)"))
+        found.append(
+            Violation(
+                "rollout.wait_s",
+                rollout.wait_s,
+                f"is shorter than the {observability.alarm_window_s}"
+                f" s the latency and GPU memory alarms need before they can fire "
+                f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could not "
+                "stop a bad step",
+                f"pass wait_s >= {observability.alarm_window_s}, or fewer "
+                "Observability(evaluation_periods=...)",
+            )
+        )
     if streaming and has_code:
-        found.append(Violation(
-            "streaming", True, "our model.py runs on DJL's Python engine, which answers with "
-            "the whole generation", "serve with Engine.VLLM (no model_code), or drop streaming"))
+        found.append(
+            Violation(
+                "streaming",
+                True,
+                "our model.py runs on DJL's Python engine, which answers with the whole generation",
+                "serve with Engine.VLLM (no model_code), or drop streaming",
+            )
+        )
     if streaming and async_inference:
-        found.append(Violation(
-            "streaming", True, "async endpoints write their answer to S3; "
-            "InvokeEndpointWithResponseStream needs a real-time endpoint",
-            "drop async_inference or streaming"))
+        found.append(
+            Violation(
+                "streaming",
+                True,
+                "async endpoints write their answer to S3; "
+                "InvokeEndpointWithResponseStream needs a real-time endpoint",
+                "drop async_inference or streaming",
+            )
+        )
     if sagemaker_fetches_weights and has_code:
-        found.append(Violation(
-            "sagemaker_fetches_weights", True, "our model.py downloads the weights itself "
-            "(MODEL_S3_*), checking the copy's completion marker", "leave it off with "
-            "model_code, or serve with Engine.VLLM and no model_code"))
+        found.append(
+            Violation(
+                "sagemaker_fetches_weights",
+                True,
+                "our model.py downloads the weights itself "
+                "(MODEL_S3_*), checking the copy's completion marker",
+                "leave it off with model_code, or serve with Engine.VLLM and no model_code",
+            )
+        )
     elif enable_network_isolation and not sagemaker_fetches_weights:
-        found.append(Violation(
-            "enable_network_isolation", True, "would cut the container off from S3, and it "
-            "downloads the weights itself (MODEL_S3_* for model.py, OPTION_MODEL_ID for vLLM)",
-            "pass sagemaker_fetches_weights=True (Engine.VLLM, no model_code), or leave it "
-            "off and restrict traffic with vpc, vpc_subnets and security_groups"))
+        found.append(
+            Violation(
+                "enable_network_isolation",
+                True,
+                "would cut the container off from S3, and it "
+                "downloads the weights itself (MODEL_S3_* for model.py, OPTION_MODEL_ID for vLLM)",
+                "pass sagemaker_fetches_weights=True (Engine.VLLM, no model_code), or leave it "
+                "off and restrict traffic with vpc, vpc_subnets and security_groups",
+            )
+        )
     if weights_key and not own_weights_bucket:
-        found.append(Violation("weights_key", "given", "encrypts the WeightsBucket LmiEndpoint "
-                               "creates, and weights_bucket was passed", "encrypt your bucket "
-                               "with your key yourself, and drop weights_key"))
+        found.append(
+            Violation(
+                "weights_key",
+                "given",
+                "encrypts the WeightsBucket LmiEndpoint creates, and weights_bucket was passed",
+                "encrypt your bucket with your key yourself, and drop weights_key",
+            )
+        )
     return found

@@ -17,16 +17,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+
 from constructs import Construct
 
 from . import nag
 from .runtime.hub import DEFAULT_ENDPOINT
 from .runtime.layout import CopyLayout, normalise_prefix, selection_id
 from .runtime.transfer import MIB, check_part_size
-from .spec import SpecError, Violation
-from .s3_paths import check_grant_prefix
 from .runtime_functions import acknowledge_provider_framework, runtime_function
 from .runtime_functions import provider as framework_provider
+from .s3_paths import check_grant_prefix
+from .spec import SpecError, Violation
 
 QUERY_INTERVAL = Duration.seconds(30)
 TOTAL_TIMEOUT = Duration.hours(1)  # the most CloudFormation waits for a custom resource
@@ -40,61 +41,109 @@ class HubWeights(Construct):
     Whatever reads `s3_uri` or `key_prefix` is created only after the copy is complete.
     """
 
-    def __init__(self, scope: Construct, id: str, *,
-                 bucket: s3.IBucket,
-                 repo_id: str,
-                 revision: str = "main",
-                 allow_patterns: Optional[Sequence[str]] = None,
-                 ignore_patterns: Optional[Sequence[str]] = None,
-                 token_secret: Optional[secretsmanager.ISecret] = None,
-                 hub_endpoint: Optional[str] = None,
-                 prefix: str = "hub",
-                 max_parallel_workers: int = 32,
-                 part_size_mib: int = 64,
-                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket: s3.IBucket,
+        repo_id: str,
+        revision: str = "main",
+        allow_patterns: Optional[Sequence[str]] = None,
+        ignore_patterns: Optional[Sequence[str]] = None,
+        token_secret: Optional[secretsmanager.ISecret] = None,
+        hub_endpoint: Optional[str] = None,
+        prefix: str = "hub",
+        max_parallel_workers: int = 32,
+        part_size_mib: int = 64,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ):
         super().__init__(scope, id)
-        _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
-                  removal_policy, token_secret is not None, prefix)
+        _validate(
+            repo_id,
+            revision,
+            hub_endpoint,
+            max_parallel_workers,
+            part_size_mib,
+            removal_policy,
+            token_secret is not None,
+            prefix,
+        )
         self.bucket, self.repo_id, self.revision = bucket, repo_id, revision
         prefix = normalise_prefix(prefix)
         repo_objects = bucket.arn_for_objects(f"{prefix}{repo_id}/*")
-        environment = {"BUCKET": bucket.bucket_name,
-                       "HF_ENDPOINT": hub_endpoint or DEFAULT_ENDPOINT}
+        environment = {
+            "BUCKET": bucket.bucket_name,
+            "HF_ENDPOINT": hub_endpoint or DEFAULT_ENDPOINT,
+        }
         if token_secret:
             environment["HF_TOKEN_SECRET_ARN"] = token_secret.secret_arn  # the ARN, not the token
 
         worker_memory = max(512, 2 * part_size_mib + 256)  # two parts in flight, plus the runtime
-        self.worker = runtime_function(self, "Worker", "worker", Duration.minutes(15), worker_memory,
-                                     environment, "Copies one file from the Hub into S3")
-        self.on_event = runtime_function(self, "OnEvent", "on_event", Duration.minutes(5), 512,
-                                       environment, "Plans the copy: commit, files, manifest")
+        self.worker = runtime_function(
+            self,
+            "Worker",
+            "worker",
+            Duration.minutes(15),
+            worker_memory,
+            environment,
+            "Copies one file from the Hub into S3",
+        )
+        self.on_event = runtime_function(
+            self,
+            "OnEvent",
+            "on_event",
+            Duration.minutes(5),
+            512,
+            environment,
+            "Plans the copy: commit, files, manifest",
+        )
         deadline = TOTAL_TIMEOUT.to_seconds() - 2 * QUERY_INTERVAL.to_seconds()
         self.is_complete = runtime_function(
-            self, "IsComplete", "is_complete", Duration.minutes(5), 512,
-            {**environment, "WORKER_FUNCTION": self.worker.function_name,
-             "MAX_PARALLEL_WORKERS": str(max_parallel_workers), "COPY_DEADLINE_S": str(deadline)},
-            "Dispatches workers, verifies the copy, writes the completion marker")
+            self,
+            "IsComplete",
+            "is_complete",
+            Duration.minutes(5),
+            512,
+            {
+                **environment,
+                "WORKER_FUNCTION": self.worker.function_name,
+                "MAX_PARALLEL_WORKERS": str(max_parallel_workers),
+                "COPY_DEADLINE_S": str(deadline),
+            },
+            "Dispatches workers, verifies the copy, writes the completion marker",
+        )
 
         # Least privilege: objects under this repository's prefix only; delete only for onEvent
         # (stale completion marker, removal_policy=DESTROY). Each function lists that prefix to
         # learn what exists: S3 answers 403, not 404, for a missing key without ListBucket.
-        _allow(self.worker, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], repo_objects)
+        _allow(
+            self.worker, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], repo_objects
+        )
         _allow(self.is_complete, ["s3:GetObject", "s3:PutObject"], repo_objects)
         _allow(self.on_event, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], repo_objects)
         for function in (self.worker, self.is_complete, self.on_event):
-            function.add_to_role_policy(iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}{repo_id}/*"]}}))
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}{repo_id}/*"]}},
+                )
+            )
         if removal_policy == RemovalPolicy.DESTROY:
             # onEvent deletes a copy only when the stack is deleted or an update is cleaned up,
             # never in a rollback: it reads this stack's status to know which.
-            self.on_event.add_to_role_policy(iam.PolicyStatement(
-                actions=["cloudformation:DescribeStacks"], resources=[Aws.STACK_ID]))
+            self.on_event.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["cloudformation:DescribeStacks"], resources=[Aws.STACK_ID]
+                )
+            )
         self.worker.grant_invoke(self.is_complete)
         nag.acknowledge_wildcard_resource(
             self.is_complete.role.node.find_child("DefaultPolicy"),
             f"{self.worker.function_arn}:*",
-            "CDK's grant_invoke covers the worker's versions and aliases; nothing else.")
+            "CDK's grant_invoke covers the worker's versions and aliases; nothing else.",
+        )
         for function in (self.worker, self.on_event, self.is_complete):
             if token_secret:
                 token_secret.grant_read(function)
@@ -102,27 +151,41 @@ class HubWeights(Construct):
                 bucket.encryption_key.grant_encrypt_decrypt(function)
                 nag.acknowledge_kms_grant_wildcards(function.role, nag.KMS_GRANT_REASON)
             nag.acknowledge_wildcard_resource(
-                function.role.node.find_child("DefaultPolicy"), repo_objects,
+                function.role.node.find_child("DefaultPolicy"),
+                repo_objects,
                 "The copier writes the files of the commit it resolves at deploy time; the "
-                "wildcard stops at this repository's prefix.")
+                "wildcard stops at this repository's prefix.",
+            )
 
-        provider = framework_provider(self, "Provider", on_event_handler=self.on_event,
-                                      is_complete_handler=self.is_complete,
-                                      query_interval=QUERY_INTERVAL, total_timeout=TOTAL_TIMEOUT)
+        provider = framework_provider(
+            self,
+            "Provider",
+            on_event_handler=self.on_event,
+            is_complete_handler=self.is_complete,
+            query_interval=QUERY_INTERVAL,
+            total_timeout=TOTAL_TIMEOUT,
+        )
         acknowledge_provider_framework(provider, (self.on_event, self.is_complete))
         self.resource = CustomResource(
-            self, "Copy", service_token=provider.service_token, resource_type="Custom::HubWeights",
-            removal_policy=RemovalPolicy.RETAIN if removal_policy != RemovalPolicy.DESTROY
+            self,
+            "Copy",
+            service_token=provider.service_token,
+            resource_type="Custom::HubWeights",
+            removal_policy=RemovalPolicy.RETAIN
+            if removal_policy != RemovalPolicy.DESTROY
             else RemovalPolicy.DESTROY,
             properties={
                 # Everything that decides where the weights land: a new bucket is an Update.
                 "Bucket": bucket.bucket_name,
-                "RepoId": repo_id, "Revision": revision, "Prefix": prefix,
+                "RepoId": repo_id,
+                "Revision": revision,
+                "Prefix": prefix,
                 "AllowPatterns": list(allow_patterns or []),
                 "IgnorePatterns": list(ignore_patterns or []),
                 "PartSizeBytes": str(part_size_mib * MIB),
                 "RemovalPolicy": "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
-            })
+            },
+        )
         self.s3_uri: str = self.resource.get_att_string("S3Uri")
         self.key_prefix: str = self.resource.get_att_string("KeyPrefix")
         self.commit_sha: str = self.resource.get_att_string("CommitSha")
@@ -130,8 +193,9 @@ class HubWeights(Construct):
         self.total_bytes: str = self.resource.get_att_string("TotalBytes")
         # A pinned commit is the prefix itself; a branch or tag is resolved at deploy.
         commit = revision if _COMMIT.match(revision) else f"<commit of {revision}>"
-        self.display_prefix = CopyLayout("-", prefix, repo_id, commit, selection_id(
-            allow_patterns, ignore_patterns)).base
+        self.display_prefix = CopyLayout(
+            "-", prefix, repo_id, commit, selection_id(allow_patterns, ignore_patterns)
+        ).base
 
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -141,36 +205,72 @@ def _allow(function: lambda_.Function, actions, resource: str) -> None:
     function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
 
 
-def _validate(repo_id, revision, hub_endpoint, max_parallel_workers, part_size_mib,
-              removal_policy, has_token, prefix) -> None:
+def _validate(
+    repo_id,
+    revision,
+    hub_endpoint,
+    max_parallel_workers,
+    part_size_mib,
+    removal_policy,
+    has_token,
+    prefix,
+) -> None:
     problems = []
     if has_token and hub_endpoint and not hub_endpoint.startswith("https://"):
-        problems.append(Violation("hub_endpoint", hub_endpoint, "is not https:// and "
-                                  "token_secret is given: the token would cross the network in "
-                                  "clear", "use https://"))
+        problems.append(
+            Violation(
+                "hub_endpoint",
+                hub_endpoint,
+                "is not https:// and "
+                "token_secret is given: the token would cross the network in "
+                "clear",
+                "use https://",
+            )
+        )
     try:
         check_grant_prefix(prefix, "prefix")
     except SpecError as error:
         problems += error.violations
     if not _REPO_ID.match(repo_id or ""):
-        problems.append(Violation("repo_id", repo_id, "is not <owner>/<name>",
-                                  "pass e.g. facebook/opt-30b"))
+        problems.append(
+            Violation("repo_id", repo_id, "is not <owner>/<name>", "pass e.g. facebook/opt-30b")
+        )
     if not revision or any(c.isspace() for c in revision):
-        problems.append(Violation("revision", revision, "is empty or has spaces",
-                                  "pass a branch, tag or commit sha"))
+        problems.append(
+            Violation(
+                "revision", revision, "is empty or has spaces", "pass a branch, tag or commit sha"
+            )
+        )
     if hub_endpoint and not re.match(r"^https?://[^/\s]+", hub_endpoint):
-        problems.append(Violation("hub_endpoint", hub_endpoint, "is not an http(s) URL",
-                                  "pass e.g. https://hub.example.com"))
+        problems.append(
+            Violation(
+                "hub_endpoint",
+                hub_endpoint,
+                "is not an http(s) URL",
+                "pass e.g. https://hub.example.com",
+            )
+        )
     if not 1 <= max_parallel_workers <= 1000:
-        problems.append(Violation("max_parallel_workers", max_parallel_workers,
-                                  "is outside 1..1000", "pass e.g. 32 (each is a concurrent "
-                                  "Lambda execution)"))
+        problems.append(
+            Violation(
+                "max_parallel_workers",
+                max_parallel_workers,
+                "is outside 1..1000",
+                "pass e.g. 32 (each is a concurrent Lambda execution)",
+            )
+        )
     try:
         check_part_size(part_size_mib * MIB)
     except ValueError as error:
         problems.append(Violation("part_size_mib", part_size_mib, str(error), "pass e.g. 64"))
     if removal_policy not in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY):
-        problems.append(Violation("removal_policy", removal_policy, "is not RETAIN or DESTROY",
-                                  "pass RemovalPolicy.RETAIN"))
+        problems.append(
+            Violation(
+                "removal_policy",
+                removal_policy,
+                "is not RETAIN or DESTROY",
+                "pass RemovalPolicy.RETAIN",
+            )
+        )
     if problems:
         raise SpecError(problems, subject="HubWeights")

@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
+import jsii
 from aws_cdk import CfnOutput, Duration, Names
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-import jsii
+
 from constructs import Construct, IValidation
 
 from .component_scaling import CopyScaling, add_copy_scaling
@@ -31,9 +32,9 @@ from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sag
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.capacity import Capacity
 from .spec.endpoint_spec import PLAN_METADATA_TYPE
-from .variant_capacity import capacity_properties
 from .spec.instances import lookup_instance
 from .spec.serving import environment_options
+from .variant_capacity import capacity_properties
 from .weights_bucket import WeightsBucket
 from .weights_check import WeightsCheck
 
@@ -45,6 +46,7 @@ SCALE_IN_STRATEGIES = ("IDLE_RELEASE", "CONSOLIDATION")
 class InstanceScaleIn:
     """How managed instance scaling releases instances (ScaleInPolicy): IDLE_RELEASE frees
     instances with no copies; CONSOLIDATION also packs copies onto fewer instances."""
+
     strategy: str = "IDLE_RELEASE"
     cooldown_minutes: int = 20
     max_step: int = 1
@@ -52,21 +54,36 @@ class InstanceScaleIn:
     def violations(self) -> List[Violation]:
         found = []
         if self.strategy not in SCALE_IN_STRATEGIES:
-            found.append(Violation("scale_in.strategy", self.strategy,
-                                   f"is not one of {', '.join(SCALE_IN_STRATEGIES)}",
-                                   "pass IDLE_RELEASE"))
+            found.append(
+                Violation(
+                    "scale_in.strategy",
+                    self.strategy,
+                    f"is not one of {', '.join(SCALE_IN_STRATEGIES)}",
+                    "pass IDLE_RELEASE",
+                )
+            )
         if not 5 <= self.cooldown_minutes <= 1440:
-            found.append(Violation("scale_in.cooldown_minutes", self.cooldown_minutes,
-                                   "is outside SageMaker's 5..1440", "pass e.g. 20"))
+            found.append(
+                Violation(
+                    "scale_in.cooldown_minutes",
+                    self.cooldown_minutes,
+                    "is outside SageMaker's 5..1440",
+                    "pass e.g. 20",
+                )
+            )
         if not 1 <= self.max_step <= 100:
-            found.append(Violation("scale_in.max_step", self.max_step,
-                                   "is outside SageMaker's 1..100", "pass 1"))
+            found.append(
+                Violation(
+                    "scale_in.max_step", self.max_step, "is outside SageMaker's 1..100", "pass 1"
+                )
+            )
         return found
 
 
 @dataclass
 class ComponentModel:
     """What add_model made: the Model, the inference component, its name and its scaling."""
+
     name: str
     spec: EndpointSpec
     model: sagemaker.CfnModel
@@ -95,15 +112,26 @@ class LmiInferenceEndpoint(Construct):
         endpoint_name: fixed at synth (`<stack>-<id>-<hash>`) unless given.
     """
 
-    def __init__(self, scope: Construct, id: str, *, instance_type: str,
-                 min_instances: int = 1, max_instances: int = 1, initial_instances: int = 1,
-                 scale_in: Optional[InstanceScaleIn] = None,
-                 capacity: Optional[Capacity] = None, role: Optional[iam.IRole] = None,
-                 weights_bucket: Optional[s3.IBucket] = None,
-                 weights_key: Optional[kms.IKey] = None, endpoint_name: Optional[str] = None):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        instance_type: str,
+        min_instances: int = 1,
+        max_instances: int = 1,
+        initial_instances: int = 1,
+        scale_in: Optional[InstanceScaleIn] = None,
+        capacity: Optional[Capacity] = None,
+        role: Optional[iam.IRole] = None,
+        weights_bucket: Optional[s3.IBucket] = None,
+        weights_key: Optional[kms.IKey] = None,
+        endpoint_name: Optional[str] = None,
+    ):
         super().__init__(scope, id)
-        problems = _instance_violations(instance_type, min_instances, max_instances,
-                                        initial_instances)
+        problems = _instance_violations(
+            instance_type, min_instances, max_instances, initial_instances
+        )
         problems += scale_in.violations() if scale_in else []
         self.capacity = capacity or Capacity()
         problems += self.capacity.violations(instance_type)
@@ -114,49 +142,82 @@ class LmiInferenceEndpoint(Construct):
         self.instance = lookup_instance(instance_type)
         self.instance_types = self.capacity.instance_types(instance_type)  # by priority
         self.endpoint_name = endpoint_name or Names.unique_resource_name(
-            self, max_length=63, separator="-")
+            self, max_length=63, separator="-"
+        )
         self.role = role or create_execution_role(self, "ExecutionRole")
         self._weights_bucket, self._weights_key = weights_bucket, weights_key
         self.models: Dict[str, ComponentModel] = {}
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig", execution_role_arn=self.role.role_arn,
-            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT_NAME, initial_instance_count=initial_instances,
-                **capacity_properties(instance_type, self.capacity),
-                managed_instance_scaling=sagemaker.CfnEndpointConfig.
-                ManagedInstanceScalingProperty(
-                    status="ENABLED", min_instance_count=min_instances,
-                    max_instance_count=max_instances,
-                    scale_in_policy=sagemaker.CfnEndpointConfig.ScaleInPolicyProperty(
-                        strategy=scale_in.strategy, cooldown_in_minutes=scale_in.cooldown_minutes,
-                        maximum_step_size=scale_in.max_step) if scale_in else None),
-                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
-                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"))])
+            self,
+            "EndpointConfig",
+            execution_role_arn=self.role.role_arn,
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    initial_instance_count=initial_instances,
+                    **capacity_properties(instance_type, self.capacity),
+                    managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                        status="ENABLED",
+                        min_instance_count=min_instances,
+                        max_instance_count=max_instances,
+                        scale_in_policy=sagemaker.CfnEndpointConfig.ScaleInPolicyProperty(
+                            strategy=scale_in.strategy,
+                            cooldown_in_minutes=scale_in.cooldown_minutes,
+                            maximum_step_size=scale_in.max_step,
+                        )
+                        if scale_in
+                        else None,
+                    ),
+                    routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                        routing_strategy="LEAST_OUTSTANDING_REQUESTS"
+                    ),
+                )
+            ],
+        )
         self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            endpoint_name=self.endpoint_name)
+            self,
+            "Endpoint",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            endpoint_name=self.endpoint_name,
+        )
         self.node.add_validation(_EndpointRules(self))
-        CfnOutput(self, "EndpointName", value=self.endpoint.attr_endpoint_name,
-                  description="SageMaker endpoint name, for `lmi invoke --endpoint`")
+        CfnOutput(
+            self,
+            "EndpointName",
+            value=self.endpoint.attr_endpoint_name,
+            description="SageMaker endpoint name, for `lmi invoke --endpoint`",
+        )
 
     @property
     def weights_bucket(self) -> s3.IBucket:
         if self._weights_bucket is None:
-            self._weights_bucket = WeightsBucket(self, "Weights",
-                                                 encryption_key=self._weights_key).bucket
+            self._weights_bucket = WeightsBucket(
+                self, "Weights", encryption_key=self._weights_key
+            ).bucket
         return self._weights_bucket
 
-    def add_model(self, id: str, *, model: ModelSource, dtype: str, accelerators: int,
-                  memory_mb: int, engine: Engine = Engine.VLLM, copies: int = 1,
-                  scaling: Optional[CopyScaling] = None, image: Optional[str] = None,
-                  request_limits: RequestLimits = RequestLimits(),
-                  model_data_download_timeout: Duration = Duration.minutes(20),
-                  container_startup_health_check_timeout: Duration = Duration.minutes(20),
-                  sagemaker_fetches_weights: bool = True, enable_network_isolation: bool = False,
-                  environment: Optional[Mapping[str, str]] = None,
-                  num_parameters: Optional[float] = None,
-                  num_attention_heads: Optional[int] = None) -> ComponentModel:
+    def add_model(
+        self,
+        id: str,
+        *,
+        model: ModelSource,
+        dtype: str,
+        accelerators: int,
+        memory_mb: int,
+        engine: Engine = Engine.VLLM,
+        copies: int = 1,
+        scaling: Optional[CopyScaling] = None,
+        image: Optional[str] = None,
+        request_limits: RequestLimits = RequestLimits(),
+        model_data_download_timeout: Duration = Duration.minutes(20),
+        container_startup_health_check_timeout: Duration = Duration.minutes(20),
+        sagemaker_fetches_weights: bool = True,
+        enable_network_isolation: bool = False,
+        environment: Optional[Mapping[str, str]] = None,
+        num_parameters: Optional[float] = None,
+        num_attention_heads: Optional[int] = None,
+    ) -> ComponentModel:
         """Host `model` as an inference component of this endpoint.
 
         Args:
@@ -175,20 +236,32 @@ class LmiInferenceEndpoint(Construct):
         try:
             engine = Engine.parse(engine)
         except ValueError as error:
-            raise SpecError([Violation(f"{field}.engine", engine, str(error), "pass Engine.VLLM")],
-                            subject=f"{self.node.path} model {id}") from None
+            raise SpecError(
+                [Violation(f"{field}.engine", engine, str(error), "pass Engine.VLLM")],
+                subject=f"{self.node.path} model {id}",
+            ) from None
         image_uri = image if image and "/" in image else None
 
         def spec_on(instance_type: str) -> EndpointSpec:
             return EndpointSpec(
-                instance_type=instance_type, tensor_parallel_degree=accelerators,
-                engine=engine, dtype=dtype, model_id=model.model_id, instance_count=1,
-                image_tag=None if image_uri else image, image_uri=image_uri,
+                instance_type=instance_type,
+                tensor_parallel_degree=accelerators,
+                engine=engine,
+                dtype=dtype,
+                model_id=model.model_id,
+                instance_count=1,
+                image_tag=None if image_uri else image,
+                image_uri=image_uri,
                 model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
                 container_startup_health_check_timeout_s=int(
-                    container_startup_health_check_timeout.to_seconds()),
-                region=known_region(self), has_model_code=False, num_parameters=num_parameters,
-                num_attention_heads=num_attention_heads, request_limits=request_limits)
+                    container_startup_health_check_timeout.to_seconds()
+                ),
+                region=known_region(self),
+                has_model_code=False,
+                num_parameters=num_parameters,
+                num_attention_heads=num_attention_heads,
+                request_limits=request_limits,
+            )
 
         # The copy's accelerators are fixed, so every pool must hold them: each instance type
         # is checked like the first (GPUs divisible, weights per GPU within its memory).
@@ -200,15 +273,29 @@ class LmiInferenceEndpoint(Construct):
         except SpecError as error:
             first = error.violations
         # components run no model.py: the engine rule below says so, not the spec's model_code
-        problems += [Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
-                     for v in first if v.field != "model_code"]
+        problems += [
+            Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
+            for v in first
+            if v.field != "model_code"
+        ]
         problems += self.capacity.fallback_violations(
-            spec_on, f"{field}.", known={(v.field, v.problem) for v in first})
-        problems += _component_violations(field, engine, copies, memory_mb, scaling,
-                                          sagemaker_fetches_weights, enable_network_isolation)
+            spec_on, f"{field}.", known={(v.field, v.problem) for v in first}
+        )
+        problems += _component_violations(
+            field,
+            engine,
+            copies,
+            memory_mb,
+            scaling,
+            sagemaker_fetches_weights,
+            enable_network_isolation,
+        )
         if id in self.models:
-            problems.append(Violation(field, id, "is already a model of this endpoint",
-                                      "give each model its own id"))
+            problems.append(
+                Violation(
+                    field, id, "is already a model of this endpoint", "give each model its own id"
+                )
+            )
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} model {id}")
 
@@ -217,16 +304,25 @@ class LmiInferenceEndpoint(Construct):
         grant_runtime(self.role, resolved, self.endpoint_name)
         bucket = self.weights_bucket if model.needs_weights_bucket else self._weights_bucket
         weights = model.bind(scope, self.role, bucket)
-        env = {"TENSOR_PARALLEL_DEGREE": str(accelerators), **environment_options(spec),
-               "OPTION_MODEL_ID": SAGEMAKER_MODEL_DIR if sagemaker_fetches_weights
-               else weights.s3_uri, **(environment or {})}
+        env = {
+            "TENSOR_PARALLEL_DEGREE": str(accelerators),
+            **environment_options(spec),
+            "OPTION_MODEL_ID": SAGEMAKER_MODEL_DIR if sagemaker_fetches_weights else weights.s3_uri,
+            **(environment or {}),
+        }
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
-            image=resolved.uri, environment=env,
-            model_data_source=sagemaker_fetched(weights) if sagemaker_fetches_weights else None)
+            image=resolved.uri,
+            environment=env,
+            model_data_source=sagemaker_fetched(weights) if sagemaker_fetches_weights else None,
+        )
         cfn_model = sagemaker.CfnModel(
-            scope, "Model", execution_role_arn=self.role.role_arn, primary_container=container,
+            scope,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=container,
             enable_network_isolation=enable_network_isolation or None,
-            tags=model_tags(spec, streams=True))
+            tags=model_tags(spec, streams=True),
+        )
         for child in self.role.node.children:  # CreateModel checks access with the role
             if isinstance(child, iam.Policy):
                 cfn_model.node.add_dependency(child)
@@ -234,46 +330,72 @@ class LmiInferenceEndpoint(Construct):
             cfn_model.node.add_dependency(WeightsCheck(scope, "WeightsCheck", location=weights))
         name = Names.unique_resource_name(scope, max_length=63, separator="-")
         component = sagemaker.CfnInferenceComponent(
-            scope, "Component", endpoint_name=self.endpoint.attr_endpoint_name,
-            inference_component_name=name, variant_name=VARIANT_NAME,
+            scope,
+            "Component",
+            endpoint_name=self.endpoint.attr_endpoint_name,
+            inference_component_name=name,
+            variant_name=VARIANT_NAME,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
                 model_name=cfn_model.attr_model_name,
-                compute_resource_requirements=sagemaker.CfnInferenceComponent.
-                InferenceComponentComputeResourceRequirementsProperty(
+                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
                     number_of_accelerator_devices_required=accelerators,
-                    min_memory_required_in_mb=memory_mb),
-                startup_parameters=sagemaker.CfnInferenceComponent.
-                InferenceComponentStartupParametersProperty(
+                    min_memory_required_in_mb=memory_mb,
+                ),
+                startup_parameters=sagemaker.CfnInferenceComponent.InferenceComponentStartupParametersProperty(
                     model_data_download_timeout_in_seconds=spec.model_data_download_timeout_s,
                     container_startup_health_check_timeout_in_seconds=(
-                        spec.container_startup_health_check_timeout_s))),
+                        spec.container_startup_health_check_timeout_s
+                    ),
+                ),
+            ),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
-                copy_count=copies))
+                copy_count=copies
+            ),
+        )
         acknowledge_runtime_wildcards(self.role, self.endpoint_name, weights.objects_arn)
         added = ComponentModel(name, spec, cfn_model, component, weights, scaling)
         if scaling:
             added.scalable_target = add_copy_scaling(scope, scaling, name, component)
         self.models[id] = added
         spec.weights_location = describe_location(weights)
-        scope.node.add_metadata(PLAN_METADATA_TYPE, {
-            **spec.plan(), "instance_count": f"{self.min_instances}..{self.max_instances}",
-            "component": {"accelerators": accelerators, "memory_mb": memory_mb,
-                          "copies": copies, "min_copies": scaling.min_copies if scaling
-                          else copies, "max_copies": scaling.max_copies if scaling else copies,
-                          "weights_fetched_by": "SageMaker (S3Prefix to /opt/ml/model)"
-                          if sagemaker_fetches_weights else "the container"},
-            "pools": self.capacity.plan_lines(self.instance_type), "streaming": True})
-        CfnOutput(scope, "InferenceComponentName", value=name,
-                  description=f"for `lmi invoke --endpoint ... --inference-component {name}`")
+        scope.node.add_metadata(
+            PLAN_METADATA_TYPE,
+            {
+                **spec.plan(),
+                "instance_count": f"{self.min_instances}..{self.max_instances}",
+                "component": {
+                    "accelerators": accelerators,
+                    "memory_mb": memory_mb,
+                    "copies": copies,
+                    "min_copies": scaling.min_copies if scaling else copies,
+                    "max_copies": scaling.max_copies if scaling else copies,
+                    "weights_fetched_by": "SageMaker (S3Prefix to /opt/ml/model)"
+                    if sagemaker_fetches_weights
+                    else "the container",
+                },
+                "pools": self.capacity.plan_lines(self.instance_type),
+                "streaming": True,
+            },
+        )
+        CfnOutput(
+            scope,
+            "InferenceComponentName",
+            value=name,
+            description=f"for `lmi invoke --endpoint ... --inference-component {name}`",
+        )
         return added
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let grantee invoke this endpoint's components (sync and streaming), nothing else."""
-        arn = (f"arn:{_partition(self)}:sagemaker:{_region(self)}:{_account(self)}:endpoint/"
-               f"{self.endpoint_name.lower()}")
+        arn = (
+            f"arn:{_partition(self)}:sagemaker:{_region(self)}:{_account(self)}:endpoint/"
+            f"{self.endpoint_name.lower()}"
+        )
         return iam.Grant.add_to_principal(
-            grantee=grantee, resource_arns=[arn],
-            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"])
+            grantee=grantee,
+            resource_arns=[arn],
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+        )
 
 
 @jsii.implements(IValidation)
@@ -286,64 +408,127 @@ class _EndpointRules:
     def validate(self) -> List[str]:
         endpoint, problems = self.endpoint, []
         if not endpoint.models:
-            problems.append(Violation("models", 0, "an inference-component endpoint without "
-                                      "a model serves nothing", "call add_model"))
-        pinned = sorted(n for n, m in endpoint.models.items()
-                        if not (m.scaling and m.scaling.min_copies == 0))
+            problems.append(
+                Violation(
+                    "models",
+                    0,
+                    "an inference-component endpoint without a model serves nothing",
+                    "call add_model",
+                )
+            )
+        pinned = sorted(
+            n for n, m in endpoint.models.items() if not (m.scaling and m.scaling.min_copies == 0)
+        )
         if endpoint.min_instances == 0 and pinned:
-            problems.append(Violation(
-                "min_instances", 0, f"cannot be reached while {', '.join(pinned)} keep copies "
-                "(no scaling, or min_copies >= 1)", "give every model "
-                "CopyScaling(min_copies=0), or keep min_instances >= 1"))
+            problems.append(
+                Violation(
+                    "min_instances",
+                    0,
+                    f"cannot be reached while {', '.join(pinned)} keep copies "
+                    "(no scaling, or min_copies >= 1)",
+                    "give every model CopyScaling(min_copies=0), or keep min_instances >= 1",
+                )
+            )
         gpus = endpoint.instance.gpu_count * endpoint.max_instances
-        wanted = sum(m.spec.tensor_parallel_degree * (m.scaling.max_copies if m.scaling else 1)
-                     for m in endpoint.models.values())
+        wanted = sum(
+            m.spec.tensor_parallel_degree * (m.scaling.max_copies if m.scaling else 1)
+            for m in endpoint.models.values()
+        )
         if wanted > gpus:
-            problems.append(Violation(
-                "max_instances", endpoint.max_instances, f"gives {gpus} GPUs, and the models' "
-                f"copies at their maximum need {wanted}", "raise max_instances, or lower "
-                "max_copies"))
+            problems.append(
+                Violation(
+                    "max_instances",
+                    endpoint.max_instances,
+                    f"gives {gpus} GPUs, and the models' copies at their maximum need {wanted}",
+                    "raise max_instances, or lower max_copies",
+                )
+            )
         return [str(p) for p in problems]
 
 
-def _instance_violations(instance_type: str, min_instances: int, max_instances: int,
-                         initial: int) -> List[Violation]:
+def _instance_violations(
+    instance_type: str, min_instances: int, max_instances: int, initial: int
+) -> List[Violation]:
     found = []
     if lookup_instance(instance_type) is None:
-        found.append(Violation("instance_type", instance_type, "is not in the GPU catalog",
-                               "use e.g. ml.g6e.2xlarge or ml.g5.12xlarge"))
+        found.append(
+            Violation(
+                "instance_type",
+                instance_type,
+                "is not in the GPU catalog",
+                "use e.g. ml.g6e.2xlarge or ml.g5.12xlarge",
+            )
+        )
     if min_instances < 0:
-        found.append(Violation("min_instances", min_instances, "must be 0 or more",
-                               "pass 0 to scale to zero, or 1"))
+        found.append(
+            Violation(
+                "min_instances", min_instances, "must be 0 or more", "pass 0 to scale to zero, or 1"
+            )
+        )
     if max_instances < max(1, min_instances):
-        found.append(Violation("max_instances", max_instances,
-                               f"is below min_instances ({min_instances}) or 1",
-                               "pass max_instances >= min_instances"))
+        found.append(
+            Violation(
+                "max_instances",
+                max_instances,
+                f"is below min_instances ({min_instances}) or 1",
+                "pass max_instances >= min_instances",
+            )
+        )
     if not max(1, min_instances) <= initial <= max_instances:
-        found.append(Violation("initial_instances", initial, f"must be at least 1 and within "
-                               f"{min_instances}..{max_instances}",
-                               "start with 1 instance within the range"))
+        found.append(
+            Violation(
+                "initial_instances",
+                initial,
+                f"must be at least 1 and within {min_instances}..{max_instances}",
+                "start with 1 instance within the range",
+            )
+        )
     return found
 
 
-def _component_violations(field, engine, copies, memory_mb, scaling, sagemaker_fetches,
-                          isolated) -> List[Violation]:
+def _component_violations(
+    field, engine, copies, memory_mb, scaling, sagemaker_fetches, isolated
+) -> List[Violation]:
     found = []
     if engine.needs_model_code:
-        found.append(Violation(f"{field}.engine", engine.name, "runs our model.py, which "
-                               "downloads the weights itself and is not packaged for "
-                               "inference components", "use Engine.VLLM"))
+        found.append(
+            Violation(
+                f"{field}.engine",
+                engine.name,
+                "runs our model.py, which "
+                "downloads the weights itself and is not packaged for "
+                "inference components",
+                "use Engine.VLLM",
+            )
+        )
     if not isinstance(copies, int) or copies < 1:
-        found.append(Violation(f"{field}.copies", copies, "must be at least 1 (SageMaker "
-                               "creates a component with a copy; scaling may then go to 0)",
-                               "pass copies=1 and CopyScaling(min_copies=0)"))
+        found.append(
+            Violation(
+                f"{field}.copies",
+                copies,
+                "must be at least 1 (SageMaker "
+                "creates a component with a copy; scaling may then go to 0)",
+                "pass copies=1 and CopyScaling(min_copies=0)",
+            )
+        )
     if not isinstance(memory_mb, int) or memory_mb < 1024:
-        found.append(Violation(f"{field}.memory_mb", memory_mb, "must be at least 1024 MB of "
-                               "host memory per copy", "pass e.g. 32768"))
+        found.append(
+            Violation(
+                f"{field}.memory_mb",
+                memory_mb,
+                "must be at least 1024 MB of host memory per copy",
+                "pass e.g. 32768",
+            )
+        )
     if isolated and not sagemaker_fetches:
-        found.append(Violation(f"{field}.enable_network_isolation", True, "would cut the "
-                               "container off from S3, and it downloads the weights itself",
-                               "keep sagemaker_fetches_weights=True"))
+        found.append(
+            Violation(
+                f"{field}.enable_network_isolation",
+                True,
+                "would cut the container off from S3, and it downloads the weights itself",
+                "keep sagemaker_fetches_weights=True",
+            )
+        )
     if scaling:
         found += scaling.violations(f"{field}.scaling", copies)
     return found
@@ -351,14 +536,17 @@ def _component_violations(field, engine, copies, memory_mb, scaling, sagemaker_f
 
 def _partition(scope):
     from aws_cdk import Stack
+
     return Stack.of(scope).partition
 
 
 def _region(scope):
     from aws_cdk import Stack
+
     return Stack.of(scope).region
 
 
 def _account(scope):
     from aws_cdk import Stack
+
     return Stack.of(scope).account

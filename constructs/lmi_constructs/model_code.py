@@ -11,6 +11,7 @@ from typing import Dict, List, Tuple
 from aws_cdk import AssetHashType, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
+
 from constructs import Construct
 
 from .packaging import build_tarball, bundle_files
@@ -39,14 +40,29 @@ class ModelCode:
     def __init__(self, directory: Path):
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
-            raise SpecError([Violation("model_code", str(directory), "is not a directory",
-                                       "pass the folder holding serving.properties and model.py")],
-                            subject="model code")
+            raise SpecError(
+                [
+                    Violation(
+                        "model_code",
+                        str(directory),
+                        "is not a directory",
+                        "pass the folder holding serving.properties and model.py",
+                    )
+                ],
+                subject="model code",
+            )
         if not (self.directory / SERVING_PROPERTIES).is_file():
-            raise SpecError([Violation("model_code", str(directory), "has no serving.properties, "
-                                       "which DJL Serving needs to pick the engine",
-                                       "add serving.properties beside model.py")],
-                            subject="model code")
+            raise SpecError(
+                [
+                    Violation(
+                        "model_code",
+                        str(directory),
+                        "has no serving.properties, which DJL Serving needs to pick the engine",
+                        "add serving.properties beside model.py",
+                    )
+                ],
+                subject="model code",
+            )
 
     @classmethod
     def from_directory(cls, path: "str | Path") -> "ModelCode":
@@ -71,16 +87,25 @@ class ModelCode:
         tarball = build_tarball(self.directory, staging / "model.tar.gz", files, contents)
         # The asset's identity is the content digest, not the tarball's bytes: those also depend
         # on the local zlib build, and a new hash would roll the endpoint for nothing.
-        asset = s3_assets.Asset(scope, "ModelCode", path=str(tarball),
-                                asset_hash=digest.hexdigest(),
-                                asset_hash_type=AssetHashType.CUSTOM)
+        asset = s3_assets.Asset(
+            scope,
+            "ModelCode",
+            path=str(tarball),
+            asset_hash=digest.hexdigest(),
+            asset_hash_type=AssetHashType.CUSTOM,
+        )
         object_arn = f"arn:{_partition(scope)}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"
-        iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"],
-                                   resource_arns=[object_arn])
-        return ModelCodeConfig(model_data_url=asset.s3_object_url, object_arn=object_arn,
-                               serving_properties=serving_properties)
+        iam.Grant.add_to_principal(
+            grantee=role, actions=["s3:GetObject"], resource_arns=[object_arn]
+        )
+        return ModelCodeConfig(
+            model_data_url=asset.s3_object_url,
+            object_arn=object_arn,
+            serving_properties=serving_properties,
+        )
 
 
 def _partition(scope: Construct) -> str:
     from aws_cdk import Stack
+
     return Stack.of(scope).partition

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+
 from constructs import Construct
 
 from .runtime.layout import normalise_prefix
@@ -49,16 +50,23 @@ def sagemaker_fetched(location: WeightsLocation):
 
     return sagemaker.CfnModel.ModelDataSourceProperty(
         s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
-            s3_uri=location.s3_uri, s3_data_type="S3Prefix", compression_type="None"))
+            s3_uri=location.s3_uri, s3_data_type="S3Prefix", compression_type="None"
+        )
+    )
 
 
 def grant_read_prefix(location: WeightsLocation, role: iam.IGrantable) -> None:
     """GetObject under the prefix and ListBucket limited to it: nothing else in the bucket."""
-    iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"],
-                               resource_arns=[location.objects_arn])
-    role.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-        actions=["s3:ListBucket"], resources=[location.bucket.bucket_arn],
-        conditions={"StringLike": {"s3:prefix": [f"{location.prefix}*"]}}))
+    iam.Grant.add_to_principal(
+        grantee=role, actions=["s3:GetObject"], resource_arns=[location.objects_arn]
+    )
+    role.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[location.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{location.prefix}*"]}},
+        )
+    )
     if location.bucket.encryption_key is not None:
         location.bucket.encryption_key.grant_decrypt(role)
 
@@ -70,7 +78,9 @@ class ModelSource(abc.ABC):
         self.model_id = model_id
 
     @staticmethod
-    def from_bucket(bucket: s3.IBucket, prefix: str, model_id: Optional[str] = None) -> "ModelSource":
+    def from_bucket(
+        bucket: s3.IBucket, prefix: str, model_id: Optional[str] = None
+    ) -> "ModelSource":
         """Weights already in S3 (uploaded beforehand, as the reference flow did)."""
         check_grant_prefix(prefix, "prefix")
         return _BucketSource(bucket, prefix, model_id)
@@ -82,19 +92,30 @@ class ModelSource(abc.ABC):
         return _UriSource(bucket, prefix, model_id)
 
     @staticmethod
-    def from_hugging_face(repo_id: str, revision: str = "main",
-                          allow_patterns: Optional[Sequence[str]] = None,
-                          ignore_patterns: Optional[Sequence[str]] = None,
-                          token_secret: Optional[secretsmanager.ISecret] = None,
-                          hub_endpoint: Optional[str] = None,
-                          **hub_weights_options) -> "ModelSource":
+    def from_hugging_face(
+        repo_id: str,
+        revision: str = "main",
+        allow_patterns: Optional[Sequence[str]] = None,
+        ignore_patterns: Optional[Sequence[str]] = None,
+        token_secret: Optional[secretsmanager.ISecret] = None,
+        hub_endpoint: Optional[str] = None,
+        **hub_weights_options,
+    ) -> "ModelSource":
         """Copy `repo_id` at `revision` from the Hub into the endpoint's weights bucket during
         the deploy (HubWeights), verified against the Hub's checksums. Pin `revision` to a
         commit sha for reproducible deploys; other HubWeights options (prefix,
         max_parallel_workers, part_size_mib, removal_policy) pass through."""
-        return _HubSource(repo_id, dict(
-            revision=revision, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns,
-            token_secret=token_secret, hub_endpoint=hub_endpoint, **hub_weights_options))
+        return _HubSource(
+            repo_id,
+            dict(
+                revision=revision,
+                allow_patterns=allow_patterns,
+                ignore_patterns=ignore_patterns,
+                token_secret=token_secret,
+                hub_endpoint=hub_endpoint,
+                **hub_weights_options,
+            ),
+        )
 
     @staticmethod
     def from_weights_bucket(prefix: str, model_id: Optional[str] = None) -> "ModelSource":
@@ -114,8 +135,9 @@ class ModelSource(abc.ABC):
         return False
 
     @abc.abstractmethod
-    def bind(self, scope: Construct, role: iam.IGrantable,
-             weights_bucket: Optional[s3.IBucket]) -> WeightsLocation:
+    def bind(
+        self, scope: Construct, role: iam.IGrantable, weights_bucket: Optional[s3.IBucket]
+    ) -> WeightsLocation:
         """Resolve the location and grant role read access to exactly it."""
 
 
@@ -173,10 +195,12 @@ class _HubSource(ModelSource):
     def bind(self, scope, role, weights_bucket):
         from .hub_weights import HubWeights  # Lambda functions: only built when used
 
-        copy = HubWeights(scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id,
-                          **self.options)
+        copy = HubWeights(
+            scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id, **self.options
+        )
         self.hub_weights = copy
-        location = WeightsLocation(weights_bucket, copy.key_prefix, self.model_id,
-                                   display_prefix=copy.display_prefix)
+        location = WeightsLocation(
+            weights_bucket, copy.key_prefix, self.model_id, display_prefix=copy.display_prefix
+        )
         grant_read_prefix(location, role)
         return location

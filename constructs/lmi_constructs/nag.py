@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Stack, Validations
+
 from constructs import IConstruct
 
 PACK = "AwsSolutions"
-KMS_GRANT_REASON = ("CDK's KMS grant for the customer key: the action families cover one "
-                    "operation's variants, on that key only.")
+KMS_GRANT_REASON = (
+    "CDK's KMS grant for the customer key: the action families cover one "
+    "operation's variants, on that key only."
+)
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str, finding: str = None) -> None:
@@ -22,7 +25,8 @@ def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str
 
 
 def role_policy(role) -> IConstruct:
-    """Where a role's added statements live: "DefaultPolicy" (created role) or "Policy" (imported)."""
+    """Where a role's added statements live: "DefaultPolicy" (a created role) or "Policy"
+    (an imported one)."""
     return role.node.try_find_child("DefaultPolicy") or role.node.try_find_child("Policy")
 
 
@@ -67,11 +71,17 @@ def acknowledge_log_retention(scope: IConstruct, log_group_arn: str) -> None:
     singleton = Stack.of(scope).node.try_find_child("LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a")
     if singleton is None:
         return
-    reason = ("CDK's LogRetention function (aws-cdk-lib aws_logs.LogRetention) sets the expiry "
-              "of the endpoint's log group, which SageMaker creates; its role is the library's.")
+    reason = (
+        "CDK's LogRetention function (aws-cdk-lib aws_logs.LogRetention) sets the expiry "
+        "of the endpoint's log group, which SageMaker creates; its role is the library's."
+    )
     role = singleton.node.find_child("ServiceRole")
-    acknowledge(role, "IAM4", reason, "Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                "service-role/AWSLambdaBasicExecutionRole")
+    acknowledge(
+        role,
+        "IAM4",
+        reason,
+        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    )
     policy = role.node.find_child("DefaultPolicy")
     acknowledge(policy, "IAM5", reason, "Resource::*")
     acknowledge_wildcard_resource(policy, log_group_arn, reason)

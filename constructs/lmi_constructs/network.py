@@ -7,39 +7,69 @@ at start: the handler uses only what the image ships.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
-
 import json
+from typing import Optional, Sequence
 
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
+
 from constructs import Construct
 
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+]
 
-ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-               "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-               "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-               "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
 
-
-def vpc_config(scope: Construct, vpc: ec2.IVpc, subnets: Optional[ec2.SubnetSelection],
-               security_groups: Optional[Sequence[ec2.ISecurityGroup]], role: iam.IRole):
+def vpc_config(
+    scope: Construct,
+    vpc: ec2.IVpc,
+    subnets: Optional[ec2.SubnetSelection],
+    security_groups: Optional[Sequence[ec2.ISecurityGroup]],
+    role: iam.IRole,
+):
     """The Model's VpcConfig; the group it makes when none is given is in scope.own_group."""
-    groups = list(security_groups or [ec2.SecurityGroup(
-        scope, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
-        description="LMI endpoint: no inbound (SageMaker invokes through its own plane), "
-                    "outbound for S3 and the container dependencies")])
+    groups = list(
+        security_groups
+        or [
+            ec2.SecurityGroup(
+                scope,
+                "SecurityGroup",
+                vpc=vpc,
+                allow_all_outbound=True,
+                description="LMI endpoint: no inbound (SageMaker invokes through its own plane), "
+                "outbound for S3 and the container dependencies",
+            )
+        ]
+    )
     # SubnetSelection is a jsii struct; select_subnets takes its fields as keywords.
-    selection = {name: getattr(subnets, name) for name in (
-        "availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnets",
-        "subnet_type") if subnets is not None and getattr(subnets, name) is not None}
+    selection = {
+        name: getattr(subnets, name)
+        for name in (
+            "availability_zones",
+            "one_per_az",
+            "subnet_filters",
+            "subnet_group_name",
+            "subnets",
+            "subnet_type",
+        )
+        if subnets is not None and getattr(subnets, name) is not None
+    }
     selected = vpc.select_subnets(**selection)  # default: the private subnets
     role.add_to_principal_policy(iam.PolicyStatement(actions=ENI_ACTIONS, resources=["*"]))
     return sagemaker.CfnModel.VpcConfigProperty(
         security_group_ids=[group.security_group_id for group in groups],
-        subnets=selected.subnet_ids)
+        subnets=selected.subnet_ids,
+    )
 
 
 def s3_route_warning(scope: Construct, vpc: ec2.IVpc) -> None:
@@ -53,7 +83,8 @@ def s3_route_warning(scope: Construct, vpc: ec2.IVpc) -> None:
         "the weights from S3 at start; without a route to S3 it fails the health check after "
         "container_startup_health_check_timeout. Add vpc.add_gateway_endpoint('S3', "
         "service=ec2.GatewayVpcEndpointAwsService.S3), or make sure the subnets route to S3 "
-        "through a NAT gateway")
+        "through a NAT gateway",
+    )
 
 
 def _is_s3_gateway(child) -> bool:
@@ -74,24 +105,48 @@ class NetworkRelease(Construct):
         from aws_cdk import CustomResource, Duration
 
         from . import nag
-        from .runtime_functions import (acknowledge_provider_framework, provider,
-                                        runtime_function)
+        from .runtime_functions import acknowledge_provider_framework, provider, runtime_function
 
-        started = runtime_function(self, "Start", "network_release_started", Duration.minutes(1),
-                                   128, {}, "Names the wait for the endpoint's interfaces")
-        released = runtime_function(self, "Check", "network_released", Duration.minutes(1), 128,
-                                    {}, "Checks the endpoint's interfaces are gone")
-        released.add_to_role_policy(iam.PolicyStatement(
-            actions=["ec2:DescribeNetworkInterfaces"], resources=["*"]))
+        started = runtime_function(
+            self,
+            "Start",
+            "network_release_started",
+            Duration.minutes(1),
+            128,
+            {},
+            "Names the wait for the endpoint's interfaces",
+        )
+        released = runtime_function(
+            self,
+            "Check",
+            "network_released",
+            Duration.minutes(1),
+            128,
+            {},
+            "Checks the endpoint's interfaces are gone",
+        )
+        released.add_to_role_policy(
+            iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces"], resources=["*"])
+        )
         nag.acknowledge_wildcard_resource(
-            released.role.node.find_child("DefaultPolicy"), "*",
+            released.role.node.find_child("DefaultPolicy"),
+            "*",
             "ec2:DescribeNetworkInterfaces supports no resource-level permissions (EC2 "
-            "authorization reference); it only reads which interfaces use the group.")
-        framework = provider(self, "Provider", on_event_handler=started,
-                             is_complete_handler=released,
-                             query_interval=Duration.seconds(30), total_timeout=Duration.hours(1))
+            "authorization reference); it only reads which interfaces use the group.",
+        )
+        framework = provider(
+            self,
+            "Provider",
+            on_event_handler=started,
+            is_complete_handler=released,
+            query_interval=Duration.seconds(30),
+            total_timeout=Duration.hours(1),
+        )
         acknowledge_provider_framework(framework, (started, released))
         self.resource = CustomResource(
-            self, "Resource", service_token=framework.service_token,
+            self,
+            "Resource",
+            service_token=framework.service_token,
             resource_type="Custom::LmiNetworkRelease",
-            properties={"SecurityGroupId": group.security_group_id})
+            properties={"SecurityGroupId": group.security_group_id},
+        )

@@ -29,10 +29,17 @@ def bundle_files(source: Path) -> List[Path]:
         dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_NAMES)
         for name in [*dirs, *files]:
             if Path(root, name).is_symlink():
-                raise SpecError([Violation("model_code", str(Path(root, name)),
-                                           "is a symbolic link (links are not followed)",
-                                           "copy the file into the directory instead")],
-                                subject="model code")
+                raise SpecError(
+                    [
+                        Violation(
+                            "model_code",
+                            str(Path(root, name)),
+                            "is a symbolic link (links are not followed)",
+                            "copy the file into the directory instead",
+                        )
+                    ],
+                    subject="model code",
+                )
         for name in files:
             if name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES):
                 continue
@@ -50,19 +57,40 @@ def _tar_info(relative: Path, size: int) -> tarfile.TarInfo:
     return info
 
 
-def build_tarball(source: Path, destination: Path, files: Iterable[Path] = None,
-                  contents: Optional[Mapping[Path, bytes]] = None) -> Path:
+def build_tarball(
+    source: Path,
+    destination: Path,
+    files: Iterable[Path] = None,
+    contents: Optional[Mapping[Path, bytes]] = None,
+) -> Path:
     """Write source's files into destination (a .tar.gz) deterministically; return destination.
     contents: bytes to write instead of a file's own (a rendered serving.properties)."""
     source = Path(source)
     if not source.is_dir():
-        raise SpecError([Violation("model_code", str(source), "does not exist or is not a "
-                                   "directory", "pass the folder holding model.py")],
-                        subject="model code")
+        raise SpecError(
+            [
+                Violation(
+                    "model_code",
+                    str(source),
+                    "does not exist or is not a directory",
+                    "pass the folder holding model.py",
+                )
+            ],
+            subject="model code",
+        )
     files = list(files) if files is not None else bundle_files(source)
     if not files:
-        raise SpecError([Violation("model_code", str(source), "holds no files to bundle",
-                                   "pass the folder holding model.py")], subject="model code")
+        raise SpecError(
+            [
+                Violation(
+                    "model_code",
+                    str(source),
+                    "holds no files to bundle",
+                    "pass the folder holding model.py",
+                )
+            ],
+            subject="model code",
+        )
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for relative in files:

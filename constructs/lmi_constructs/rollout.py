@@ -25,10 +25,10 @@ TRAFFIC = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 @dataclass(frozen=True)
 class BlueGreenRollout:
     traffic: str = "CANARY"
-    step_percent: int = 10         # the canary, or each linear step, as % of capacity
-    wait_s: int = 900              # bake time per step, watching the alarms (>= their window)
+    step_percent: int = 10  # the canary, or each linear step, as % of capacity
+    wait_s: int = 900  # bake time per step, watching the alarms (>= their window)
     termination_wait_s: int = 600  # keep the old fleet this long after the shift
-    max_execution_s: int = 3600    # give up (and roll back) after this long
+    max_execution_s: int = 3600  # give up (and roll back) after this long
 
     @property
     def steps(self) -> int:
@@ -43,50 +43,91 @@ class BlueGreenRollout:
     def violations(self, instance_count: int = 1) -> List[Violation]:
         found = []
         if self.traffic not in TRAFFIC:
-            found.append(Violation("rollout.traffic", self.traffic,
-                                   f"is not one of {', '.join(TRAFFIC)}", "pass CANARY"))
+            found.append(
+                Violation(
+                    "rollout.traffic",
+                    self.traffic,
+                    f"is not one of {', '.join(TRAFFIC)}",
+                    "pass CANARY",
+                )
+            )
         if self.traffic == "CANARY" and not 1 <= self.step_percent <= 50:
-            found.append(Violation("rollout.step_percent", self.step_percent, "is the canary, "
-                                   "which SageMaker allows up to 50% of the instances",
-                                   "pass e.g. 10"))
+            found.append(
+                Violation(
+                    "rollout.step_percent",
+                    self.step_percent,
+                    "is the canary, which SageMaker allows up to 50% of the instances",
+                    "pass e.g. 10",
+                )
+            )
         if self.traffic == "LINEAR" and not 10 <= self.step_percent <= 50:
-            found.append(Violation("rollout.step_percent", self.step_percent, "is a linear step, "
-                                   "which SageMaker allows from 10% to 50% of the instances",
-                                   "pass e.g. 25"))
+            found.append(
+                Violation(
+                    "rollout.step_percent",
+                    self.step_percent,
+                    "is a linear step, which SageMaker allows from 10% to 50% of the instances",
+                    "pass e.g. 25",
+                )
+            )
         if self.traffic in ("CANARY", "LINEAR") and instance_count < 2:
-            found.append(Violation(
-                "rollout.traffic", self.traffic, f"with {instance_count} instance the first step "
-                "is already the whole fleet (capacity rounds up to one instance), so nothing "
-                "is tested on part of the traffic", "use ALL_AT_ONCE, or instance_count >= 2"))
-        for name, low, high in (("wait_s", 0, 3600), ("termination_wait_s", 0, 3600),
-                                ("max_execution_s", 600, 28800)):
+            found.append(
+                Violation(
+                    "rollout.traffic",
+                    self.traffic,
+                    f"with {instance_count} instance the first step "
+                    "is already the whole fleet (capacity rounds up to one instance), so nothing "
+                    "is tested on part of the traffic",
+                    "use ALL_AT_ONCE, or instance_count >= 2",
+                )
+            )
+        for name, low, high in (
+            ("wait_s", 0, 3600),
+            ("termination_wait_s", 0, 3600),
+            ("max_execution_s", 600, 28800),
+        ):
             if not low <= getattr(self, name) <= high:
-                found.append(Violation(f"rollout.{name}", getattr(self, name),
-                                       f"is outside SageMaker's {low}..{high} seconds",
-                                       f"pass a value in {low}..{high}"))
+                found.append(
+                    Violation(
+                        f"rollout.{name}",
+                        getattr(self, name),
+                        f"is outside SageMaker's {low}..{high} seconds",
+                        f"pass a value in {low}..{high}",
+                    )
+                )
         waits = self.steps * self.wait_s + self.termination_wait_s
         if not found and self.max_execution_s <= waits:
-            found.append(Violation(
-                "rollout.max_execution_s", self.max_execution_s,
-                f"is not longer than the waits it must hold: {self.steps} step(s) x wait_s "
-                f"{self.wait_s} + termination_wait_s {self.termination_wait_s} = {waits} s, "
-                "before any instance is even started", f"pass more than {waits}, e.g. "
-                f"{min(28800, waits + 1800)}"))
+            found.append(
+                Violation(
+                    "rollout.max_execution_s",
+                    self.max_execution_s,
+                    f"is not longer than the waits it must hold: {self.steps} step(s) x wait_s "
+                    f"{self.wait_s} + termination_wait_s {self.termination_wait_s} = {waits} s, "
+                    "before any instance is even started",
+                    f"pass more than {waits}, e.g. {min(28800, waits + 1800)}",
+                )
+            )
         return found
 
 
 def deployment_config(options: BlueGreenRollout, alarms: Sequence[cloudwatch.Alarm]):
-    step = sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT",
-                                                      value=options.step_percent)
+    step = sagemaker.CfnEndpoint.CapacitySizeProperty(
+        type="CAPACITY_PERCENT", value=options.step_percent
+    )
     routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-        type=options.traffic, wait_interval_in_seconds=options.wait_s,
+        type=options.traffic,
+        wait_interval_in_seconds=options.wait_s,
         canary_size=step if options.traffic == "CANARY" else None,
-        linear_step_size=step if options.traffic == "LINEAR" else None)
+        linear_step_size=step if options.traffic == "LINEAR" else None,
+    )
     return sagemaker.CfnEndpoint.DeploymentConfigProperty(
         blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
             traffic_routing_configuration=routing,
             termination_wait_in_seconds=options.termination_wait_s,
-            maximum_execution_timeout_in_seconds=options.max_execution_s),
+            maximum_execution_timeout_in_seconds=options.max_execution_s,
+        ),
         auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name)
-                    for alarm in alarms]))
+            alarms=[
+                sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in alarms
+            ]
+        ),
+    )

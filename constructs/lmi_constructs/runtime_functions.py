@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
+
 from constructs import Construct
 
 from . import nag
@@ -21,39 +22,73 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
-def runtime_function(scope: Construct, id: str, handler: str, timeout: Duration, memory: int,
-                     environment, description: str) -> lambda_.Function:
+def runtime_function(
+    scope: Construct,
+    id: str,
+    handler: str,
+    timeout: Duration,
+    memory: int,
+    environment,
+    description: str,
+) -> lambda_.Function:
     """runtime.handlers.<handler> with its own log group and a role that may write only there."""
     owner = type(scope).__name__
-    log_group = logs.LogGroup(scope, f"{id}Logs", retention=logs.RetentionDays.ONE_MONTH,
-                              removal_policy=RemovalPolicy.DESTROY)
-    role = iam.Role(scope, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                    description=f"{owner} {id}: {description}")
+    log_group = logs.LogGroup(
+        scope,
+        f"{id}Logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        scope,
+        f"{id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{owner} {id}: {description}",
+    )
     function = lambda_.Function(
-        scope, id, runtime=RUNTIME, architecture=lambda_.Architecture.ARM_64,
-        handler=f"runtime.handlers.{handler}", code=runtime_code(), timeout=timeout,
-        memory_size=memory, environment=environment, role=role, log_group=log_group,
-        description=f"{owner}: {description}")
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources=[f"{log_group.log_group_arn}"]))
+        scope,
+        id,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=f"runtime.handlers.{handler}",
+        code=runtime_code(),
+        timeout=timeout,
+        memory_size=memory,
+        environment=environment,
+        role=role,
+        log_group=log_group,
+        description=f"{owner}: {description}",
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{log_group.log_group_arn}"],
+        )
+    )
     nag.acknowledge_wildcard_resource(
-        role.node.find_child("DefaultPolicy"), log_group.log_group_arn,
-        "Lambda names its log streams at run time; the grant is this function's own group.")
+        role.node.find_child("DefaultPolicy"),
+        log_group.log_group_arn,
+        "Lambda names its log streams at run time; the grant is this function's own group.",
+    )
     return function
 
 
 def runtime_code() -> lambda_.Code:
     """Only the runtime/ package of lmi_constructs: stdlib, boto3 and urllib3 come with Lambda."""
-    return lambda_.Code.from_asset(str(PACKAGE_DIR), exclude=[
-        "*", "!runtime", "!runtime/*.py", "**/__pycache__"])
+    return lambda_.Code.from_asset(
+        str(PACKAGE_DIR), exclude=["*", "!runtime", "!runtime/*.py", "**/__pycache__"]
+    )
 
 
 def provider(scope: Construct, id: str, **options) -> cr.Provider:
     """The CDK Provider framework with its own functions' logs kept a month in a group of this
     stack (by default they go to groups without expiry that outlive the stack)."""
-    log_group = logs.LogGroup(scope, f"{id}Logs", retention=logs.RetentionDays.ONE_MONTH,
-                              removal_policy=RemovalPolicy.DESTROY)
+    log_group = logs.LogGroup(
+        scope,
+        f"{id}Logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
     return cr.Provider(scope, id, log_group=log_group, **options)
 
 
@@ -63,8 +98,10 @@ def acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
     Each finding is acknowledged by name: its functions invoke ours (and each other) by
     `<function arn>:*`, and its roles carry AWSLambdaBasicExecutionRole.
     """
-    reason = ("CDK Provider framework resource (aws-cdk-lib custom_resources): its roles, "
-              "runtime and state machine are set by the framework, not by this library.")
+    reason = (
+        "CDK Provider framework resource (aws-cdk-lib custom_resources): its roles, "
+        "runtime and state machine are set by the framework, not by this library."
+    )
     parts = provider.node.find_all()
     functions = [*handlers, *(c for c in parts if isinstance(c, lambda_.Function))]
     for construct in parts:
@@ -72,9 +109,13 @@ def acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
             for function in functions:
                 nag.acknowledge_wildcard_resource(construct, f"{function.function_arn}:*", reason)
         elif isinstance(construct, iam.Role):
-            nag.acknowledge(construct, "IAM4", reason,
-                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                            "AWSLambdaBasicExecutionRole")
+            nag.acknowledge(
+                construct,
+                "IAM4",
+                reason,
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole",
+            )
         if isinstance(construct, lambda_.Function) or construct.node.id == "waiter-state-machine":
             for rule in ("L1", "SF1", "SF2"):
                 nag.acknowledge(construct, rule, reason)

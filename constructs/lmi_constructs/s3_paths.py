@@ -18,17 +18,34 @@ def check_grant_prefix(prefix: str, field: str) -> None:
     """SpecError when a prefix that ends up in IAM resource ARNs holds a wildcard: `a*` would
     grant every key starting with `a`, not the prefix."""
     if any(c in (prefix or "") for c in IAM_WILDCARDS):
-        raise SpecError([Violation(field, prefix, "holds an IAM wildcard (* or ?), which would "
-                                   "widen every grant made on it", "use letters, digits, '-', "
-                                   "'_', '.' and '/'")], subject=field)
+        raise SpecError(
+            [
+                Violation(
+                    field,
+                    prefix,
+                    "holds an IAM wildcard (* or ?), which would widen every grant made on it",
+                    "use letters, digits, '-', '_', '.' and '/'",
+                )
+            ],
+            subject=field,
+        )
 
 
 def parse_s3_uri(uri: str, field: str) -> Tuple[str, str]:
     """(bucket, prefix ending with "/" or empty); SpecError naming the field otherwise."""
     parsed = split_s3_uri(uri)
     if parsed is None:
-        raise SpecError([Violation(field, uri, "is not of the form s3://<bucket>/<prefix>/",
-                                   "pass e.g. s3://my-bucket/lmi/")], subject=field)
+        raise SpecError(
+            [
+                Violation(
+                    field,
+                    uri,
+                    "is not of the form s3://<bucket>/<prefix>/",
+                    "pass e.g. s3://my-bucket/lmi/",
+                )
+            ],
+            subject=field,
+        )
     check_grant_prefix(parsed[1], field)
     return parsed
 
@@ -41,5 +58,8 @@ def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:
     policy = nag.role_policy(role)
     if policy is not None:
         nag.acknowledge_wildcard_resource(
-            policy, objects, f"SageMaker names the objects it writes for {field} at run time; "
-            "the wildcard stops at the given prefix and allows only s3:PutObject.")
+            policy,
+            objects,
+            f"SageMaker names the objects it writes for {field} at run time; "
+            "the wildcard stops at the given prefix and allows only s3:PutObject.",
+        )

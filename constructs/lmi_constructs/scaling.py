@@ -12,6 +12,7 @@ from typing import List, Optional
 from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+
 from constructs import Construct
 
 from .spec import Violation
@@ -24,6 +25,7 @@ class AutoScaling:
     """min/max instances and what to track. `target` is per instance: invocations per minute
     ("invocations", the default), concurrent requests ("concurrency"), or, on async endpoints,
     queued requests (the backlog metric is then used whatever `metric` says)."""
+
     min_instances: int = 1
     max_instances: int = 2
     metric: str = "invocations"
@@ -35,34 +37,75 @@ class AutoScaling:
         found = []
         lowest = 0 if asynchronous else 1
         if self.min_instances < lowest:
-            found.append(Violation("autoscaling.min_instances", self.min_instances,
-                                   f"must be at least {lowest}" + ("" if asynchronous else
-                                   " (a real-time single-model endpoint cannot scale to zero)"),
-                                   f"pass min_instances={lowest}" + ("" if asynchronous else
-                                   ", or host the model on LmiInferenceEndpoint with "
-                                   "min_instances=0 and CopyScaling(min_copies=0)")))
+            found.append(
+                Violation(
+                    "autoscaling.min_instances",
+                    self.min_instances,
+                    f"must be at least {lowest}"
+                    + (
+                        ""
+                        if asynchronous
+                        else " (a real-time single-model endpoint cannot scale to zero)"
+                    ),
+                    f"pass min_instances={lowest}"
+                    + (
+                        ""
+                        if asynchronous
+                        else ", or host the model on LmiInferenceEndpoint with "
+                        "min_instances=0 and CopyScaling(min_copies=0)"
+                    ),
+                )
+            )
         if self.max_instances < max(1, self.min_instances):
-            found.append(Violation("autoscaling.max_instances", self.max_instances,
-                                   f"is below min_instances ({self.min_instances}) or 1",
-                                   "pass max_instances >= min_instances"))
+            found.append(
+                Violation(
+                    "autoscaling.max_instances",
+                    self.max_instances,
+                    f"is below min_instances ({self.min_instances}) or 1",
+                    "pass max_instances >= min_instances",
+                )
+            )
         if not self.min_instances <= instance_count <= self.max_instances:
-            found.append(Violation("instance_count", instance_count,
-                                   f"is outside autoscaling's {self.min_instances}.."
-                                   f"{self.max_instances}", "start within the scaling range"))
+            found.append(
+                Violation(
+                    "instance_count",
+                    instance_count,
+                    f"is outside autoscaling's {self.min_instances}..{self.max_instances}",
+                    "start within the scaling range",
+                )
+            )
         if self.metric not in METRICS:
-            found.append(Violation("autoscaling.metric", self.metric,
-                                   f"is not one of {', '.join(METRICS)}", "pass invocations"))
+            found.append(
+                Violation(
+                    "autoscaling.metric",
+                    self.metric,
+                    f"is not one of {', '.join(METRICS)}",
+                    "pass invocations",
+                )
+            )
         if asynchronous and self.metric == "concurrency":
-            found.append(Violation("autoscaling.metric", self.metric,
-                                   "does not apply to async endpoints, which scale on their "
-                                   "backlog", "leave metric at its default"))
+            found.append(
+                Violation(
+                    "autoscaling.metric",
+                    self.metric,
+                    "does not apply to async endpoints, which scale on their backlog",
+                    "leave metric at its default",
+                )
+            )
         if self.target <= 0:
-            found.append(Violation("autoscaling.target", self.target, "must be positive",
-                                   "pass e.g. 10"))
+            found.append(
+                Violation("autoscaling.target", self.target, "must be positive", "pass e.g. 10")
+            )
         for name in ("scale_in_cooldown_s", "scale_out_cooldown_s"):
             if getattr(self, name) < 0:
-                found.append(Violation(f"autoscaling.{name}", getattr(self, name),
-                                       "must be 0 or more", "pass e.g. 300"))
+                found.append(
+                    Violation(
+                        f"autoscaling.{name}",
+                        getattr(self, name),
+                        "must be 0 or more",
+                        "pass e.g. 300",
+                    )
+                )
         return found
 
 
@@ -73,45 +116,78 @@ class ScalingGuard(Construct):
 
     def __init__(self, scope: Construct, id: str, *, endpoint_name: str, instance_type: str):
         super().__init__(scope, id)
-        from .runtime_functions import (acknowledge_provider_framework, provider,
-                                        runtime_function)
+        from .runtime_functions import acknowledge_provider_framework, provider, runtime_function
 
-        function = runtime_function(self, "Check", "guard_instance_type", Duration.minutes(1),
-                                    128, {}, "Refuses an instance type change under autoscaling")
+        function = runtime_function(
+            self,
+            "Check",
+            "guard_instance_type",
+            Duration.minutes(1),
+            128,
+            {},
+            "Refuses an instance type change under autoscaling",
+        )
         framework = provider(self, "Provider", on_event_handler=function)
         acknowledge_provider_framework(framework, (function,))
         self.resource = CustomResource(
-            self, "Resource", service_token=framework.service_token,
+            self,
+            "Resource",
+            service_token=framework.service_token,
             resource_type="Custom::LmiScalingGuard",
-            properties={"Endpoint": endpoint_name, "InstanceType": instance_type})
+            properties={"Endpoint": endpoint_name, "InstanceType": instance_type},
+        )
 
 
-def add_autoscaling(scope: Construct, options: AutoScaling, endpoint_name: str, variant: str,
-                    asynchronous: bool, depends_on: Construct) -> appscaling.ScalableTarget:
+def add_autoscaling(
+    scope: Construct,
+    options: AutoScaling,
+    endpoint_name: str,
+    variant: str,
+    asynchronous: bool,
+    depends_on: Construct,
+) -> appscaling.ScalableTarget:
     target = appscaling.ScalableTarget(
-        scope, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+        scope,
+        "ScalableTarget",
+        service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
         resource_id=f"endpoint/{endpoint_name}/variant/{variant}",
         scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-        min_capacity=options.min_instances, max_capacity=options.max_instances)
+        min_capacity=options.min_instances,
+        max_capacity=options.max_instances,
+    )
     target.node.add_dependency(depends_on)  # the variant must exist before it is registered
-    common = dict(target_value=options.target,
-                  scale_in_cooldown=Duration.seconds(options.scale_in_cooldown_s),
-                  scale_out_cooldown=Duration.seconds(options.scale_out_cooldown_s))
+    common = dict(
+        target_value=options.target,
+        scale_in_cooldown=Duration.seconds(options.scale_in_cooldown_s),
+        scale_out_cooldown=Duration.seconds(options.scale_out_cooldown_s),
+    )
     if asynchronous:
-        target.scale_to_track_metric("BacklogPerInstance", custom_metric=cloudwatch.Metric(
-            namespace="AWS/SageMaker", metric_name="ApproximateBacklogSizePerInstance",
-            dimensions_map={"EndpointName": endpoint_name}, statistic="Average"), **common)
+        target.scale_to_track_metric(
+            "BacklogPerInstance",
+            custom_metric=cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name="ApproximateBacklogSizePerInstance",
+                dimensions_map={"EndpointName": endpoint_name},
+                statistic="Average",
+            ),
+            **common,
+        )
     elif options.metric == "concurrency":
-        target.scale_to_track_metric("ConcurrencyPerModel", predefined_metric=appscaling.
-                                     PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
-                                     **common)
+        target.scale_to_track_metric(
+            "ConcurrencyPerModel",
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
+            **common,
+        )
     else:
-        target.scale_to_track_metric("InvocationsPerInstance", predefined_metric=appscaling.
-                                     PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-                                     **common)
+        target.scale_to_track_metric(
+            "InvocationsPerInstance",
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            **common,
+        )
     return target
 
 
-def optional_violations(options: Optional[AutoScaling], asynchronous: bool,
-                        instance_count: int) -> List[Violation]:
+def optional_violations(
+    options: Optional[AutoScaling], asynchronous: bool, instance_count: int
+) -> List[Violation]:
     return options.violations(asynchronous, instance_count) if options else []

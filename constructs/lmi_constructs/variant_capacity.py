@@ -17,15 +17,19 @@ def capacity_properties(instance_type: str, capacity: Capacity) -> Dict[str, obj
     variant = sagemaker.CfnEndpointConfig
     properties: Dict[str, object] = {"instance_type": instance_type}
     if capacity.fallback_instance_types:
-        properties = {"instance_pools": [
-            variant.InstancePoolProperty(instance_type=name, priority=priority)
-            for priority, name in enumerate(capacity.instance_types(instance_type), start=1)]}
+        properties = {
+            "instance_pools": [
+                variant.InstancePoolProperty(instance_type=name, priority=priority)
+                for priority, name in enumerate(capacity.instance_types(instance_type), start=1)
+            ]
+        }
     if capacity.provision_timeout_s is not None:
         properties["variant_instance_provision_timeout_in_seconds"] = capacity.provision_timeout_s
     if capacity.reservation_arn:
         properties["capacity_reservation_config"] = variant.CapacityReservationConfigProperty(
             capacity_reservation_preference=RESERVATION_PREFERENCE,
-            ml_reservation_arn=capacity.reservation_arn)
+            ml_reservation_arn=capacity.reservation_arn,
+        )
     if capacity.ami_version:
         properties["inference_ami_version"] = capacity.ami_version
     return properties

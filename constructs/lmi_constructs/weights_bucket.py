@@ -7,6 +7,7 @@ from typing import Optional
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+
 from constructs import Construct
 
 from . import nag
@@ -19,29 +20,43 @@ class WeightsBucket(Construct):
     keeps them unless the caller asks for RemovalPolicy.DESTROY.
     """
 
-    def __init__(self, scope: Construct, id: str, *,
-                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-                 encryption_key: Optional[kms.IKey] = None):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        encryption_key: Optional[kms.IKey] = None,
+    ):
         super().__init__(scope, id)
         # Log delivery through a bucket policy, not the deprecated LogDeliveryWrite ACL,
         # whatever the app's feature flags say.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         self.access_logs = s3.Bucket(
-            self, "AccessLogs",
+            self,
+            "AccessLogs",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             removal_policy=removal_policy,
-            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))
+            ],
         )
-        nag.acknowledge(self.access_logs, "S1",
-                        "This is the access-log bucket of the weights bucket; logging it into "
-                        "itself would loop, and its objects are the audit trail.")
+        nag.acknowledge(
+            self.access_logs,
+            "S1",
+            "This is the access-log bucket of the weights bucket; logging it into "
+            "itself would loop, and its objects are the audit trail.",
+        )
         self.bucket = s3.Bucket(
-            self, "Bucket",
+            self,
+            "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             # A customer key when given (readers then need kms:Decrypt, which the grants add).
-            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption=s3.BucketEncryption.KMS
+            if encryption_key
+            else s3.BucketEncryption.S3_MANAGED,
             encryption_key=encryption_key,
             bucket_key_enabled=True if encryption_key else None,
             enforce_ssl=True,
@@ -49,9 +64,12 @@ class WeightsBucket(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="weights/",
             removal_policy=removal_policy,
-            lifecycle_rules=[s3.LifecycleRule(
-                id="AbortIncompleteMultipartUploads",
-                abort_incomplete_multipart_upload_after=Duration.days(1))],
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="AbortIncompleteMultipartUploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
         )
         # A retained bucket keeps its policy (TLS-only deny, log delivery grant): CDK gives the
         # BucketPolicy resource its own removal policy, DESTROY by default.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_iam as iam
+
 from constructs import Construct
 
 from .model_source import WeightsLocation
@@ -19,15 +20,29 @@ from .runtime_functions import provider as framework_provider
 class WeightsCheck(Construct):
     def __init__(self, scope: Construct, id: str, *, location: WeightsLocation):
         super().__init__(scope, id)
-        self.function = runtime_function(self, "Check", "check_weights", Duration.minutes(2), 256,
-                                         {}, "Checks that the weights prefix holds files")
+        self.function = runtime_function(
+            self,
+            "Check",
+            "check_weights",
+            Duration.minutes(2),
+            256,
+            {},
+            "Checks that the weights prefix holds files",
+        )
         bucket, prefix = location.bucket, location.prefix
-        self.function.add_to_role_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            )
+        )
         provider = framework_provider(self, "Provider", on_event_handler=self.function)
         acknowledge_provider_framework(provider, (self.function,))
         self.resource = CustomResource(
-            self, "Resource", service_token=provider.service_token,
+            self,
+            "Resource",
+            service_token=provider.service_token,
             resource_type="Custom::LmiWeightsCheck",
-            properties={"Bucket": bucket.bucket_name, "Prefix": prefix})
+            properties={"Bucket": bucket.bucket_name, "Prefix": prefix},
+        )

@@ -25,9 +25,23 @@ DEFAULT_S5CMD = "/opt/djl/bin/s5cmd"
 # The properties this handler reads (`option.` prefix dropped, as DJL hands them over).
 # LmiEndpoint's renderer writes a subset; tests/cdk/test_handler_contract.py holds both to it.
 HANDLER_PROPERTIES = (
-    "backend", "engine", "dtype", "tensor_parallel_degree", "weights_dir", "model_dir",
-    "model_id", "max_input_tokens", "max_new_tokens_limit", "max_total_tokens", "max_batch_size",
-    "model_loading_timeout", "download_wait_s", "min_free_gib", "download_workers", "s5cmd")
+    "backend",
+    "engine",
+    "dtype",
+    "tensor_parallel_degree",
+    "weights_dir",
+    "model_dir",
+    "model_id",
+    "max_input_tokens",
+    "max_new_tokens_limit",
+    "max_total_tokens",
+    "max_batch_size",
+    "model_loading_timeout",
+    "download_wait_s",
+    "min_free_gib",
+    "download_workers",
+    "s5cmd",
+)
 
 
 class ConfigError(ValueError):
@@ -39,24 +53,25 @@ class HandlerConfig:
     backend: str
     dtype: str
     tensor_parallel_degree: int
-    weights_dir: str                  # where the weights are, or are downloaded to
-    weights_bucket: Optional[str]     # MODEL_S3_BUCKET: download from S3 when set
+    weights_dir: str  # where the weights are, or are downloaded to
+    weights_bucket: Optional[str]  # MODEL_S3_BUCKET: download from S3 when set
     weights_prefix: str
     max_new_tokens_limit: int = 1024
     max_batch_size: int = 8
     max_input_tokens: int = 2048
-    download_wait_s: int = 1800       # how long other ranks wait for local rank 0's download
-    min_free_gib: float = 1.0         # disk headroom kept after the download
+    download_wait_s: int = 1800  # how long other ranks wait for local rank 0's download
+    min_free_gib: float = 1.0  # disk headroom kept after the download
     download_workers: int = 32
-    s5cmd: str = DEFAULT_S5CMD        # the image's s5cmd (else PATH); empty: use botocore
+    s5cmd: str = DEFAULT_S5CMD  # the image's s5cmd (else PATH); empty: use botocore
     # The token budget: a request's input plus its max_new_tokens may not exceed it. DeepSpeed's
     # max_tokens, which sizes its kernels' KV-cache workspace (DeepSpeed v0.7.5
     # deepspeed/__init__.py). Defaults to max_input_tokens + max_new_tokens_limit.
     max_total_tokens: int = 3072
 
     @classmethod
-    def from_properties(cls, properties: Mapping[str, str],
-                        env: Mapping[str, str] = os.environ) -> "HandlerConfig":
+    def from_properties(
+        cls, properties: Mapping[str, str], env: Mapping[str, str] = os.environ
+    ) -> "HandlerConfig":
         problems = []
 
         def integer(key: str, default: int, low: int = 1) -> int:
@@ -83,8 +98,10 @@ class HandlerConfig:
             else:
                 weights_dir = properties.get("model_id") or properties.get("model_dir")
         if not weights_dir:
-            problems.append("no weights: set MODEL_S3_BUCKET and MODEL_S3_PREFIX (LmiEndpoint "
-                            "does) or option.weights_dir to a local directory")
+            problems.append(
+                "no weights: set MODEL_S3_BUCKET and MODEL_S3_PREFIX (LmiEndpoint "
+                "does) or option.weights_dir to a local directory"
+            )
         # Other ranks wait for rank 0's download as long as DJL waits for the model to load.
         loading_timeout = integer("model_loading_timeout", 1800)
         min_free = properties.get("min_free_gib", 1.0)
@@ -96,16 +113,21 @@ class HandlerConfig:
         max_input = integer("max_input_tokens", 2048)
         max_new = integer("max_new_tokens_limit", 1024)
         config = cls(
-            backend=backend, dtype=dtype, tensor_parallel_degree=tp,
-            weights_dir=str(weights_dir or ""), weights_bucket=bucket,
+            backend=backend,
+            dtype=dtype,
+            tensor_parallel_degree=tp,
+            weights_dir=str(weights_dir or ""),
+            weights_bucket=bucket,
             weights_prefix=env.get("MODEL_S3_PREFIX", ""),
-            max_new_tokens_limit=max_new, max_input_tokens=max_input,
+            max_new_tokens_limit=max_new,
+            max_input_tokens=max_input,
             max_total_tokens=integer("max_total_tokens", max_input + max_new, low=2),
             max_batch_size=integer("max_batch_size", 8),
             download_wait_s=integer("download_wait_s", loading_timeout),
             min_free_gib=min_free_gib,
             download_workers=integer("download_workers", 32),
-            s5cmd=str(properties.get("s5cmd", DEFAULT_S5CMD)))
+            s5cmd=str(properties.get("s5cmd", DEFAULT_S5CMD)),
+        )
         if bucket is None and env.get("MODEL_S3_PREFIX"):
             problems.append("MODEL_S3_PREFIX is set but MODEL_S3_BUCKET is not: set both")
         if backend == "cpu" and tp != 1:
@@ -124,7 +146,9 @@ def _backend(properties: Mapping[str, str], problems) -> str:
         return backend
     engine = properties.get("engine")
     if not engine or engine.lower() not in _ENGINE_BACKENDS:
-        problems.append(f"engine {engine!r} does not say how to load the model: set option.backend "
-                        f"to one of {', '.join(BACKENDS)}")
+        problems.append(
+            f"engine {engine!r} does not say how to load the model: set option.backend "
+            f"to one of {', '.join(BACKENDS)}"
+        )
         return "cpu"
     return _ENGINE_BACKENDS[engine.lower()]

@@ -61,8 +61,9 @@ def accepts_argument(function: Callable, name: str) -> bool:
     return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def deepspeed_arguments(config: HandlerConfig, checkpoint: Optional[Path],
-                        init_inference: Optional[Callable] = None) -> dict:
+def deepspeed_arguments(
+    config: HandlerConfig, checkpoint: Optional[Path], init_inference: Optional[Callable] = None
+) -> dict:
     """init_inference keyword arguments: mp_size = TP, the serving dtype (int8 included), kernel
     injection, the pre-sharded checkpoint's json when there is one, and max_tokens.
 
@@ -70,8 +71,11 @@ def deepspeed_arguments(config: HandlerConfig, checkpoint: Optional[Path],
     bounds, so a longer request reads past it. DeepSpeed 0.7.5 added the argument (default 1024);
     0.7.3 (the 0.19.0 image) has none and runs BLOOM's attention in PyTorch without that
     workspace, so it is passed only where init_inference accepts it."""
-    arguments = {"mp_size": config.tensor_parallel_degree, "dtype": torch_dtype(config.dtype),
-                 "replace_with_kernel_inject": True}
+    arguments = {
+        "mp_size": config.tensor_parallel_degree,
+        "dtype": torch_dtype(config.dtype),
+        "replace_with_kernel_inject": True,
+    }
     if init_inference is None or accepts_argument(init_inference, "max_tokens"):
         arguments["max_tokens"] = config.max_total_tokens
     if checkpoint is not None:
@@ -104,8 +108,11 @@ def _load_cpu(config: HandlerConfig, weights_dir: str):
 def _load_accelerate(config: HandlerConfig, weights_dir: str):
     from transformers import AutoModelForCausalLM
 
-    extra = ({"load_in_8bit": True} if config.dtype == "int8"
-             else dtype_argument(torch_dtype(config.dtype)))
+    extra = (
+        {"load_in_8bit": True}
+        if config.dtype == "int8"
+        else dtype_argument(torch_dtype(config.dtype))
+    )
     model = AutoModelForCausalLM.from_pretrained(weights_dir, device_map="auto", **extra)
     return model, "cuda:0"
 
@@ -117,8 +124,9 @@ def build_meta_model(weights_dir: str, dtype: str, on_device: Callable):
 
     meta_dtype = torch_dtype(build_dtype(dtype))
     with on_device(dtype=meta_dtype, device="meta"):
-        return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(weights_dir),
-                                                **dtype_argument(meta_dtype))
+        return AutoModelForCausalLM.from_config(
+            AutoConfig.from_pretrained(weights_dir), **dtype_argument(meta_dtype)
+        )
 
 
 def _load_deepspeed(config: HandlerConfig, weights_dir: str):  # pragma: no cover - needs a GPU
@@ -130,11 +138,15 @@ def _load_deepspeed(config: HandlerConfig, weights_dir: str):  # pragma: no cove
     checkpoint = deepspeed_checkpoint(weights_dir)
     if checkpoint is not None:
         model = build_meta_model(weights_dir, config.dtype, deepspeed.OnDevice)
-        log.info("DeepSpeed checkpoint %s: %s", checkpoint,
-                 json.loads(checkpoint.read_text()).get("type"))
+        log.info(
+            "DeepSpeed checkpoint %s: %s",
+            checkpoint,
+            json.loads(checkpoint.read_text()).get("type"),
+        )
     else:
         model = AutoModelForCausalLM.from_pretrained(
-            weights_dir, **dtype_argument(torch_dtype(build_dtype(config.dtype))))
+            weights_dir, **dtype_argument(torch_dtype(build_dtype(config.dtype)))
+        )
     arguments = deepspeed_arguments(config, checkpoint, deepspeed.init_inference)
     log.info("deepspeed %s init_inference(%s)", deepspeed.__version__, arguments)
     engine = deepspeed.init_inference(model, **arguments)

@@ -39,9 +39,11 @@ def open_s3(s5cmd: str, workers: int):
     try:
         return Botocore(workers)
     except ImportError:
-        raise S3AccessError(f"neither s5cmd ({s5cmd}, or on PATH) nor botocore is in this "
-                            "image: use a djl-inference image (they ship s5cmd), or set "
-                            "option.s5cmd to its path") from None
+        raise S3AccessError(
+            f"neither s5cmd ({s5cmd}, or on PATH) nor botocore is in this "
+            "image: use a djl-inference image (they ship s5cmd), or set "
+            "option.s5cmd to its path"
+        ) from None
 
 
 class S5cmd:
@@ -58,8 +60,10 @@ class S5cmd:
         if done.returncode:
             error = done.stderr.strip()[-800:]
             verb = arguments[1] if arguments[0] == "--json" else arguments[0]
-            raise S3AccessError(f"s5cmd {verb} failed ({done.returncode}): {error}",
-                                denied="AccessDenied" in error or "403" in error)
+            raise S3AccessError(
+                f"s5cmd {verb} failed ({done.returncode}): {error}",
+                denied="AccessDenied" in error or "403" in error,
+            )
         return done.stdout
 
     def list(self, bucket: str, prefix: str) -> Dict[str, int]:
@@ -73,7 +77,7 @@ class S5cmd:
         for line in output.splitlines():
             item = json.loads(line)
             if item.get("type") == "file":  # s5cmd leaves "size" out of an empty object's line
-                found[item["key"][len(f"s3://{bucket}/"):]] = int(item.get("size", 0))
+                found[item["key"][len(f"s3://{bucket}/") :]] = int(item.get("size", 0))
         return found
 
     def read(self, bucket: str, key: str) -> bytes:
@@ -98,9 +102,12 @@ class Botocore:
 
         self.workers = workers
         self.client = botocore.session.get_session().create_client(
-            "s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-            config=Config(max_pool_connections=workers,
-                          retries={"mode": "standard", "max_attempts": 10}))
+            "s3",
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+            config=Config(
+                max_pool_connections=workers, retries={"mode": "standard", "max_attempts": 10}
+            ),
+        )
 
     def _call(self, what: str, function, **arguments):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -109,8 +116,9 @@ class Botocore:
             return function(**arguments)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            raise S3AccessError(f"{what}: {code or error}", denied=code in ("AccessDenied", "403")
-                                ) from error
+            raise S3AccessError(
+                f"{what}: {code or error}", denied=code in ("AccessDenied", "403")
+            ) from error
         except BotoCoreError as error:
             raise S3AccessError(f"{what}: {error}") from error
 
@@ -118,23 +126,30 @@ class Botocore:
         found, token = {}, None
         while True:
             extra = {"ContinuationToken": token} if token else {}
-            page = self._call(f"ListObjectsV2 s3://{bucket}/{prefix}", self.client.list_objects_v2,
-                              Bucket=bucket, Prefix=prefix, **extra)
+            page = self._call(
+                f"ListObjectsV2 s3://{bucket}/{prefix}",
+                self.client.list_objects_v2,
+                Bucket=bucket,
+                Prefix=prefix,
+                **extra,
+            )
             found.update({item["Key"]: item["Size"] for item in page.get("Contents", [])})
             token = page.get("NextContinuationToken")
             if not token:
                 return found
 
     def read(self, bucket: str, key: str) -> bytes:
-        response = self._call(f"GetObject s3://{bucket}/{key}", self.client.get_object,
-                              Bucket=bucket, Key=key)
+        response = self._call(
+            f"GetObject s3://{bucket}/{key}", self.client.get_object, Bucket=bucket, Key=key
+        )
         return response["Body"].read()
 
     def download(self, bucket: str, pairs: Iterable[Tuple[str, Path]]) -> None:
         def fetch(pair: Tuple[str, Path]) -> None:
             key, target = pair
-            body = self._call(f"GetObject s3://{bucket}/{key}", self.client.get_object,
-                              Bucket=bucket, Key=key)["Body"]
+            body = self._call(
+                f"GetObject s3://{bucket}/{key}", self.client.get_object, Bucket=bucket, Key=key
+            )["Body"]
             partial = target.with_name(target.name + ".partial")
             with partial.open("wb") as handle:
                 for block in iter(lambda: body.read(8 * 1024 * 1024), b""):
@@ -144,4 +159,3 @@ class Botocore:
         pairs = list(pairs)
         with ThreadPoolExecutor(max(1, min(self.workers, len(pairs)))) as pool:
             list(pool.map(fetch, pairs))
-

@@ -24,9 +24,15 @@ class Service:
         config = HandlerConfig.from_properties(properties)
         weights_dir, downloaded = prepare_weights(config)
         model, tokenizer, device = load(config, weights_dir)
-        log.info("model ready: backend %s, dtype %s, tp %d, weights %s (%s), %.1f s",
-                 config.backend, config.dtype, config.tensor_parallel_degree, weights_dir,
-                 "downloaded" if downloaded else "already local", time.monotonic() - started)
+        log.info(
+            "model ready: backend %s, dtype %s, tp %d, weights %s (%s), %.1f s",
+            config.backend,
+            config.dtype,
+            config.tensor_parallel_degree,
+            weights_dir,
+            "downloaded" if downloaded else "already local",
+            time.monotonic() - started,
+        )
         return cls(config, model, tokenizer, device)
 
     def serve(self, body: bytes):

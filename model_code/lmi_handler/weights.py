@@ -29,7 +29,7 @@ DONE_MARKER = ".lmi/download-complete.json"
 FAILED_MARKER = ".lmi/download-failed.json"
 MANIFEST_KEY = ".lmi/manifest.json"  # written by the HubWeights copier and lmi stage-weights
 COMPLETE_KEY = ".lmi/complete.json"  # written last by them, once every file was verified
-GIB = 1024 ** 3
+GIB = 1024**3
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ def prepare_weights(config: HandlerConfig) -> Tuple[str, bool]:
         try:
             downloaded = ensure_downloaded(config)
         except Exception as failure:  # every rank must hear about it, not only this one
-            error = f"{type(failure).__name__}: {failure}" if not isinstance(
-                failure, WeightsError) else str(failure)
+            error = (
+                f"{type(failure).__name__}: {failure}"
+                if not isinstance(failure, WeightsError)
+                else str(failure)
+            )
             _write_json(Path(config.weights_dir) / FAILED_MARKER, {"error": error})
     error = _share_outcome(config, error, started)
     if error:
@@ -81,8 +84,10 @@ def _share_outcome(config: HandlerConfig, error: Optional[str], started: float) 
         if _done_marker_valid(directory):
             return None
         time.sleep(1)
-    return (f"rank {local_rank()}: local rank 0 did not finish downloading the weights within "
-            f"{config.download_wait_s} s (option.download_wait_s)")
+    return (
+        f"rank {local_rank()}: local rank 0 did not finish downloading the weights within "
+        f"{config.download_wait_s} s (option.download_wait_s)"
+    )
 
 
 def _process_group():
@@ -104,8 +109,10 @@ def ensure_downloaded(config: HandlerConfig, s3=None) -> bool:
         listed = s3.list(bucket, prefix)
         objects, checksums = _what_to_download(s3, bucket, prefix, listed)
         if not objects:
-            raise WeightsError(f"no weights under s3://{bucket}/{prefix}: copy them there first "
-                               "(HubWeights, or lmi stage-weights)")
+            raise WeightsError(
+                f"no weights under s3://{bucket}/{prefix}: copy them there first "
+                "(HubWeights, or lmi stage-weights)"
+            )
         if _done_marker_valid(directory, objects):
             log.info("weights already in %s (DONE marker valid): nothing to download", directory)
             return False
@@ -118,20 +125,28 @@ def ensure_downloaded(config: HandlerConfig, s3=None) -> bool:
         s3.download(bucket, targets)
     except S3AccessError as error:
         if error.denied:
-            raise WeightsError(f"access denied: {error}. The execution role needs s3:ListBucket "
-                               f"on bucket {bucket} (prefix {prefix}) and s3:GetObject on "
-                               f"s3://{bucket}/{prefix}*") from error
+            raise WeightsError(
+                f"access denied: {error}. The execution role needs s3:ListBucket "
+                f"on bucket {bucket} (prefix {prefix}) and s3:GetObject on "
+                f"s3://{bucket}/{prefix}*"
+            ) from error
         raise WeightsError(f"S3 failed on s3://{bucket}/{prefix}: {error}") from error
     _verify(directory, objects, checksums, config.download_workers)
     total = sum(objects.values())
-    log.info("downloaded %d files, %.2f GB in %.0f s with %s", len(objects), total / 1e9,
-             time.monotonic() - started, s3.name)
+    log.info(
+        "downloaded %d files, %.2f GB in %.0f s with %s",
+        len(objects),
+        total / 1e9,
+        time.monotonic() - started,
+        s3.name,
+    )
     _write_json(directory / DONE_MARKER, {"files": objects})  # last: it vouches for the rest
     return True
 
 
-def _what_to_download(s3, bucket: str, prefix: str, listed: Dict[str, int]
-                      ) -> Tuple[Dict[str, int], Dict[str, str]]:
+def _what_to_download(
+    s3, bucket: str, prefix: str, listed: Dict[str, int]
+) -> Tuple[Dict[str, int], Dict[str, str]]:
     """(relative path -> size, relative path -> checksum). A copier's prefix (it has a
     manifest) gives exactly the entries of its completion marker, which must be there; any
     other object under the prefix is not downloaded. A prefix staged by hand gives every object
@@ -139,22 +154,27 @@ def _what_to_download(s3, bucket: str, prefix: str, listed: Dict[str, int]
     if prefix + MANIFEST_KEY not in listed:  # absent is known from the listing, not an error
         return _weights_in(listed, prefix), {}
     if prefix + COMPLETE_KEY not in listed:
-        raise WeightsError(f"the copy under s3://{bucket}/{prefix} is incomplete (a manifest "
-                           "without its completion marker): finish it (deploy again, or rerun "
-                           "lmi stage-weights) before starting the endpoint")
+        raise WeightsError(
+            f"the copy under s3://{bucket}/{prefix} is incomplete (a manifest "
+            "without its completion marker): finish it (deploy again, or rerun "
+            "lmi stage-weights) before starting the endpoint"
+        )
     entries = json.loads(s3.read(bucket, prefix + COMPLETE_KEY))["entries"]
     objects, checksums = {}, {}
     for entry in entries:
         key = prefix + entry["path"]
         if listed.get(key) != entry["size"]:
-            raise WeightsError(f"{entry['path']} is named by the completed copy under "
-                               f"s3://{bucket}/{prefix} with {entry['size']} bytes, but S3 has "
-                               f"{listed.get(key, 'no such object')}: copy it again")
+            raise WeightsError(
+                f"{entry['path']} is named by the completed copy under "
+                f"s3://{bucket}/{prefix} with {entry['size']} bytes, but S3 has "
+                f"{listed.get(key, 'no such object')}: copy it again"
+            )
         objects[entry["path"]], checksums[entry["path"]] = entry["size"], entry["checksum"]
     ignored = len(_weights_in(listed, prefix)) - len(objects)
     if ignored:
-        log.warning("%d object(s) under the prefix are not in the copy's manifest: not "
-                    "downloaded", ignored)
+        log.warning(
+            "%d object(s) under the prefix are not in the copy's manifest: not downloaded", ignored
+        )
     return objects, checksums
 
 
@@ -162,7 +182,7 @@ def _weights_in(listed: Dict[str, int], prefix: str) -> Dict[str, int]:
     """relative path -> size, without the copier's control files."""
     found = {}
     for key, size in listed.items():
-        relative = key[len(prefix):]
+        relative = key[len(prefix) :]
         if relative and not relative.endswith("/") and not relative.startswith(".lmi/"):
             found[relative] = size
     return found
@@ -177,11 +197,16 @@ def local_path(directory: Path, relative: str) -> Path:
     """directory / relative, refusing keys that would land outside it (an absolute path, an
     empty, `.` or `..` segment) or that s5cmd would read as a pattern."""
     segments = relative.split("/")
-    if (relative.startswith("/") or any(s in ("", ".", "..") for s in segments)
-            or _UNSAFE_CHARACTERS & set(relative)):
-        raise WeightsError(f"refusing object key {relative!r} under the weights prefix: keys "
-                           "must be relative paths without empty, '.' or '..' segments, "
-                           "backslashes, quotes, wildcards or control characters")
+    if (
+        relative.startswith("/")
+        or any(s in ("", ".", "..") for s in segments)
+        or _UNSAFE_CHARACTERS & set(relative)
+    ):
+        raise WeightsError(
+            f"refusing object key {relative!r} under the weights prefix: keys "
+            "must be relative paths without empty, '.' or '..' segments, "
+            "backslashes, quotes, wildcards or control characters"
+        )
     root, target = str(directory.resolve()), str((directory / relative).resolve())
     if os.path.commonpath([root, target]) != root:  # a symlink already in the directory
         raise WeightsError(f"refusing object key {relative!r}: it resolves outside {directory}")
@@ -195,16 +220,19 @@ def _check_space(directory: Path, objects: Dict[str, int], min_free_gib: float) 
         raise WeightsError(
             f"not enough disk space in {directory}: the weights need {needed / GIB:.1f} GiB plus "
             f"{min_free_gib:g} GiB headroom (option.min_free_gib), {free / GIB:.1f} GiB free; use "
-            "an instance with more local storage, or a larger volume_size_gb on EBS-only instances")
+            "an instance with more local storage, or a larger volume_size_gb on EBS-only instances"
+        )
 
 
-def _verify(directory: Path, objects: Dict[str, int], checksums: Dict[str, str],
-            workers: int) -> None:
+def _verify(
+    directory: Path, objects: Dict[str, int], checksums: Dict[str, str], workers: int
+) -> None:
     for relative, size in objects.items():
         actual = (directory / relative).stat().st_size if (directory / relative).exists() else None
         if actual != size:
-            raise WeightsError(f"size mismatch for {relative}: S3 has {size} bytes, the local "
-                               f"copy {actual}")
+            raise WeightsError(
+                f"size mismatch for {relative}: S3 has {size} bytes, the local copy {actual}"
+            )
     with ThreadPoolExecutor(min(workers, 16)) as pool:  # hashlib releases the GIL
         results = list(pool.map(lambda item: _check_file(directory, *item), checksums.items()))
     mismatches = [message for message in results if message]
@@ -217,8 +245,11 @@ def _check_file(directory: Path, relative: str, checksum: str) -> Optional[str]:
     path = directory / relative
     if not path.exists():
         return f"{relative} listed in the copier's manifest is missing"
-    digest = hashlib.sha256() if algorithm == "sha256" else hashlib.sha1(
-        f"blob {path.stat().st_size}\0".encode())
+    digest = (
+        hashlib.sha256()
+        if algorithm == "sha256"
+        else hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    )
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(8 * 1024 * 1024), b""):
             digest.update(block)
@@ -237,8 +268,10 @@ def _done_marker_valid(directory: Path, objects: Optional[Dict[str, int]] = None
         return False
     if objects is not None and files != objects:
         return False
-    return all((directory / name).exists() and (directory / name).stat().st_size == size
-               for name, size in files.items())
+    return all(
+        (directory / name).exists() and (directory / name).stat().st_size == size
+        for name, size in files.items()
+    )
 
 
 def _write_json(path: Path, value) -> None:

@@ -24,8 +24,10 @@ def reference_assembly(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def templates(reference_assembly):
-    return {name: reference_assembly.get_stack_by_name(name).template
-            for name in ("BloomStack", "OptStack")}
+    return {
+        name: reference_assembly.get_stack_by_name(name).template
+        for name in ("BloomStack", "OptStack")
+    }
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,32 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
-from lmi_constructs import (AsyncInference, AutoScaling, BlueGreenRollout, DataCapture, Engine,
-                            LmiEndpoint, ModelSource, Observability)
+from lmi_constructs import (
+    AsyncInference,
+    AutoScaling,
+    BlueGreenRollout,
+    DataCapture,
+    Engine,
+    LmiEndpoint,
+    ModelSource,
+    Observability,
+)
 from lmi_constructs.nag import acknowledge
 
 
 def llama(stack, id="Llama", **options):
     return LmiEndpoint(
-        stack, id, model=ModelSource.from_weights_bucket("meta-llama/Llama-3.1-8B-Instruct",
-                                                         model_id="meta-llama/Llama-3.1-8B-Instruct"),
-        instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM, dtype="bf16",
-        **options)
+        stack,
+        id,
+        model=ModelSource.from_weights_bucket(
+            "meta-llama/Llama-3.1-8B-Instruct", model_id="meta-llama/Llama-3.1-8B-Instruct"
+        ),
+        instance_type="ml.g5.12xlarge",
+        tensor_parallel_degree=4,
+        engine=Engine.VLLM,
+        dtype="bf16",
+        **options,
+    )
 
 
 def build_production_stack(outdir: str):
@@ -27,22 +42,41 @@ def build_production_stack(outdir: str):
     stack = Stack(app, "Production")  # env-agnostic: AZs and the image account resolve at deploy
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     topic = sns.Topic(stack, "Alerts", master_key=key, enforce_ssl=True)
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1, restrict_default_security_group=True,
-                  gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(
-                      service=ec2.GatewayVpcEndpointAwsService.S3)})
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=1,
+        restrict_default_security_group=True,
+        gateway_endpoints={
+            "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
+        },
+    )
     acknowledge(vpc, "VPC7", "A test fixture's VPC; the team's real VPC carries its flow logs.")
-    llama(stack, instance_count=2,
-          autoscaling=AutoScaling(min_instances=2, max_instances=6, target=20),
-          observability=Observability(alarm_topic=topic, latency_p90_ms=20_000,
-                                      evaluation_periods=1),  # can stop a 300 s step
-          rollout=BlueGreenRollout(traffic="LINEAR", step_percent=25, wait_s=300),
-          data_capture=DataCapture("s3://team-capture/llama/", sampling_percent=5, kms_key=key),
-          vpc=vpc, weights_key=key)
-    llama(stack, "Batch", autoscaling=AutoScaling(min_instances=0, max_instances=4, target=3),
-          async_inference=AsyncInference("s3://team-async/out/",
-                                         failure_path="s3://team-async/failed/",
-                                         success_topic=topic, error_topic=topic,
-                                         max_concurrent_invocations_per_instance=2),
-          observability=Observability(dashboard=False))
+    llama(
+        stack,
+        instance_count=2,
+        autoscaling=AutoScaling(min_instances=2, max_instances=6, target=20),
+        observability=Observability(
+            alarm_topic=topic, latency_p90_ms=20_000, evaluation_periods=1
+        ),  # can stop a 300 s step
+        rollout=BlueGreenRollout(traffic="LINEAR", step_percent=25, wait_s=300),
+        data_capture=DataCapture("s3://team-capture/llama/", sampling_percent=5, kms_key=key),
+        vpc=vpc,
+        weights_key=key,
+    )
+    llama(
+        stack,
+        "Batch",
+        autoscaling=AutoScaling(min_instances=0, max_instances=4, target=3),
+        async_inference=AsyncInference(
+            "s3://team-async/out/",
+            failure_path="s3://team-async/failed/",
+            success_topic=topic,
+            error_topic=topic,
+            max_concurrent_invocations_per_instance=2,
+        ),
+        observability=Observability(dashboard=False),
+    )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app.synth().get_stack_by_name("Production")  # raises on any unacknowledged finding

@@ -4,8 +4,11 @@ import json
 
 
 def resources_of(template, resource_type):
-    return {logical_id: resource for logical_id, resource in template["Resources"].items()
-            if resource["Type"] == resource_type}
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
 
 
 def only(template, resource_type):
@@ -16,10 +19,12 @@ def only(template, resource_type):
 
 def policy_statements(template, logical_id_prefix: str = ""):
     """Statements of every AWS::IAM::Policy whose logical id starts with the prefix."""
-    return [statement
-            for logical_id, policy in resources_of(template, "AWS::IAM::Policy").items()
-            if logical_id.startswith(logical_id_prefix)
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+    return [
+        statement
+        for logical_id, policy in resources_of(template, "AWS::IAM::Policy").items()
+        if logical_id.startswith(logical_id_prefix)
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def as_text(value) -> str:

@@ -35,9 +35,12 @@ def repository(stack: str, version: int = 0):
     changed = _blob(random.Random(100 + version), 200_000)
     if stack == "BloomStack":  # microsoft/bloom-deepspeed-inference-int8: pre-sharded .pt
         return {
-            "ds_inference_config.json": HubBlob(b'{"type": "BLOOM", "checkpoints": {"non_tp": '
-                                                b'["non-tp.pt"], "tp": ["tp_00_00.pt", '
-                                                b'"tp_00_01.pt"]}, "dtype": "int8"}', lfs=False),
+            "ds_inference_config.json": HubBlob(
+                b'{"type": "BLOOM", "checkpoints": {"non_tp": '
+                b'["non-tp.pt"], "tp": ["tp_00_00.pt", '
+                b'"tp_00_01.pt"]}, "dtype": "int8"}',
+                lfs=False,
+            ),
             "config.json": HubBlob(b'{"model_type": "bloom", "n_head": 112}', lfs=False),
             "tokenizer_config.json": HubBlob(b'{"padding_side": "left"}', lfs=False),
             "tokenizer.json": _blob(rng, 100_000),
@@ -71,22 +74,27 @@ def world(s3, s3_endpoint):
     """A fresh bucket (LmiWeights' bucket, deployed), the Hub emulation, the policy gate."""
     bucket = f"lmi-weights-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    with HubEmulator(page_size=4) as hub, S3Gate(upstream=s3_endpoint,
-                                                 admin_keys={ADMIN}) as gate:
+    with HubEmulator(page_size=4) as hub, S3Gate(upstream=s3_endpoint, admin_keys={ADMIN}) as gate:
         yield {"bucket": bucket, "hub": hub, "gate": gate, "s3": s3}
 
 
 def rehearsal_for(reference_assembly, stack, world, without=None):
     template = reference_assembly.get_stack_by_name(stack).template
     resolver = physical_values(template, stack, world["bucket"])
-    rehearsal = CopyRehearsal(__import__("pathlib").Path(reference_assembly.directory), template,
-                              resolver, world["gate"], world["hub"].endpoint, without)
+    rehearsal = CopyRehearsal(
+        __import__("pathlib").Path(reference_assembly.directory),
+        template,
+        resolver,
+        world["gate"],
+        world["hub"].endpoint,
+        without,
+    )
     return rehearsal, copy_properties(template, resolver), template, resolver
 
 
 def keys(s3, bucket, prefix):
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sorted(item["Key"][len(prefix):] for page in pages for item in page.get("Contents", []))
+    return sorted(item["Key"][len(prefix) :] for page in pages for item in page.get("Contents", []))
 
 
 def weights_under(s3, bucket, prefix):
@@ -109,8 +117,12 @@ def rehearsal_steps(rehearsal, properties, world, stack, repo_id):
     def step(name, run):
         before = hub.faults.cdn_bytes
         outcome = run()
-        return name, {"outcome": outcome, "cdn_bytes": hub.faults.cdn_bytes - before,
-                      "keys": keys(s3, bucket, f"hub/{repo_id}/"), "commit_a": commit_a}
+        return name, {
+            "outcome": outcome,
+            "cdn_bytes": hub.faults.cdn_bytes - before,
+            "keys": keys(s3, bucket, f"hub/{repo_id}/"),
+            "commit_a": commit_a,
+        }
 
     name, failed = step("create", lambda: rehearsal.create(properties))
     yield name, failed
@@ -121,8 +133,9 @@ def rehearsal_steps(rehearsal, properties, world, stack, repo_id):
     yield name, created
     commit_b = hub.add_repo(repo_id, repository(stack, version=1))
     pinned = {**properties, "Revision": commit_b}
-    name, updated = step("update", lambda: rehearsal.update(
-        pinned, properties, created["outcome"].physical_id))
+    name, updated = step(
+        "update", lambda: rehearsal.update(pinned, properties, created["outcome"].physical_id)
+    )
     updated["commit_b"] = commit_b
     yield name, updated
     # the update succeeded: CloudFormation deletes the old physical resource in its cleanup
@@ -143,7 +156,8 @@ REPOS = {"BloomStack": "microsoft/bloom-deepspeed-inference-int8", "OptStack": "
 
 @pytest.mark.parametrize("stack", sorted(REPOS))
 def test_the_copy_survives_the_deploy_lifecycle_under_its_own_policies(
-        reference_assembly, world, stack):
+    reference_assembly, world, stack
+):
     rehearsal, properties, _, _ = rehearsal_for(reference_assembly, stack, world)
     steps = rehearse(rehearsal, properties, world, stack, REPOS[stack])
     commit_a, commit_b = steps["create"]["commit_a"], steps["update"]["commit_b"]
@@ -160,7 +174,8 @@ def test_the_copy_survives_the_deploy_lifecycle_under_its_own_policies(
     expected = sorted(p for p in files if not p.endswith((".md", ".msgpack", ".h5")))
     after_rollback = steps["rollback"]["keys"]
     assert [k for k in after_rollback if "/.lmi/" not in k] == [
-        f"{commit_a}/{p}" for p in sorted(set(expected) - {large})]
+        f"{commit_a}/{p}" for p in sorted(set(expected) - {large})
+    ]
     assert f"{commit_a}/.lmi/complete.json" not in after_rollback
 
     # the re-deploy fetches from the Hub only the file that failed
@@ -191,16 +206,18 @@ def test_the_copy_survives_the_deploy_lifecycle_under_its_own_policies(
     assert world["gate"].refusals == []
 
 
-def test_the_endpoint_downloads_the_copy_under_the_execution_role(reference_assembly, world,
-                                                                  monkeypatch, tmp_path):
+def test_the_endpoint_downloads_the_copy_under_the_execution_role(
+    reference_assembly, world, monkeypatch, tmp_path
+):
     """The handler's own download (model_code/lmi_handler) with the SageMaker execution role's
     synthesized policy, from the prefix the copy reported, with botocore and with s5cmd."""
     import sys
 
     from tests.support.s3_server import s5cmd_binary
 
-    rehearsal, properties, template, resolver = rehearsal_for(reference_assembly, "BloomStack",
-                                                              world)
+    rehearsal, properties, template, resolver = rehearsal_for(
+        reference_assembly, "BloomStack", world
+    )
     world["hub"].add_repo(REPOS["BloomStack"], repository("BloomStack"))
     created = rehearsal.create(properties)
     assert created.status == "SUCCESS", created
@@ -216,61 +233,96 @@ def test_the_endpoint_downloads_the_copy_under_the_execution_role(reference_asse
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     for tool in (s5cmd_binary(), ""):
         config = HandlerConfig.from_properties(
-            {"backend": "cpu", "weights_dir": str(tmp_path / (tool and "s5cmd" or "botocore")),
-             "s5cmd": tool},
-            env={"MODEL_S3_BUCKET": world["bucket"], "MODEL_S3_PREFIX": created.data["KeyPrefix"]})
+            {
+                "backend": "cpu",
+                "weights_dir": str(tmp_path / (tool and "s5cmd" or "botocore")),
+                "s5cmd": tool,
+            },
+            env={"MODEL_S3_BUCKET": world["bucket"], "MODEL_S3_PREFIX": created.data["KeyPrefix"]},
+        )
         assert ensure_downloaded(config) is True
-        local = sorted(p.name for p in __import__("pathlib").Path(config.weights_dir).iterdir()
-                       if not p.name.startswith(".lmi"))
+        local = sorted(
+            p.name
+            for p in __import__("pathlib").Path(config.weights_dir).iterdir()
+            if not p.name.startswith(".lmi")
+        )
         assert local == weights_under(world["s3"], world["bucket"], created.data["KeyPrefix"])
     assert world["gate"].refusals == []
 
 
 def reference_assembly_root():
     from .conftest import ROOT
+
     return ROOT
 
 
 def execution_role_policy(template, resolver, key_prefix):
     """The SageMaker execution role's statements, with the copy's KeyPrefix as deployed."""
-    attributes = {**resolver.attributes, ("EndpointHubWeightsCopyAAFD5757", "KeyPrefix"): key_prefix}
+    attributes = {
+        **resolver.attributes,
+        ("EndpointHubWeightsCopyAAFD5757", "KeyPrefix"): key_prefix,
+    }
     resolved = Resolver(template, resolver.refs, attributes, resolver.imports)
-    role = next(k for k, r in template["Resources"].items()
-                if r["Type"] == "AWS::IAM::Role" and k.startswith("EndpointExecutionRole"))
+    role = next(
+        k
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role" and k.startswith("EndpointExecutionRole")
+    )
     return role_policy(template, role, resolved)
 
 
 # Every permission the copier's roles hold, and the step that needs it. The logs: actions are
 # the Lambda runtime's (it writes the functions' logs), not the copy code's.
 RUNTIME_ONLY = {"logs:CreateLogStream", "logs:PutLogEvents"}
-NEEDED = [("OnEvent", "s3:ListBucket"), ("OnEvent", "s3:PutObject"),
-          ("OnEvent", "s3:GetObject"),     # the update reads the old commit's marker to reuse
-          ("OnEvent", "s3:DeleteObject"),  # new allow_patterns: the stale marker goes
-          ("IsComplete", "s3:ListBucket"), ("IsComplete", "s3:GetObject"),
-          ("IsComplete", "s3:PutObject"), ("IsComplete", "lambda:InvokeFunction"),
-          ("Worker", "s3:ListBucket"), ("Worker", "s3:GetObject"), ("Worker", "s3:PutObject"),
-          ("Worker", "s3:AbortMultipartUpload")]  # the corrupted multipart copy is aborted
+NEEDED = [
+    ("OnEvent", "s3:ListBucket"),
+    ("OnEvent", "s3:PutObject"),
+    ("OnEvent", "s3:GetObject"),  # the update reads the old commit's marker to reuse
+    ("OnEvent", "s3:DeleteObject"),  # new allow_patterns: the stale marker goes
+    ("IsComplete", "s3:ListBucket"),
+    ("IsComplete", "s3:GetObject"),
+    ("IsComplete", "s3:PutObject"),
+    ("IsComplete", "lambda:InvokeFunction"),
+    ("Worker", "s3:ListBucket"),
+    ("Worker", "s3:GetObject"),
+    ("Worker", "s3:PutObject"),
+    ("Worker", "s3:AbortMultipartUpload"),
+]  # the corrupted multipart copy is aborted
 # what each step does with every permission in place
-BASELINE = {"create": ("FAILED", "checksum mismatch"), "rollback": ("SUCCESS", ""),
-            "redeploy": ("SUCCESS", ""), "update": ("SUCCESS", ""), "cleanup": ("SUCCESS", ""),
-            "same": ("SUCCESS", ""), "patterns": ("SUCCESS", ""), "delete": ("SUCCESS", "")}
+BASELINE = {
+    "create": ("FAILED", "checksum mismatch"),
+    "rollback": ("SUCCESS", ""),
+    "redeploy": ("SUCCESS", ""),
+    "update": ("SUCCESS", ""),
+    "cleanup": ("SUCCESS", ""),
+    "same": ("SUCCESS", ""),
+    "patterns": ("SUCCESS", ""),
+    "delete": ("SUCCESS", ""),
+}
 
 
 def test_the_removal_list_covers_every_synthesized_permission(reference_assembly, world):
     rehearsal, _, _, _ = rehearsal_for(reference_assembly, "BloomStack", world)
-    held = {(name, action) for name, policy in rehearsal.policies.items()
-            for action in policy.actions() if action not in RUNTIME_ONLY}
+    held = {
+        (name, action)
+        for name, policy in rehearsal.policies.items()
+        for action in policy.actions()
+        if action not in RUNTIME_ONLY
+    }
     assert held == set(NEEDED)
 
 
 @pytest.mark.parametrize("function, action", NEEDED)
-def test_removing_a_needed_permission_changes_the_deploy(reference_assembly, world, caplog,
-                                                         function, action):
-    rehearsal, properties, _, _ = rehearsal_for(reference_assembly, "BloomStack", world,
-                                                without=(function, action))
+def test_removing_a_needed_permission_changes_the_deploy(
+    reference_assembly, world, caplog, function, action
+):
+    rehearsal, properties, _, _ = rehearsal_for(
+        reference_assembly, "BloomStack", world, without=(function, action)
+    )
     with caplog.at_level(logging.INFO):
-        for name, record in rehearsal_steps(rehearsal, properties, world, "BloomStack",
-                                            REPOS["BloomStack"]):
+        for name, record in rehearsal_steps(
+            rehearsal, properties, world, "BloomStack", REPOS["BloomStack"]
+        ):
             status, marker = BASELINE[name]
             outcome = record["outcome"]
             if outcome.status != status or marker not in outcome.reason:
@@ -279,8 +331,10 @@ def test_removing_a_needed_permission_changes_the_deploy(reference_assembly, wor
             pytest.fail(f"every step behaved as it does with {function}'s {action}")
     # the refusal is named where an operator looks: the CloudFormation reason or the log
     assert action in outcome.reason or action in caplog.text, (name, outcome)
-    assert action in {refusal.action for refusal in world["gate"].refusals} or \
-        action == "lambda:InvokeFunction"
+    assert (
+        action in {refusal.action for refusal in world["gate"].refusals}
+        or action == "lambda:InvokeFunction"
+    )
 
 
 def test_s3_answers_403_for_a_missing_key_without_list_bucket(world):
@@ -294,16 +348,31 @@ def test_s3_answers_403_for_a_missing_key_without_list_bucket(world):
     gate, bucket = world["gate"], world["bucket"]
     objects = f"arn:aws:s3:::{bucket}/hub/*"
     get_only = Policy([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": objects}])
-    prefixed = Policy(get_only.statements + [{
-        "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
-        "Condition": {"StringLike": {"s3:prefix": ["hub/*"]}}}])
-    listing = Policy(get_only.statements + [{
-        "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}])
+    prefixed = Policy(
+        get_only.statements
+        + [
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": ["hub/*"]}},
+            }
+        ]
+    )
+    listing = Policy(
+        get_only.statements
+        + [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}]
+    )
 
     def status(policy, call, **params):
-        client = boto3.client("s3", endpoint_url=gate.endpoint, region_name="us-east-1",
-                              aws_access_key_id=gate.identity("probe", policy),
-                              aws_secret_access_key="x", aws_session_token=None)
+        client = boto3.client(
+            "s3",
+            endpoint_url=gate.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=gate.identity("probe", policy),
+            aws_secret_access_key="x",
+            aws_session_token=None,
+        )
         try:
             getattr(client, call)(Bucket=bucket, **params)
             return 200
@@ -343,8 +412,15 @@ def check_of(staged_assembly, world, prefix, without=None):
     resolver = physical_values(template, "BloomStack", world["bucket"])
     text = __import__("json").dumps(template).replace("staged-weights", world["bucket"])
     template = __import__("json").loads(text.replace("bloom/int8/", prefix))
-    function, _ = load_function(Path(staged_assembly.directory), template, resolver,
-                                world["gate"], "check_weights", Clock(), without=without)
+    function, _ = load_function(
+        Path(staged_assembly.directory),
+        template,
+        resolver,
+        world["gate"],
+        "check_weights",
+        Clock(),
+        without=without,
+    )
     [check] = [r for r in template["Resources"].values() if r["Type"] == "Custom::LmiWeightsCheck"]
     properties = {k: v for k, v in check["Properties"].items() if k != "ServiceToken"}
     return function, properties
@@ -354,8 +430,14 @@ def run_check(function, properties):
     from tests.support.cfn_rehearsal import Outcome
 
     try:
-        answer = function({"RequestType": "Create", "ResourceProperties": properties,
-                           "RequestId": "1", "LogicalResourceId": "WeightsCheck"})
+        answer = function(
+            {
+                "RequestType": "Create",
+                "ResourceProperties": properties,
+                "RequestId": "1",
+                "LogicalResourceId": "WeightsCheck",
+            }
+        )
     except Exception as error:
         return Outcome("FAILED", reason=f"{type(error).__name__}: {error}")
     return Outcome("SUCCESS", answer["PhysicalResourceId"], answer.get("Data", {}))
@@ -368,8 +450,18 @@ def test_weights_check_under_its_own_policy(staged_assembly, world):
     commit = hub.add_repo(REPOS["BloomStack"], repository("BloomStack", version=2))
     os.environ["HF_ENDPOINT"] = hub.endpoint
     try:
-        assert main(["stage-weights", "--repo-id", REPOS["BloomStack"],
-                     "--dest", f"s3://{bucket}/staged"]) == 0
+        assert (
+            main(
+                [
+                    "stage-weights",
+                    "--repo-id",
+                    REPOS["BloomStack"],
+                    "--dest",
+                    f"s3://{bucket}/staged",
+                ]
+            )
+            == 0
+        )
     finally:
         os.environ.pop("HF_ENDPOINT")
     staged = f"staged/{REPOS['BloomStack']}/{commit}/"
@@ -391,8 +483,9 @@ def test_weights_check_under_its_own_policy(staged_assembly, world):
     assert world["gate"].refusals[-1].action == "s3:ListBucket"
 
 
-def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(reference_assembly,
-                                                                          world):
+def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(
+    reference_assembly, world
+):
     """A slow Hub listing (10 minutes here) is part of CloudFormation's hour: a copy that is alive
     but too slow must give up, with its progress, before the Provider's own timeout does."""
     import importlib
@@ -416,17 +509,24 @@ def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(refere
     def heartbeat():
         alive.update({p["index"]: p for p in rehearsal.lambda_service.queue})
         rehearsal.lambda_service.queue = []
-        manifest = worker.read_manifest(worker._s3(), world["bucket"],
-                                        next(iter(alive.values()))["manifest_key"])
+        manifest = worker.read_manifest(
+            worker._s3(), world["bucket"], next(iter(alive.values()))["manifest_key"]
+        )
         for index, payload in alive.items():
-            status.write_status(worker._s3(), manifest.layout, index,
-                                status.WorkerStatus(status.RUNNING, payload["attempt"]))
+            status.write_status(
+                worker._s3(),
+                manifest.layout,
+                index,
+                status.WorkerStatus(status.RUNNING, payload["attempt"]),
+            )
 
     rehearsal._run_workers = heartbeat
     asked_at = rehearsal.clock.time()
     slow = rehearsal.create(properties)
     assert slow.status == "FAILED"
-    assert slow.reason.startswith("CopyTimedOut: timed out after ") and "with 0/7 files" in slow.reason
+    assert (
+        slow.reason.startswith("CopyTimedOut: timed out after ") and "with 0/7 files" in slow.reason
+    )
     assert "deploy again to resume" in slow.reason
     assert rehearsal.clock.time() - asked_at < 3600  # before the Provider's "Operation timed out"
 
@@ -491,14 +591,24 @@ def destroy_assembly(tmp_path_factory):
 
     app = App(outdir=str(tmp_path_factory.mktemp("destroy.out")))
     stack = Stack(app, "Disposable")
-    bucket = s3_lib.Bucket.from_bucket_name(stack, "Weights", __import__("aws_cdk").Fn.import_value(
-        "LmiWeights-WeightsBucketName"))
-    LmiEndpoint(stack, "Endpoint", model=ModelSource.from_hugging_face(
-        REPOS["BloomStack"], removal_policy=RemovalPolicy.DESTROY),
-        instance_type="ml.p4d.24xlarge", tensor_parallel_degree=8, engine=Engine.DEEPSPEED,
-        dtype="int8", image="0.19.0-deepspeed0.7.3-cu113", weights_bucket=bucket,
+    bucket = s3_lib.Bucket.from_bucket_name(
+        stack, "Weights", __import__("aws_cdk").Fn.import_value("LmiWeights-WeightsBucketName")
+    )
+    LmiEndpoint(
+        stack,
+        "Endpoint",
+        model=ModelSource.from_hugging_face(
+            REPOS["BloomStack"], removal_policy=RemovalPolicy.DESTROY
+        ),
+        instance_type="ml.p4d.24xlarge",
+        tensor_parallel_degree=8,
+        engine=Engine.DEEPSPEED,
+        dtype="int8",
+        image="0.19.0-deepspeed0.7.3-cu113",
+        weights_bucket=bucket,
         model_code=ModelCode.from_directory(ROOT / "model_code"),
-        request_limits=__import__("lmi_constructs").RequestLimits(2048, 320, None, 4))
+        request_limits=__import__("lmi_constructs").RequestLimits(2048, 320, None, 4),
+    )
     return app.synth()
 
 
@@ -510,8 +620,9 @@ def test_destroy_never_deletes_what_a_rollback_leaves_to_resume_from(destroy_ass
 
     template = destroy_assembly.get_stack_by_name("Disposable").template
     resolver = physical_values(template, "Disposable", world["bucket"])
-    rehearsal = CopyRehearsal(Path(destroy_assembly.directory), template, resolver,
-                              world["gate"], world["hub"].endpoint)
+    rehearsal = CopyRehearsal(
+        Path(destroy_assembly.directory), template, resolver, world["gate"], world["hub"].endpoint
+    )
     properties = copy_properties(template, resolver)
     hub, s3, bucket, repo = world["hub"], world["s3"], world["bucket"], REPOS["BloomStack"]
     commit_a = hub.add_repo(repo, repository("BloomStack"))

@@ -20,7 +20,7 @@ from .conftest import ROOT
 from .template_queries import only
 
 sys.path.insert(0, str(ROOT / "model_code"))
-from lmi_handler.config import HandlerConfig, HANDLER_PROPERTIES  # noqa: E402
+from lmi_handler.config import HANDLER_PROPERTIES, HandlerConfig  # noqa: E402
 
 STACKS = {"BloomStack": BloomStack, "OptStack": OptStack}
 
@@ -33,8 +33,9 @@ def bundle(assembly, template) -> tarfile.TarFile:
 
 
 def as_djl_hands_them(pairs):
-    return {key[len("option."):] if key.startswith("option.") else key: value
-            for key, value in pairs}
+    return {
+        key[len("option.") :] if key.startswith("option.") else key: value for key, value in pairs
+    }
 
 
 def deployed_environment(template):
@@ -49,8 +50,13 @@ def shipped(request, reference_assembly, templates):
     with bundle(reference_assembly, template) as tar:
         names = tar.getnames()
         pairs = parse_properties(tar.extractfile("serving.properties").read().decode())
-    return {"settings": STACKS[request.param].defaults, "template": template, "names": names,
-            "pairs": pairs, "env": deployed_environment(template)}
+    return {
+        "settings": STACKS[request.param].defaults,
+        "template": template,
+        "names": names,
+        "pairs": pairs,
+        "env": deployed_environment(template),
+    }
 
 
 def test_every_prop_reaches_the_handler(shipped):
@@ -58,21 +64,34 @@ def test_every_prop_reaches_the_handler(shipped):
     config = HandlerConfig.from_properties(as_djl_hands_them(shipped["pairs"]), env=shipped["env"])
     assert config.backend == "deepspeed" and config.dtype == settings.dtype
     assert config.tensor_parallel_degree == settings.tensor_parallel_degree
-    assert (config.max_input_tokens, config.max_new_tokens_limit, config.max_total_tokens,
-            config.max_batch_size) == (limits.max_input_tokens, limits.max_new_tokens,
-                                       limits.total_tokens, limits.max_batch_size)
-    assert (config.weights_bucket, config.weights_prefix) == ("<MODEL_S3_BUCKET>",
-                                                               "<MODEL_S3_PREFIX>")
+    assert (
+        config.max_input_tokens,
+        config.max_new_tokens_limit,
+        config.max_total_tokens,
+        config.max_batch_size,
+    ) == (
+        limits.max_input_tokens,
+        limits.max_new_tokens,
+        limits.total_tokens,
+        limits.max_batch_size,
+    )
+    assert (config.weights_bucket, config.weights_prefix) == (
+        "<MODEL_S3_BUCKET>",
+        "<MODEL_S3_PREFIX>",
+    )
 
 
 def test_what_djl_itself_reads_agrees_with_the_endpoint(shipped):
     properties = dict(shipped["pairs"])
     production_variant = only(shipped["template"], "AWS::SageMaker::EndpointConfig")[
-        "ProductionVariants"][0]
+        "ProductionVariants"
+    ][0]
     assert properties["engine"] == "DeepSpeed" and properties["option.entryPoint"] == "model.py"
     # DJL abandons a load after option.model_loading_timeout: in step with the health check
-    assert int(properties["option.model_loading_timeout"]) == production_variant[
-        "ContainerStartupHealthCheckTimeoutInSeconds"]
+    assert (
+        int(properties["option.model_loading_timeout"])
+        == production_variant["ContainerStartupHealthCheckTimeoutInSeconds"]
+    )
     assert properties["option.tensor_parallel_degree"] == shipped["env"]["TENSOR_PARALLEL_DEGREE"]
 
 

@@ -18,11 +18,14 @@ COPY = "EndpointHubWeightsCopyAAFD5757"
 
 def functions(template):
     """The copier's own functions (not the Provider framework's, nor CDK's LogRetention)."""
-    return {logical_id.removeprefix("EndpointHubWeights").removeprefix("GatedHubWeights"):
-            resource["Properties"]
-            for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
-            if "framework" not in logical_id
-            and logical_id.startswith(("EndpointHubWeights", "GatedHubWeights"))}
+    return {
+        logical_id.removeprefix("EndpointHubWeights").removeprefix("GatedHubWeights"): resource[
+            "Properties"
+        ]
+        for logical_id, resource in resources_of(template, "AWS::Lambda::Function").items()
+        if "framework" not in logical_id
+        and logical_id.startswith(("EndpointHubWeights", "GatedHubWeights"))
+    }
 
 
 def by_name(found, name):
@@ -60,26 +63,46 @@ def test_worker_fan_out_wiring_and_timeouts(templates):
         assert function["Environment"]["Variables"]["HF_ENDPOINT"] == "https://huggingface.co"
         assert "HF_TOKEN_SECRET_ARN" not in function["Environment"]["Variables"]
     variables = is_complete["Environment"]["Variables"]
-    assert variables["WORKER_FUNCTION"] == {"Ref": next(
-        k for k in resources_of(template, "AWS::Lambda::Function") if k.startswith("EndpointHubWeightsWorker"))}
+    assert variables["WORKER_FUNCTION"] == {
+        "Ref": next(
+            k
+            for k in resources_of(template, "AWS::Lambda::Function")
+            if k.startswith("EndpointHubWeightsWorker")
+        )
+    }
     assert variables["MAX_PARALLEL_WORKERS"] == "32"
     assert variables["COPY_DEADLINE_S"] == "3540"  # the Provider's hour less two polls
     waiter = only(template, "AWS::StepFunctions::StateMachine")
-    assert '\\"IntervalSeconds\\":30' in as_text(waiter) and '\\"MaxAttempts\\":120' in as_text(waiter)
+    assert '\\"IntervalSeconds\\":30' in as_text(waiter) and '\\"MaxAttempts\\":120' in as_text(
+        waiter
+    )
 
 
 def test_each_function_writes_only_under_the_repository_prefix(templates):
     template = templates["BloomStack"]
     # the LmiWeights bucket, imported by its export
     bucket = {"Fn::ImportValue": "LmiWeights-WeightsBucketName"}
-    repo_objects = as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", bucket,
-                                              "/hub/microsoft/bloom-deepspeed-inference-int8/*"]]})
+    repo_objects = as_text(
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":s3:::",
+                    bucket,
+                    "/hub/microsoft/bloom-deepspeed-inference-int8/*",
+                ],
+            ]
+        }
+    )
     # ListBucket for every function: existence is learnt by listing (a GET of a missing key is
     # a 403 without it)
-    expected = {"Worker": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject",
-                           "s3:ListBucket"},
-                "OnEvent": {"s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:ListBucket"},
-                "IsComplete": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}}
+    expected = {
+        "Worker": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+        "OnEvent": {"s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+        "IsComplete": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+    }
     for name, allowed in expected.items():
         statements = policy_statements(template, f"EndpointHubWeights{name}Role")
         s3_actions = {a for s in statements for a in actions(s) if a.startswith("s3:")}
@@ -88,14 +111,21 @@ def test_each_function_writes_only_under_the_repository_prefix(templates):
             if any(a.startswith("s3:") and a != "s3:ListBucket" for a in actions(statement)):
                 assert as_text(statement["Resource"]) == repo_objects
             if "s3:ListBucket" in actions(statement):
-                assert statement["Condition"] == {"StringLike": {
-                    "s3:prefix": ["hub/microsoft/bloom-deepspeed-inference-int8/*"]}}
-    invoke = [s for s in policy_statements(template, "EndpointHubWeightsIsCompleteRole")
-              if "lambda:InvokeFunction" in actions(s)]
+                assert statement["Condition"] == {
+                    "StringLike": {"s3:prefix": ["hub/microsoft/bloom-deepspeed-inference-int8/*"]}
+                }
+    invoke = [
+        s
+        for s in policy_statements(template, "EndpointHubWeightsIsCompleteRole")
+        if "lambda:InvokeFunction" in actions(s)
+    ]
     assert len(invoke) == 1
     roles = resources_of(template, "AWS::IAM::Role")
-    ours = [r for k, r in roles.items() if k.startswith("EndpointHubWeights") and "framework" not in k
-            and "Provider" not in k]
+    ours = [
+        r
+        for k, r in roles.items()
+        if k.startswith("EndpointHubWeights") and "framework" not in k and "Provider" not in k
+    ]
     assert len(ours) == 3 and all("ManagedPolicyArns" not in r["Properties"] for r in ours)
 
 
@@ -105,9 +135,11 @@ def test_the_lambda_asset_holds_only_the_runtime_package(reference_assembly):
     template = reference_assembly.get_stack_by_name("BloomStack").template
     worker = by_name(functions(template), "Worker")
     asset_hash = worker["Code"]["S3Key"].split(".")[0]
-    files = sorted(p.relative_to(Path(reference_assembly.directory) / f"asset.{asset_hash}").as_posix()
-                   for p in (Path(reference_assembly.directory) / f"asset.{asset_hash}").rglob("*")
-                   if p.is_file())
+    files = sorted(
+        p.relative_to(Path(reference_assembly.directory) / f"asset.{asset_hash}").as_posix()
+        for p in (Path(reference_assembly.directory) / f"asset.{asset_hash}").rglob("*")
+        if p.is_file()
+    )
     assert files and all(f.startswith("runtime/") and f.endswith(".py") for f in files)
     assert "runtime/handlers.py" in files and "runtime/hub.py" in files
     for path in files:  # no aws_cdk, nothing outside the Lambda runtime
@@ -121,23 +153,41 @@ def gated_template(tmp_path_factory):
     stack = Stack(app, "Gated", env=Environment(account="111111111111", region="us-west-2"))
     token = secretsmanager.Secret.from_secret_name_v2(stack, "HfToken", "hf/token")
     key = kms.Key(stack, "WeightsKey", enable_key_rotation=True)
-    LmiEndpoint(stack, "Gated", model=ModelSource.from_hugging_face(
-        "meta-llama/Llama-3.1-70B-Instruct", "0123456789abcdef0123456789abcdef01234567",
-        token_secret=token, hub_endpoint="https://hub.internal.example.com",
-        allow_patterns=["*.safetensors", "*.json"], removal_policy=RemovalPolicy.DESTROY,
-        max_parallel_workers=8, part_size_mib=128),
-        instance_type="ml.p4de.24xlarge", tensor_parallel_degree=8, engine=Engine.VLLM,
-        dtype="bf16", weights_key=key)
+    LmiEndpoint(
+        stack,
+        "Gated",
+        model=ModelSource.from_hugging_face(
+            "meta-llama/Llama-3.1-70B-Instruct",
+            "0123456789abcdef0123456789abcdef01234567",
+            token_secret=token,
+            hub_endpoint="https://hub.internal.example.com",
+            allow_patterns=["*.safetensors", "*.json"],
+            removal_policy=RemovalPolicy.DESTROY,
+            max_parallel_workers=8,
+            part_size_mib=128,
+        ),
+        instance_type="ml.p4de.24xlarge",
+        tensor_parallel_degree=8,
+        engine=Engine.VLLM,
+        dtype="bf16",
+        weights_key=key,
+    )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app.synth().get_stack_by_name("Gated").template
 
 
 def test_the_token_secret_is_read_by_the_copier_only_and_never_in_the_template(gated_template):
     assert "hf_" not in json.dumps(gated_template).replace("hf/token", "")
-    readers = {logical_id for logical_id, policy in resources_of(gated_template, "AWS::IAM::Policy").items()
-               if "secretsmanager:GetSecretValue" in as_text(policy)}
+    readers = {
+        logical_id
+        for logical_id, policy in resources_of(gated_template, "AWS::IAM::Policy").items()
+        if "secretsmanager:GetSecretValue" in as_text(policy)
+    }
     assert {r.removeprefix("GatedHubWeights").split("Role")[0] for r in readers} == {
-        "Worker", "OnEvent", "IsComplete"}
+        "Worker",
+        "OnEvent",
+        "IsComplete",
+    }
     for function in functions(gated_template).values():
         variables = function["Environment"]["Variables"]
         assert "secret:hf/token" in as_text(variables["HF_TOKEN_SECRET_ARN"])
@@ -162,8 +212,16 @@ def test_bad_props_are_refused_together():
     stack = Stack(App(), "Bad")
     bucket = __import__("aws_cdk.aws_s3", fromlist=["Bucket"]).Bucket(stack, "B")
     with pytest.raises(SpecError) as error:
-        HubWeights(stack, "Copy", bucket=bucket, repo_id="opt-30b", revision="",
-                   max_parallel_workers=0, part_size_mib=4, hub_endpoint="ftp://x")
+        HubWeights(
+            stack,
+            "Copy",
+            bucket=bucket,
+            repo_id="opt-30b",
+            revision="",
+            max_parallel_workers=0,
+            part_size_mib=4,
+            hub_endpoint="ftp://x",
+        )
     assert [str(v) for v in error.value.violations] == [
         "repo_id=opt-30b: is not <owner>/<name>; fix: pass e.g. facebook/opt-30b",
         "revision=: is empty or has spaces; fix: pass a branch, tag or commit sha",
@@ -171,13 +229,16 @@ def test_bad_props_are_refused_together():
         "max_parallel_workers=0: is outside 1..1000; fix: pass e.g. 32 (each is a concurrent "
         "Lambda execution)",
         "part_size_mib=4: part size 4 MiB is outside S3's multipart limits (5 MiB to 5 GiB); "
-        "fix: pass e.g. 64"]
+        "fix: pass e.g. 64",
+    ]
 
 
 def test_a_customer_key_on_the_weights_bucket_reaches_the_copier_and_the_endpoint(gated_template):
     policies = resources_of(gated_template, "AWS::IAM::Policy")
     for name in ("Worker", "OnEvent", "IsComplete"):
-        text = as_text([p for k, p in policies.items() if k.startswith(f"GatedHubWeights{name}Role")])
+        text = as_text(
+            [p for k, p in policies.items() if k.startswith(f"GatedHubWeights{name}Role")]
+        )
         assert "kms:Encrypt" in text and "kms:Decrypt" in text, name
     execution = as_text([p for k, p in policies.items() if k.startswith("GatedExecutionRole")])
     assert "kms:Decrypt" in execution and "kms:Encrypt" not in execution
@@ -186,9 +247,13 @@ def test_a_customer_key_on_the_weights_bucket_reaches_the_copier_and_the_endpoin
 def test_destroy_may_read_its_own_stacks_status_and_nothing_else(gated_template, templates):
     """DESTROY deletes a copy only when the stack is deleted or an update is cleaned up; onEvent
     tells those from rollbacks with DescribeStacks on its own stack."""
+
     def describe(template, endpoint):
-        return [s for s in policy_statements(template, f"{endpoint}HubWeightsOnEventRole")
-                if "cloudformation:DescribeStacks" in actions(s)]
+        return [
+            s
+            for s in policy_statements(template, f"{endpoint}HubWeightsOnEventRole")
+            if "cloudformation:DescribeStacks" in actions(s)
+        ]
 
     [statement] = describe(gated_template, "Gated")
     assert statement["Resource"] == {"Ref": "AWS::StackId"}
@@ -200,8 +265,15 @@ def test_a_token_never_travels_in_clear_and_a_prefix_cannot_widen_grants():
     bucket = __import__("aws_cdk").aws_s3.Bucket(stack, "Weights")
     token = secretsmanager.Secret.from_secret_name_v2(stack, "Token", "hf/token")
     with pytest.raises(SpecError) as refused:
-        HubWeights(stack, "Copy", bucket=bucket, repo_id="org/model", token_secret=token,
-                   hub_endpoint="http://mirror.example.com", prefix="hub*")
+        HubWeights(
+            stack,
+            "Copy",
+            bucket=bucket,
+            repo_id="org/model",
+            token_secret=token,
+            hub_endpoint="http://mirror.example.com",
+            prefix="hub*",
+        )
     assert refused.value.fields == ["hub_endpoint", "prefix"]
     message = str(refused.value)
     assert "is not https:// and token_secret is given" in message

@@ -9,8 +9,17 @@ from aws_cdk import App, Duration, Stack
 from aws_cdk import aws_iam as iam
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from lmi_constructs import (Capacity, CopyScaling, Engine, InstanceScaleIn, LmiEndpoint,
-                            LmiInferenceEndpoint, ModelSource, RequestLimits, SpecError)
+from lmi_constructs import (
+    Capacity,
+    CopyScaling,
+    Engine,
+    InstanceScaleIn,
+    LmiEndpoint,
+    LmiInferenceEndpoint,
+    ModelSource,
+    RequestLimits,
+    SpecError,
+)
 
 from .template_queries import as_text, only, policy_statements, resources_of
 
@@ -30,13 +39,26 @@ def test_variant_hosts_components_and_releases_every_instance(qwen):
     config = only(qwen, "AWS::SageMaker::EndpointConfig")
     [variant] = config["ProductionVariants"]
     assert "ModelName" not in variant  # the models are components, not the variant's
-    assert config["ExecutionRoleArn"] == {"Fn::GetAtt": [
-        next(k for k in resources_of(qwen, "AWS::IAM::Role") if k.startswith(
-            "EndpointExecutionRole")), "Arn"]}
+    assert config["ExecutionRoleArn"] == {
+        "Fn::GetAtt": [
+            next(
+                k
+                for k in resources_of(qwen, "AWS::IAM::Role")
+                if k.startswith("EndpointExecutionRole")
+            ),
+            "Arn",
+        ]
+    }
     assert variant["ManagedInstanceScaling"] == {
-        "Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2,
-        "ScaleInPolicy": {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 15,
-                          "MaximumStepSize": 1}}
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": 2,
+        "ScaleInPolicy": {
+            "Strategy": "IDLE_RELEASE",
+            "CooldownInMinutes": 15,
+            "MaximumStepSize": 1,
+        },
+    }
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert variant["InitialInstanceCount"] == 1
 
@@ -47,7 +69,8 @@ def test_pools_replace_the_instance_type_in_priority_order(qwen):
     assert variant["InstancePools"] == [
         {"InstanceType": "ml.g6e.2xlarge", "Priority": 1},
         {"InstanceType": "ml.g6e.4xlarge", "Priority": 2},
-        {"InstanceType": "ml.g5.2xlarge", "Priority": 3}]
+        {"InstanceType": "ml.g5.2xlarge", "Priority": 3},
+    ]
     assert variant["VariantInstanceProvisionTimeoutInSeconds"] == 1800
 
 
@@ -57,8 +80,10 @@ def test_sagemaker_fetches_the_copied_prefix_and_the_container_has_no_network(qw
     source = container["ModelDataSource"]["S3DataSource"]
     assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
     # the copy's prefix, an attribute of the copy: the Model waits for the weights to land
-    assert re.search(r'\{"Fn::GetAtt": \["EndpointQwenHubWeightsCopy[0-9A-F]{8}", "KeyPrefix"\]\}',
-                     as_text(source["S3Uri"]))
+    assert re.search(
+        r'\{"Fn::GetAtt": \["EndpointQwenHubWeightsCopy[0-9A-F]{8}", "KeyPrefix"\]\}',
+        as_text(source["S3Uri"]),
+    )
     assert "ModelDataUrl" not in container
     assert model["EnableNetworkIsolation"] is True
     env = container["Environment"]
@@ -77,13 +102,16 @@ def test_component_asks_for_one_gpu_and_starts_with_one_copy(qwen):
     component = only(qwen, "AWS::SageMaker::InferenceComponent")
     spec = component["Specification"]
     assert spec["ComputeResourceRequirements"] == {
-        "NumberOfAcceleratorDevicesRequired": 1, "MinMemoryRequiredInMb": 16384}
-    assert spec["StartupParameters"] == {"ModelDataDownloadTimeoutInSeconds": 900,
-                                         "ContainerStartupHealthCheckTimeoutInSeconds": 900}
+        "NumberOfAcceleratorDevicesRequired": 1,
+        "MinMemoryRequiredInMb": 16384,
+    }
+    assert spec["StartupParameters"] == {
+        "ModelDataDownloadTimeoutInSeconds": 900,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 900,
+    }
     assert component["RuntimeConfig"] == {"CopyCount": 1}
     assert component["VariantName"] == "AllTraffic"
-    assert re.fullmatch(r"QwenStack-Endpoint-Qwen-[0-9A-F]{8}",
-                        component["InferenceComponentName"])
+    assert re.fullmatch(r"QwenStack-Endpoint-Qwen-[0-9A-F]{8}", component["InferenceComponentName"])
 
 
 def test_copies_scale_to_zero_and_an_alarm_brings_one_back(qwen):
@@ -92,23 +120,31 @@ def test_copies_scale_to_zero_and_an_alarm_brings_one_back(qwen):
     assert target["ResourceId"] == f"inference-component/{name}"
     assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
-    policies = {p["Properties"]["PolicyType"]: (k, p["Properties"]) for k, p in
-                resources_of(qwen, "AWS::ApplicationAutoScaling::ScalingPolicy").items()}
+    policies = {
+        p["Properties"]["PolicyType"]: (k, p["Properties"])
+        for k, p in resources_of(qwen, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+    }
     tracking = policies["TargetTrackingScaling"][1]["TargetTrackingScalingPolicyConfiguration"]
-    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
-        "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    assert (
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    )
     assert (tracking["TargetValue"], tracking["ScaleInCooldown"]) == (8, 900)
     step_id, step = policies["StepScaling"]
     assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
-        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}
+    ]
     alarm = only(qwen, "AWS::CloudWatch::Alarm")
     assert alarm["MetricName"] == "NoCapacityInvocationFailures"
     assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": name}]
     assert alarm["AlarmActions"] == [{"Ref": step_id}]
     # registered only once the component exists
-    assert any(d.startswith("EndpointQwenComponent") for d in
-               qwen["Resources"][_id(qwen, "AWS::ApplicationAutoScaling::ScalableTarget")]
-               ["DependsOn"])
+    assert any(
+        d.startswith("EndpointQwenComponent")
+        for d in qwen["Resources"][_id(qwen, "AWS::ApplicationAutoScaling::ScalableTarget")][
+            "DependsOn"
+        ]
+    )
 
 
 def _id(template, resource_type):
@@ -118,63 +154,99 @@ def _id(template, resource_type):
 
 # ---- the other options, in a stack of their own ----
 
+
 @pytest.fixture(scope="module")
 def options_template():
     stack = Stack(App(), "Components", env={"region": "us-east-1", "account": "111122223333"})
     endpoint = LmiInferenceEndpoint(
-        stack, "Shared", instance_type="ml.g6e.12xlarge", max_instances=3,
-        capacity=Capacity(reservation_arn="arn:aws:sagemaker:us-east-1:111122223333:"
-                                          "ml-reservation/r-0123", ami_version=
-                          "al2-ami-sagemaker-inference-gpu-3-1"))
-    endpoint.add_model("Llama", model=ModelSource.from_s3_uri("s3://staged-weights/llama-70b/",
-                                                              model_id=LLAMA_70B),
-                       dtype="bf16", accelerators=4, memory_mb=65536,
-                       scaling=CopyScaling(min_copies=1, max_copies=2))
-    endpoint.add_model("Mistral", model=ModelSource.from_s3_uri(
-        "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"),
-        dtype="bf16", accelerators=1, memory_mb=16384, sagemaker_fetches_weights=False)
-    endpoint.grant_invoke(iam.Role(stack, "Caller",
-                                   assumed_by=iam.AccountRootPrincipal()))
-    LmiEndpoint(stack, "Single", model=ModelSource.from_s3_uri(
-        "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"),
-        instance_type="ml.g6e.2xlarge", tensor_parallel_degree=1, engine=Engine.VLLM,
-        dtype="bf16", sagemaker_fetches_weights=True, enable_network_isolation=True,
-        capacity=Capacity(fallback_instance_types=("ml.g6e.4xlarge",), provision_timeout_s=600))
+        stack,
+        "Shared",
+        instance_type="ml.g6e.12xlarge",
+        max_instances=3,
+        capacity=Capacity(
+            reservation_arn="arn:aws:sagemaker:us-east-1:111122223333:ml-reservation/r-0123",
+            ami_version="al2-ami-sagemaker-inference-gpu-3-1",
+        ),
+    )
+    endpoint.add_model(
+        "Llama",
+        model=ModelSource.from_s3_uri("s3://staged-weights/llama-70b/", model_id=LLAMA_70B),
+        dtype="bf16",
+        accelerators=4,
+        memory_mb=65536,
+        scaling=CopyScaling(min_copies=1, max_copies=2),
+    )
+    endpoint.add_model(
+        "Mistral",
+        model=ModelSource.from_s3_uri(
+            "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
+        ),
+        dtype="bf16",
+        accelerators=1,
+        memory_mb=16384,
+        sagemaker_fetches_weights=False,
+    )
+    endpoint.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
+    LmiEndpoint(
+        stack,
+        "Single",
+        model=ModelSource.from_s3_uri(
+            "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
+        ),
+        instance_type="ml.g6e.2xlarge",
+        tensor_parallel_degree=1,
+        engine=Engine.VLLM,
+        dtype="bf16",
+        sagemaker_fetches_weights=True,
+        enable_network_isolation=True,
+        capacity=Capacity(fallback_instance_types=("ml.g6e.4xlarge",), provision_timeout_s=600),
+    )
     return App.of(stack).synth().get_stack_by_name("Components").template
 
 
 def test_reservation_and_ami_go_on_the_variant(options_template):
     configs = resources_of(options_template, "AWS::SageMaker::EndpointConfig")
-    [variant] = next(c for k, c in configs.items() if k.startswith("Shared"))[
-        "Properties"]["ProductionVariants"]
+    [variant] = next(c for k, c in configs.items() if k.startswith("Shared"))["Properties"][
+        "ProductionVariants"
+    ]
     assert variant["InstanceType"] == "ml.g6e.12xlarge" and "InstancePools" not in variant
     assert variant["CapacityReservationConfig"] == {
         "CapacityReservationPreference": "capacity-reservations-only",
-        "MlReservationArn": "arn:aws:sagemaker:us-east-1:111122223333:ml-reservation/r-0123"}
+        "MlReservationArn": "arn:aws:sagemaker:us-east-1:111122223333:ml-reservation/r-0123",
+    }
     assert variant["InferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-3-1"
     assert variant["ManagedInstanceScaling"]["MinInstanceCount"] == 1
     assert "ScaleInPolicy" not in variant["ManagedInstanceScaling"]
 
 
 def test_pre_staged_prefixes_are_checked_before_each_model(options_template):
-    models = {k: r for k, r in resources_of(options_template, "AWS::SageMaker::Model").items()
-              if k.startswith("Shared")}
+    models = {
+        k: r
+        for k, r in resources_of(options_template, "AWS::SageMaker::Model").items()
+        if k.startswith("Shared")
+    }
     checks = resources_of(options_template, "Custom::LmiWeightsCheck")
     prefixes = {c["Properties"]["Prefix"] for k, c in checks.items() if k.startswith("Shared")}
     assert prefixes == {"llama-70b/", "mistral/"}
     for logical_id, model in models.items():
-        owner = logical_id[len("Shared"):].split("Model")[0]
+        owner = logical_id[len("Shared") :].split("Model")[0]
         assert any(d.startswith(f"Shared{owner}WeightsCheck") for d in model["DependsOn"])
 
 
 def test_a_container_that_downloads_gets_the_uri_and_no_model_data_source(options_template):
     models = resources_of(options_template, "AWS::SageMaker::Model")
-    [mistral] = [m["Properties"]["PrimaryContainer"] for k, m in models.items()
-                 if k.startswith("SharedMistral")]
+    [mistral] = [
+        m["Properties"]["PrimaryContainer"]
+        for k, m in models.items()
+        if k.startswith("SharedMistral")
+    ]
     assert "ModelDataSource" not in mistral
     assert mistral["Environment"]["OPTION_MODEL_ID"] == "s3://staged-weights/mistral/"
-    [llama] = [m["Properties"]["PrimaryContainer"] for k, m in models.items()
-               if k.startswith("SharedLlama")]
+    [llama] = [
+        m["Properties"]["PrimaryContainer"]
+        for k, m in models.items()
+        if k.startswith("SharedLlama")
+    ]
     assert llama["ModelDataSource"]["S3DataSource"]["S3Uri"] == "s3://staged-weights/llama-70b/"
     assert llama["Environment"]["TENSOR_PARALLEL_DEGREE"] == "4"
 
@@ -184,20 +256,27 @@ def test_single_model_endpoint_may_be_isolated_when_sagemaker_fetches(options_te
     [single] = [m["Properties"] for k, m in models.items() if k.startswith("Single")]
     assert single["EnableNetworkIsolation"] is True
     assert single["PrimaryContainer"]["ModelDataSource"]["S3DataSource"] == {
-        "S3Uri": "s3://staged-weights/mistral/", "S3DataType": "S3Prefix",
-        "CompressionType": "None"}
+        "S3Uri": "s3://staged-weights/mistral/",
+        "S3DataType": "S3Prefix",
+        "CompressionType": "None",
+    }
     assert single["PrimaryContainer"]["Environment"]["OPTION_MODEL_ID"] == "/opt/ml/model"
 
 
 def test_grant_invoke_names_the_endpoint_and_both_invoke_actions(options_template):
     [statement] = policy_statements(options_template, "CallerDefaultPolicy")
-    assert sorted(statement["Action"]) == ["sagemaker:InvokeEndpoint",
-                                           "sagemaker:InvokeEndpointWithResponseStream"]
-    assert re.search(r":sagemaker:us-east-1:111122223333:endpoint/components-shared-[0-9a-f]{8}",
-                     as_text(statement["Resource"]))
+    assert sorted(statement["Action"]) == [
+        "sagemaker:InvokeEndpoint",
+        "sagemaker:InvokeEndpointWithResponseStream",
+    ]
+    assert re.search(
+        r":sagemaker:us-east-1:111122223333:endpoint/components-shared-[0-9a-f]{8}",
+        as_text(statement["Resource"]),
+    )
 
 
 # ---- refused at synth, with field, value and fix ----
+
 
 def _endpoint(**kwargs):
     stack = Stack(App(), "Refused")
@@ -207,8 +286,12 @@ def _endpoint(**kwargs):
 
 
 def _llama(endpoint, **kwargs):
-    options = dict(model=ModelSource.from_s3_uri("s3://staged-weights/llama/", model_id=LLAMA_70B),
-                   dtype="bf16", accelerators=4, memory_mb=65536)
+    options = dict(
+        model=ModelSource.from_s3_uri("s3://staged-weights/llama/", model_id=LLAMA_70B),
+        dtype="bf16",
+        accelerators=4,
+        memory_mb=65536,
+    )
     options.update(kwargs)
     return endpoint.add_model("Llama", **options)
 
@@ -227,12 +310,16 @@ def test_every_pool_must_hold_the_weights():
         "models.Llama.pools[2:ml.g5.12xlarge].tensor_parallel_degree=4: weights need 32.9 GiB "
         "per GPU (bf16, tp=4) but ml.g5.12xlarge offers 22.35 GiB per GPU, 20.1 GiB after "
         "keeping 10% for activations and KV cache; fix: drop ml.g5.12xlarge from "
-        "capacity.fallback_instance_types")
+        "capacity.fallback_instance_types"
+    )
 
 
 def test_network_isolation_is_refused_when_the_container_downloads():
-    with pytest.raises(SpecError, match=r"models\.Llama\.enable_network_isolation=True: would "
-                                        r"cut the container off from S3.*sagemaker_fetches"):
+    with pytest.raises(
+        SpecError,
+        match=r"models\.Llama\.enable_network_isolation=True: would "
+        r"cut the container off from S3.*sagemaker_fetches",
+    ):
         _llama(_endpoint(), sagemaker_fetches_weights=False, enable_network_isolation=True)
 
 
@@ -243,61 +330,106 @@ def test_engines_that_run_our_handler_are_not_components():
 
 def test_copies_and_scaling_ranges():
     with pytest.raises(SpecError) as error:
-        _llama(_endpoint(), copies=0, memory_mb=512,
-               scaling=CopyScaling(min_copies=2, max_copies=1, target_concurrency=0))
+        _llama(
+            _endpoint(),
+            copies=0,
+            memory_mb=512,
+            scaling=CopyScaling(min_copies=2, max_copies=1, target_concurrency=0),
+        )
     assert set(error.value.fields) >= {
-        "models.Llama.copies", "models.Llama.memory_mb", "models.Llama.scaling.max_copies",
-        "models.Llama.scaling.target_concurrency"}
+        "models.Llama.copies",
+        "models.Llama.memory_mb",
+        "models.Llama.scaling.max_copies",
+        "models.Llama.scaling.target_concurrency",
+    }
 
 
 def test_endpoint_options_are_checked_together():
     with pytest.raises(SpecError) as error:
-        _endpoint(instance_type="ml.x9.huge", min_instances=-1, max_instances=0,
-                  initial_instances=3,
-                  scale_in=InstanceScaleIn(strategy="RANDOM", cooldown_minutes=1, max_step=0),
-                  capacity=Capacity(
-                      fallback_instance_types=("ml.g6e.24xlarge", "ml.g6e.24xlarge", "ml.z1.big",
-                                               "ml.g6e.48xlarge", "ml.p5.48xlarge"),
-                      provision_timeout_s=120, reservation_arn="r-0123",
-                      ami_version="al2-ami-sagemaker-inference-neuron-2"))
+        _endpoint(
+            instance_type="ml.x9.huge",
+            min_instances=-1,
+            max_instances=0,
+            initial_instances=3,
+            scale_in=InstanceScaleIn(strategy="RANDOM", cooldown_minutes=1, max_step=0),
+            capacity=Capacity(
+                fallback_instance_types=(
+                    "ml.g6e.24xlarge",
+                    "ml.g6e.24xlarge",
+                    "ml.z1.big",
+                    "ml.g6e.48xlarge",
+                    "ml.p5.48xlarge",
+                ),
+                provision_timeout_s=120,
+                reservation_arn="r-0123",
+                ami_version="al2-ami-sagemaker-inference-neuron-2",
+            ),
+        )
     assert set(error.value.fields) == {
-        "instance_type", "min_instances", "max_instances", "initial_instances",
-        "scale_in.strategy", "scale_in.cooldown_minutes", "scale_in.max_step",
-        "capacity.fallback_instance_types", "capacity.fallback_instance_types[1]",
-        "capacity.fallback_instance_types[2]", "capacity.provision_timeout_s",
-        "capacity.reservation_arn", "capacity.ami_version"}
+        "instance_type",
+        "min_instances",
+        "max_instances",
+        "initial_instances",
+        "scale_in.strategy",
+        "scale_in.cooldown_minutes",
+        "scale_in.max_step",
+        "capacity.fallback_instance_types",
+        "capacity.fallback_instance_types[1]",
+        "capacity.fallback_instance_types[2]",
+        "capacity.provision_timeout_s",
+        "capacity.reservation_arn",
+        "capacity.ami_version",
+    }
 
 
 def test_scale_to_zero_needs_every_model_able_to_reach_zero_copies():
     endpoint = _endpoint(min_instances=0)
     _llama(endpoint, scaling=CopyScaling(min_copies=1, max_copies=1))
-    with pytest.raises(Exception, match=r"min_instances=0: cannot be reached while Llama keep "
-                                        r"copies.*CopyScaling\(min_copies=0\)"):
+    with pytest.raises(
+        Exception,
+        match=r"min_instances=0: cannot be reached while Llama keep "
+        r"copies.*CopyScaling\(min_copies=0\)",
+    ):
         App.of(endpoint).synth()
 
 
 def test_copies_at_their_maximum_must_fit_the_instances():
     endpoint = _endpoint(instance_type="ml.g6e.2xlarge")
-    endpoint.add_model("Qwen", model=ModelSource.from_s3_uri(
-        "s3://staged-weights/qwen/", model_id="Qwen/Qwen2.5-7B-Instruct"), dtype="bf16",
-        accelerators=1, memory_mb=16384, scaling=CopyScaling(min_copies=0, max_copies=3))
-    with pytest.raises(Exception, match=r"max_instances=1: gives 1 GPUs, and the models' copies "
-                                        r"at their maximum need 3"):
+    endpoint.add_model(
+        "Qwen",
+        model=ModelSource.from_s3_uri(
+            "s3://staged-weights/qwen/", model_id="Qwen/Qwen2.5-7B-Instruct"
+        ),
+        dtype="bf16",
+        accelerators=1,
+        memory_mb=16384,
+        scaling=CopyScaling(min_copies=0, max_copies=3),
+    )
+    with pytest.raises(
+        Exception,
+        match=r"max_instances=1: gives 1 GPUs, and the models' copies "
+        r"at their maximum need 3",
+    ):
         App.of(endpoint).synth()
 
 
 def test_an_endpoint_without_models_is_refused():
     endpoint = _endpoint()
-    with pytest.raises(Exception, match=r"models=0: an inference-component endpoint without a "
-                                        r"model serves nothing; fix: call add_model"):
+    with pytest.raises(
+        Exception,
+        match=r"models=0: an inference-component endpoint without a "
+        r"model serves nothing; fix: call add_model",
+    ):
         App.of(endpoint).synth()
 
 
 def test_each_model_id_once():
     endpoint = _endpoint(max_instances=2)
     _llama(endpoint)
-    with pytest.raises(Exception, match="already a model of this endpoint|There is already a "
-                                        "Construct with name 'Llama'"):
+    with pytest.raises(
+        Exception,
+        match="already a model of this endpoint|There is already a Construct with name 'Llama'",
+    ):
         _llama(endpoint)
 
 
@@ -305,17 +437,26 @@ def test_sagemaker_fetching_is_refused_with_our_handler():
     from lmi_constructs import ModelCode
 
     stack = Stack(App(), "Handler")
-    with pytest.raises(SpecError, match=r"sagemaker_fetches_weights=True: our model\.py "
-                                        r"downloads the weights itself"):
-        LmiEndpoint(stack, "Ep", model=ModelSource.from_s3_uri("s3://staged-weights/opt/",
-                                                               model_id="facebook/opt-30b"),
-                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
-                    engine=Engine.DEEPSPEED, dtype="fp16",
-                    model_code=ModelCode.from_directory("model_code"),
-                    image="0.27.0-deepspeed0.12.6-cu121",
-                    sagemaker_fetches_weights=True, enable_network_isolation=True,
-                    request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
-                    model_data_download_timeout=Duration.minutes(40))
+    with pytest.raises(
+        SpecError,
+        match=r"sagemaker_fetches_weights=True: our model\.py "
+        r"downloads the weights itself",
+    ):
+        LmiEndpoint(
+            stack,
+            "Ep",
+            model=ModelSource.from_s3_uri("s3://staged-weights/opt/", model_id="facebook/opt-30b"),
+            instance_type="ml.g5.24xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.DEEPSPEED,
+            dtype="fp16",
+            model_code=ModelCode.from_directory("model_code"),
+            image="0.27.0-deepspeed0.12.6-cu121",
+            sagemaker_fetches_weights=True,
+            enable_network_isolation=True,
+            request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
+            model_data_download_timeout=Duration.minutes(40),
+        )
 
 
 def test_streaming_is_refused_where_the_endpoint_cannot_stream():
@@ -323,20 +464,28 @@ def test_streaming_is_refused_where_the_endpoint_cannot_stream():
 
     stack = Stack(App(), "Streams")
     with pytest.raises(SpecError) as error:
-        LmiEndpoint(stack, "Opt", model=ModelSource.from_s3_uri(
-            "s3://staged-weights/opt/", model_id="facebook/opt-30b"),
-            instance_type="ml.g5.24xlarge", tensor_parallel_degree=4, engine=Engine.DEEPSPEED,
-            dtype="fp16", model_code=ModelCode.from_directory("model_code"),
-            image="0.27.0-deepspeed0.12.6-cu121", streaming=True,
+        LmiEndpoint(
+            stack,
+            "Opt",
+            model=ModelSource.from_s3_uri("s3://staged-weights/opt/", model_id="facebook/opt-30b"),
+            instance_type="ml.g5.24xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.DEEPSPEED,
+            dtype="fp16",
+            model_code=ModelCode.from_directory("model_code"),
+            image="0.27.0-deepspeed0.12.6-cu121",
+            streaming=True,
             async_inference=AsyncInference(output_path="s3://staged-weights/out/"),
-            request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512))
+            request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
+        )
     messages = [str(v) for v in error.value.violations if v.field == "streaming"]
     assert messages == [
         "streaming=True: our model.py runs on DJL's Python engine, which answers with the whole "
         "generation; fix: serve with Engine.VLLM (no model_code), or drop streaming",
         "streaming=True: async endpoints write their answer to S3; "
         "InvokeEndpointWithResponseStream needs a real-time endpoint; fix: drop "
-        "async_inference or streaming"]
+        "async_inference or streaming",
+    ]
 
 
 def test_a_vllm_endpoint_streams_unless_told_not_to(options_template):
@@ -344,10 +493,18 @@ def test_a_vllm_endpoint_streams_unless_told_not_to(options_template):
     [single] = [m["Properties"] for k, m in models.items() if k.startswith("Single")]
     assert {"Key": "lmi:streaming", "Value": "true"} in single["Tags"]
     stack = Stack(App(), "Quiet")
-    quiet = LmiEndpoint(stack, "Ep", model=ModelSource.from_s3_uri(
-        "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"),
-        instance_type="ml.g6e.2xlarge", tensor_parallel_degree=1, engine=Engine.VLLM,
-        dtype="bf16", streaming=False)
+    quiet = LmiEndpoint(
+        stack,
+        "Ep",
+        model=ModelSource.from_s3_uri(
+            "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
+        ),
+        instance_type="ml.g6e.2xlarge",
+        tensor_parallel_degree=1,
+        engine=Engine.VLLM,
+        dtype="bf16",
+        streaming=False,
+    )
     quiet.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
     template = App.of(stack).synth().get_stack_by_name("Quiet").template
     [statement] = policy_statements(template, "CallerDefaultPolicy")
@@ -356,22 +513,30 @@ def test_a_vllm_endpoint_streams_unless_told_not_to(options_template):
 
 def test_a_single_model_endpoint_takes_pools_too(options_template):
     configs = resources_of(options_template, "AWS::SageMaker::EndpointConfig")
-    [variant] = next(c for k, c in configs.items() if k.startswith("Single"))[
-        "Properties"]["ProductionVariants"]
+    [variant] = next(c for k, c in configs.items() if k.startswith("Single"))["Properties"][
+        "ProductionVariants"
+    ]
     assert "InstanceType" not in variant
-    assert variant["InstancePools"] == [{"InstanceType": "ml.g6e.2xlarge", "Priority": 1},
-                                        {"InstanceType": "ml.g6e.4xlarge", "Priority": 2}]
+    assert variant["InstancePools"] == [
+        {"InstanceType": "ml.g6e.2xlarge", "Priority": 1},
+        {"InstanceType": "ml.g6e.4xlarge", "Priority": 2},
+    ]
     assert variant["VariantInstanceProvisionTimeoutInSeconds"] == 600
 
 
 def _opt(instance_type, fallback, tp=4):
     return LmiEndpoint(
-        Stack(App(), "Pools"), "Opt", model=ModelSource.from_s3_uri(
-            "s3://staged-weights/opt/", model_id="facebook/opt-30b"),
-        instance_type=instance_type, tensor_parallel_degree=tp, engine=Engine.VLLM,
-        dtype="fp16", capacity=Capacity(fallback_instance_types=(fallback,)),
+        Stack(App(), "Pools"),
+        "Opt",
+        model=ModelSource.from_s3_uri("s3://staged-weights/opt/", model_id="facebook/opt-30b"),
+        instance_type=instance_type,
+        tensor_parallel_degree=tp,
+        engine=Engine.VLLM,
+        dtype="fp16",
+        capacity=Capacity(fallback_instance_types=(fallback,)),
         image="0.33.0-lmi15.0.0-cu128",  # CUDA 12.8 still runs on the p3's V100
-        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512))
+        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
+    )
 
 
 def test_pools_share_one_volume_setting():

@@ -33,24 +33,38 @@ def test_reference_stacks_have_no_unacknowledged_findings(reference_assembly):
 
 
 def test_acknowledgements_are_narrow_and_explained(reference_assembly):
-    suppressed = [f for f in nag_report(reference_assembly)["suppressedViolations"]
-                  if f["acknowledgedAt"].startswith("BloomStack/")]
+    suppressed = [
+        f
+        for f in nag_report(reference_assembly)["suppressedViolations"]
+        if f["acknowledgedAt"].startswith("BloomStack/")
+    ]
     for finding in suppressed:
         assert len(finding["reason"]) > 40
     library = ("/Provider/", "/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a/")
-    ours = {(f["acknowledgedAt"].removeprefix("BloomStack/Endpoint/"),
-             f["ruleName"].split("Resource::", 1)[1].rstrip("]"))
-            for f in suppressed if not any(part in f["acknowledgedAt"] for part in library)}
+    ours = {
+        (
+            f["acknowledgedAt"].removeprefix("BloomStack/Endpoint/"),
+            f["ruleName"].split("Resource::", 1)[1].rstrip("]"),
+        )
+        for f in suppressed
+        if not any(part in f["acknowledgedAt"] for part in library)
+    }
     # the LmiWeights bucket, imported by its export name
     bucket_arn = "arn:<AWS::Partition>:s3:::LmiWeights-WeightsBucketName"
     repo_objects = f"{bucket_arn}/hub/microsoft/bloom-deepspeed-inference-int8/*"
     assert ours == {
         ("ExecutionRole/DefaultPolicy", "*"),
         # the endpoint's own log group (its name is fixed at synth); streams are per instance
-        ("ExecutionRole/DefaultPolicy", "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                                        "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*"),
+        (
+            "ExecutionRole/DefaultPolicy",
+            "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+            "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*",
+        ),
         # the endpoint reads the commit's prefix, known once the copy has resolved it
-        ("ExecutionRole/DefaultPolicy", f"{bucket_arn}/<EndpointHubWeightsCopyAAFD5757.KeyPrefix>*"),
+        (
+            "ExecutionRole/DefaultPolicy",
+            f"{bucket_arn}/<EndpointHubWeightsCopyAAFD5757.KeyPrefix>*",
+        ),
         ("HubWeights/WorkerRole/DefaultPolicy", repo_objects),
         ("HubWeights/OnEventRole/DefaultPolicy", repo_objects),
         ("HubWeights/IsCompleteRole/DefaultPolicy", repo_objects),
@@ -64,10 +78,17 @@ def test_acknowledgements_are_narrow_and_explained(reference_assembly):
         "AWSLambdaBasicExecutionRole]",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-        "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*]"}
-    framework = {f["ruleName"].split("[")[0] for f in suppressed if "/Provider/" in f["acknowledgedAt"]}
-    assert framework == {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "AwsSolutions-SF1",
-                         "AwsSolutions-SF2"}
+        "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*]",
+    }
+    framework = {
+        f["ruleName"].split("[")[0] for f in suppressed if "/Provider/" in f["acknowledgedAt"]
+    }
+    assert framework == {
+        "AwsSolutions-IAM4",
+        "AwsSolutions-IAM5",
+        "AwsSolutions-SF1",
+        "AwsSolutions-SF2",
+    }
 
 
 def test_the_pack_does_find_problems():
@@ -82,11 +103,16 @@ def test_the_pack_does_find_problems():
 
 def test_cfn_lint_clean(template_files):
     assert [t.name for t in template_files] == [
-        "BloomStack.template.json", "LmiWeights.template.json", "OptStack.template.json",
-        "QwenStack.template.json"]
+        "BloomStack.template.json",
+        "LmiWeights.template.json",
+        "OptStack.template.json",
+        "QwenStack.template.json",
+    ]
     for template in template_files:
         regions = COMPONENT_REGIONS if template.name == "QwenStack.template.json" else LINT_REGIONS
-        matches = lint_file(template, config=ManualArgs(regions=regions, ignore_checks=LINT_IGNORED))
+        matches = lint_file(
+            template, config=ManualArgs(regions=regions, ignore_checks=LINT_IGNORED)
+        )
         assert not matches, f"{template.name}: " + "\n".join(str(match) for match in matches)
 
 
@@ -94,7 +120,8 @@ def test_inference_components_are_not_in_every_region(template_files):
     # Why QwenStack is linted in fewer regions: the resource schemas lack the type there, so a
     # deploy would fail; the README says to check the region first.
     [qwen] = [t for t in template_files if t.name == "QwenStack.template.json"]
-    matches = lint_file(qwen, config=ManualArgs(regions=["ap-northeast-3"],
-                                                ignore_checks=LINT_IGNORED))
+    matches = lint_file(
+        qwen, config=ManualArgs(regions=["ap-northeast-3"], ignore_checks=LINT_IGNORED)
+    )
     assert {m.rule.id for m in matches} == {"E3006"}
     assert all("AWS::SageMaker::InferenceComponent" in m.message for m in matches)

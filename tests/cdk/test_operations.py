@@ -10,12 +10,18 @@ from aws_cdk import App, Stack
 from cfnlint.api import ManualArgs, lint_file
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from lmi_constructs import (AsyncInference, AutoScaling, BlueGreenRollout, DataCapture,
-                            Observability, SpecError)
+from lmi_constructs import (
+    AsyncInference,
+    AutoScaling,
+    BlueGreenRollout,
+    DataCapture,
+    Observability,
+    SpecError,
+)
 
 from .production_app import llama
-from .test_nag_and_lint import LINT_IGNORED
 from .template_queries import as_text, only, policy_statements, resources_of
+from .test_nag_and_lint import LINT_IGNORED
 
 REGION = "us-east-1"
 
@@ -26,8 +32,11 @@ def template(production):
 
 
 def by_prefix(template, resource_type, prefix):
-    return {k: r["Properties"] for k, r in resources_of(template, resource_type).items()
-            if k.startswith(prefix)}
+    return {
+        k: r["Properties"]
+        for k, r in resources_of(template, resource_type).items()
+        if k.startswith(prefix)
+    }
 
 
 def test_snapshot(template, snapshot):
@@ -35,22 +44,27 @@ def test_snapshot(template, snapshot):
 
 
 def test_cfn_lint_clean(production):
-    matches = lint_file(Path(production.template_full_path),
-                        config=ManualArgs(regions=[REGION], ignore_checks=LINT_IGNORED))
+    matches = lint_file(
+        Path(production.template_full_path),
+        config=ManualArgs(regions=[REGION], ignore_checks=LINT_IGNORED),
+    )
     assert not matches, "\n".join(str(match) for match in matches)
 
 
 def test_autoscaling_tracks_invocations_per_instance(template):
     [target] = by_prefix(template, "AWS::ApplicationAutoScaling::ScalableTarget", "Llama").values()
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)
-    assert target["ResourceId"].startswith("endpoint/Production-Llama-") and \
-        target["ResourceId"].endswith("/variant/AllTraffic")
+    assert target["ResourceId"].startswith("endpoint/Production-Llama-") and target[
+        "ResourceId"
+    ].endswith("/variant/AllTraffic")
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     [policy] = by_prefix(template, "AWS::ApplicationAutoScaling::ScalingPolicy", "Llama").values()
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["TargetValue"] == 20
-    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
-        "SageMakerVariantInvocationsPerInstance"
+    assert (
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantInvocationsPerInstance"
+    )
     assert (tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (600, 300)
 
 
@@ -66,11 +80,20 @@ def test_async_endpoints_scale_on_their_backlog_down_to_zero(template):
     assert async_config["OutputConfig"]["S3FailurePath"] == "s3://team-async/failed/"
     assert "SuccessTopic" in async_config["OutputConfig"]["NotificationConfig"]
     assert async_config["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 2}
-    writes = [s for s in policy_statements(template, "BatchExecutionRole") if s["Action"] == "s3:PutObject"]
+    writes = [
+        s
+        for s in policy_statements(template, "BatchExecutionRole")
+        if s["Action"] == "s3:PutObject"
+    ]
     assert {as_text(s["Resource"]) for s in writes} == {
         as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::team-async/out/*"]]}),
-        as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::team-async/failed/*"]]})}
-    assert any(s["Action"] == "sns:Publish" for s in policy_statements(template, "BatchExecutionRole"))
+        as_text(
+            {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::team-async/failed/*"]]}
+        ),
+    }
+    assert any(
+        s["Action"] == "sns:Publish" for s in policy_statements(template, "BatchExecutionRole")
+    )
 
 
 def test_alarms_notify_the_topic_and_the_dashboard_shows_the_endpoint(template):
@@ -82,13 +105,20 @@ def test_alarms_notify_the_topic_and_the_dashboard_shows_the_endpoint(template):
     assert by_metric["GPUMemoryUtilization"]["Threshold"] == 95 * 4  # summed over 4 A10G
     assert by_metric["GPUMemoryUtilization"]["Namespace"] == "/aws/sagemaker/Endpoints"
     for alarm in alarms.values():
-        assert alarm["AlarmActions"] == [{"Ref": next(k for k in template["Resources"] if k.startswith("Alerts"))}]
+        assert alarm["AlarmActions"] == [
+            {"Ref": next(k for k in template["Resources"] if k.startswith("Alerts"))}
+        ]
         assert {d["Name"] for d in alarm["Dimensions"]} == {"EndpointName", "VariantName"}
     dashboards = by_prefix(template, "AWS::CloudWatch::Dashboard", "")
     assert len(dashboards) == 1  # Batch opted out
     body = as_text(next(iter(dashboards.values())))
-    for metric in ("Invocations", "ModelLatency", "GPUUtilization", "GPUMemoryUtilization",
-                   "DiskUtilization"):
+    for metric in (
+        "Invocations",
+        "ModelLatency",
+        "GPUUtilization",
+        "GPUMemoryUtilization",
+        "DiskUtilization",
+    ):
         assert metric in body
 
 
@@ -97,10 +127,14 @@ def test_blue_green_rolls_back_on_the_alarms(template):
     [config] = [e["DeploymentConfig"] for e in endpoint.values()]
     policy = config["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
-        "Type": "LINEAR", "WaitIntervalInSeconds": 300,
-        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}}
+        "Type": "LINEAR",
+        "WaitIntervalInSeconds": 300,
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+    }
     alarm_ids = set(by_prefix(template, "AWS::CloudWatch::Alarm", "LlamaMonitoring"))
-    assert {a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]} == alarm_ids
+    assert {
+        a["AlarmName"]["Ref"] for a in config["AutoRollbackConfiguration"]["Alarms"]
+    } == alarm_ids
 
 
 def test_data_capture_writes_sampled_requests_and_responses(template):
@@ -114,10 +148,15 @@ def test_data_capture_writes_sampled_requests_and_responses(template):
 
 def test_vpc_and_customer_key(template):
     [model] = by_prefix(template, "AWS::SageMaker::Model", "Llama").values()
-    assert len(model["VpcConfig"]["Subnets"]) == 2 and len(model["VpcConfig"]["SecurityGroupIds"]) == 1
+    assert (
+        len(model["VpcConfig"]["Subnets"]) == 2 and len(model["VpcConfig"]["SecurityGroupIds"]) == 1
+    )
     assert "EnableNetworkIsolation" not in model
-    eni = [s for s in policy_statements(template, "LlamaExecutionRole")
-           if "ec2:CreateNetworkInterface" in s["Action"]]
+    eni = [
+        s
+        for s in policy_statements(template, "LlamaExecutionRole")
+        if "ec2:CreateNetworkInterface" in s["Action"]
+    ]
     assert eni and eni[0]["Resource"] == "*"
     [bucket] = [b for k, b in by_prefix(template, "AWS::S3::Bucket", "LlamaWeightsBucket").items()]
     encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -138,36 +177,54 @@ def test_reference_stacks_have_alarms_and_a_dashboard_by_default(templates):
 def test_option_problems_are_reported_together():
     stack = Stack(App(), "Bad")
     with pytest.raises(SpecError) as error:
-        llama(stack, autoscaling=AutoScaling(min_instances=0, max_instances=0, metric="cpu"),
-              rollout=BlueGreenRollout(traffic="BIG_BANG", wait_s=7200),
-              observability=Observability(enabled=False, gpu_memory_percent=120),
-              data_capture=DataCapture("gs://elsewhere", sampling_percent=0,
-                                       capture_requests=False, capture_responses=False),
-              enable_network_isolation=True)
+        llama(
+            stack,
+            autoscaling=AutoScaling(min_instances=0, max_instances=0, metric="cpu"),
+            rollout=BlueGreenRollout(traffic="BIG_BANG", wait_s=7200),
+            observability=Observability(enabled=False, gpu_memory_percent=120),
+            data_capture=DataCapture(
+                "gs://elsewhere",
+                sampling_percent=0,
+                capture_requests=False,
+                capture_responses=False,
+            ),
+            enable_network_isolation=True,
+        )
     text = str(error.value)
-    for expected in ("autoscaling.min_instances=0: must be at least 1 (a real-time single-model "
-                     "endpoint cannot scale to zero); fix: pass min_instances=1, or host the "
-                     "model on LmiInferenceEndpoint",
-                     "autoscaling.max_instances=0", "autoscaling.metric=cpu",
-                     "rollout.traffic=BIG_BANG", "rollout.wait_s=7200",
-                     "observability.gpu_memory_percent=120",
-                     "data_capture.destination=gs://elsewhere", "data_capture.sampling_percent=0",
-                     "captures neither requests nor responses",
-                     "rollout=BIG_BANG: rolls back on the endpoint's alarms, and observability is disabled",
-                     "enable_network_isolation=True: would cut the container off from S3"):
+    for expected in (
+        "autoscaling.min_instances=0: must be at least 1 (a real-time single-model "
+        "endpoint cannot scale to zero); fix: pass min_instances=1, or host the "
+        "model on LmiInferenceEndpoint",
+        "autoscaling.max_instances=0",
+        "autoscaling.metric=cpu",
+        "rollout.traffic=BIG_BANG",
+        "rollout.wait_s=7200",
+        "observability.gpu_memory_percent=120",
+        "data_capture.destination=gs://elsewhere",
+        "data_capture.sampling_percent=0",
+        "captures neither requests nor responses",
+        "rollout=BIG_BANG: rolls back on the endpoint's alarms, and observability is disabled",
+        "enable_network_isolation=True: would cut the container off from S3",
+    ):
         assert expected in text, expected
 
 
 def test_async_endpoints_do_not_scale_on_concurrency():
     stack = Stack(App(), "Bad")
     with pytest.raises(SpecError, match="does not apply to async endpoints"):
-        llama(stack, autoscaling=AutoScaling(metric="concurrency"),
-              async_inference=AsyncInference("s3://out/x/"))
+        llama(
+            stack,
+            autoscaling=AutoScaling(metric="concurrency"),
+            async_inference=AsyncInference("s3://out/x/"),
+        )
 
 
 def latency_threshold(template, prefix=""):
-    alarms = [a["Properties"] for k, a in resources_of(template, "AWS::CloudWatch::Alarm").items()
-              if k.startswith(prefix) and a["Properties"]["MetricName"] == "ModelLatency"]
+    alarms = [
+        a["Properties"]
+        for k, a in resources_of(template, "AWS::CloudWatch::Alarm").items()
+        if k.startswith(prefix) and a["Properties"]["MetricName"] == "ModelLatency"
+    ]
     assert len(alarms) == 1
     return alarms[0]["Threshold"]
 
@@ -183,11 +240,17 @@ def test_latency_alarms_sit_below_what_sagemaker_allows(templates, template):
 
 def test_a_latency_alarm_that_can_never_fire_is_refused():
     stack = Stack(App(), "Bad")
-    with pytest.raises(SpecError, match="observability.latency_p90_ms=60000: can never fire: "
-                                        "SageMaker ends a real-time request after 60 s"):
+    with pytest.raises(
+        SpecError,
+        match="observability.latency_p90_ms=60000: can never fire: "
+        "SageMaker ends a real-time request after 60 s",
+    ):
         llama(stack, observability=Observability(latency_p90_ms=60_000))
-    llama(Stack(App(), "Async"), observability=Observability(latency_p90_ms=600_000),
-          async_inference=AsyncInference("s3://out/x/"))  # async requests may take longer
+    llama(
+        Stack(App(), "Async"),
+        observability=Observability(latency_p90_ms=600_000),
+        async_inference=AsyncInference("s3://out/x/"),
+    )  # async requests may take longer
 
 
 def test_a_vpc_without_an_s3_route_is_warned_about():
@@ -195,16 +258,31 @@ def test_a_vpc_without_an_s3_route_is_warned_about():
     from aws_cdk.assertions import Annotations, Match
 
     stack = Stack(App(), "Isolated")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
     llama(stack, vpc=vpc)
     warning = Match.string_like_regexp("no S3 gateway endpoint found in this app")
     assert Annotations.from_stack(stack).find_warning("*", warning)
     routed = Stack(App(), "Routed")
-    routed_vpc = ec2.Vpc(routed, "Vpc", max_azs=2, nat_gateways=0, gateway_endpoints={
-        "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
-        subnet_configuration=[ec2.SubnetConfiguration(
-            name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    routed_vpc = ec2.Vpc(
+        routed,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        gateway_endpoints={
+            "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
+        },
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
     llama(routed, vpc=routed_vpc)
     assert not Annotations.from_stack(routed).find_warning("*", warning)
 
@@ -216,21 +294,24 @@ def rollout_problems(instance_count=2, **options):
 def test_rollout_limits_are_sagemakers():
     assert rollout_problems(traffic="CANARY", step_percent=60) == [
         "rollout.step_percent=60: is the canary, which SageMaker allows up to 50% of the "
-        "instances; fix: pass e.g. 10"]
+        "instances; fix: pass e.g. 10"
+    ]
     assert "from 10% to 50%" in rollout_problems(traffic="LINEAR", step_percent=5)[0]
     assert "from 10% to 50%" in rollout_problems(traffic="LINEAR", step_percent=75)[0]
-    assert "is outside SageMaker's 600..28800 seconds" in rollout_problems(
-        max_execution_s=30000)[0]
+    assert "is outside SageMaker's 600..28800 seconds" in rollout_problems(max_execution_s=30000)[0]
     assert rollout_problems(max_execution_s=20000) == []
 
 
 def test_the_time_a_rollout_may_take_holds_its_waits():
     # 4 linear steps of 25% x 600 s + 600 s termination = 3000 s, more than 2400 s allowed
-    [problem] = rollout_problems(traffic="LINEAR", step_percent=25, wait_s=600,
-                                 termination_wait_s=600, max_execution_s=2400)
-    assert problem == ("rollout.max_execution_s=2400: is not longer than the waits it must hold: "
-                       "4 step(s) x wait_s 600 + termination_wait_s 600 = 3000 s, before any "
-                       "instance is even started; fix: pass more than 3000, e.g. 4800")
+    [problem] = rollout_problems(
+        traffic="LINEAR", step_percent=25, wait_s=600, termination_wait_s=600, max_execution_s=2400
+    )
+    assert problem == (
+        "rollout.max_execution_s=2400: is not longer than the waits it must hold: "
+        "4 step(s) x wait_s 600 + termination_wait_s 600 = 3000 s, before any "
+        "instance is even started; fix: pass more than 3000, e.g. 4800"
+    )
 
 
 def test_a_canary_of_one_instance_is_the_whole_fleet():
@@ -255,17 +336,26 @@ def test_rollback_can_read_its_alarms_and_autoscaled_capacity_survives_updates(t
 def test_an_instance_type_change_under_autoscaling_is_stopped_first(template):
     [guard] = by_prefix(template, "Custom::LmiScalingGuard", "LlamaScalingGuard").values()
     assert guard["InstanceType"] == "ml.g5.12xlarge"
-    [endpoint] = [r for k, r in resources_of(template, "AWS::SageMaker::Endpoint").items()
-                  if k.startswith("LlamaEndpoint")]
-    guard_id = next(k for k in resources_of(template, "Custom::LmiScalingGuard")
-                    if k.startswith("LlamaScalingGuard"))
+    [endpoint] = [
+        r
+        for k, r in resources_of(template, "AWS::SageMaker::Endpoint").items()
+        if k.startswith("LlamaEndpoint")
+    ]
+    guard_id = next(
+        k
+        for k in resources_of(template, "Custom::LmiScalingGuard")
+        if k.startswith("LlamaScalingGuard")
+    )
     assert guard_id in endpoint["DependsOn"]  # checked before SageMaker sees the update
 
 
 def test_a_bake_shorter_than_the_alarms_window_is_refused():
     stack = Stack(App(), "Short")
-    with pytest.raises(SpecError, match=r"rollout.wait_s=600: is shorter than the 900 s the "
-                                        r"latency and GPU memory alarms need"):
+    with pytest.raises(
+        SpecError,
+        match=r"rollout.wait_s=600: is shorter than the 900 s the "
+        r"latency and GPU memory alarms need",
+    ):
         llama(stack, instance_count=2, rollout=BlueGreenRollout(wait_s=600))
 
 
@@ -273,19 +363,28 @@ def test_destroy_leaves_neither_a_stuck_group_nor_an_endless_log(template):
     endpoints = {k: r for k, r in resources_of(template, "AWS::SageMaker::Endpoint").items()}
     llama_id = next(k for k in endpoints if k.startswith("LlamaEndpoint"))
     # the group LmiEndpoint made is deleted only after SageMaker released its interfaces
-    [(release_id, release)] = [(k, r) for k, r in resources_of(
-        template, "Custom::LmiNetworkRelease").items() if k.startswith("LlamaNetworkRelease")]
+    [(release_id, release)] = [
+        (k, r)
+        for k, r in resources_of(template, "Custom::LmiNetworkRelease").items()
+        if k.startswith("LlamaNetworkRelease")
+    ]
     assert release["Properties"]["SecurityGroupId"]["Fn::GetAtt"][0].startswith(
-        "LlamaSecurityGroup")
+        "LlamaSecurityGroup"
+    )
     assert release_id in endpoints[llama_id]["DependsOn"]
     # SageMaker's own log group for each endpoint gets an expiry, and goes with the stack
-    retention = {r["Properties"]["LogGroupName"]: r for r in resources_of(
-        template, "Custom::LogRetention").values()}
+    retention = {
+        r["Properties"]["LogGroupName"]: r
+        for r in resources_of(template, "Custom::LogRetention").values()
+    }
     assert len(retention) == 2
     for name, resource in retention.items():
         assert name.startswith("/aws/sagemaker/Endpoints/Production-")
         assert resource["Properties"]["RetentionInDays"] == 30
         assert resource["Properties"]["RemovalPolicy"] == "destroy"
-    retention_id = next(k for k, r in resources_of(template, "Custom::LogRetention").items()
-                        if k.startswith("Llama"))
+    retention_id = next(
+        k
+        for k, r in resources_of(template, "Custom::LogRetention").items()
+        if k.startswith("Llama")
+    )
     assert retention_id in endpoints[llama_id]["DependsOn"]

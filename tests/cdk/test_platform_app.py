@@ -26,22 +26,35 @@ def platform_stack(region=REGION, outdir=None):
 def platform(tmp_path_factory):
     app, stack = platform_stack(outdir=str(tmp_path_factory.mktemp("platform.out")))
     existing_bucket = s3.Bucket.from_bucket_name(stack, "TeamWeights", "team-model-weights")
-    existing_role = iam.Role.from_role_arn(stack, "TeamRole",
-                                           f"arn:aws:iam::{ACCOUNT}:role/team-sagemaker")
+    existing_role = iam.Role.from_role_arn(
+        stack, "TeamRole", f"arn:aws:iam::{ACCOUNT}:role/team-sagemaker"
+    )
     vllm = LmiEndpoint(
-        stack, "Mistral",
-        model=ModelSource.from_bucket(existing_bucket, "mistral/v0.3",
-                                      model_id="mistralai/Mistral-7B-Instruct-v0.3"),
-        instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
-        dtype="bf16", role=existing_role,
-        container_startup_health_check_timeout=Duration.minutes(20))
+        stack,
+        "Mistral",
+        model=ModelSource.from_bucket(
+            existing_bucket, "mistral/v0.3", model_id="mistralai/Mistral-7B-Instruct-v0.3"
+        ),
+        instance_type="ml.g5.12xlarge",
+        tensor_parallel_degree=4,
+        engine=Engine.VLLM,
+        dtype="bf16",
+        role=existing_role,
+        container_startup_health_check_timeout=Duration.minutes(20),
+    )
     accelerate = LmiEndpoint(
-        stack, "Opt",
+        stack,
+        "Opt",
         model=ModelSource.from_weights_bucket("facebook/opt-30b", model_id="facebook/opt-30b"),
-        instance_type="ml.p3.8xlarge", tensor_parallel_degree=4, engine=Engine.ACCELERATE,
-        dtype="fp16", model_code=ModelCode.from_directory(ROOT / "model_code"),
-        endpoint_name="team-opt", environment={"HF_HUB_OFFLINE": "1"},
-        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512))
+        instance_type="ml.p3.8xlarge",
+        tensor_parallel_degree=4,
+        engine=Engine.ACCELERATE,
+        dtype="fp16",
+        model_code=ModelCode.from_directory(ROOT / "model_code"),
+        endpoint_name="team-opt",
+        environment={"HF_HUB_OFFLINE": "1"},
+        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
+    )
     caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     accelerate.grant_invoke(caller)
     report, assembly = nag_report(app)
@@ -64,8 +77,9 @@ def nag_report(app):
 
 def model_env(template, logical_prefix):
     models = resources_of(template, "AWS::SageMaker::Model")
-    return next(m for k, m in models.items() if k.startswith(logical_prefix))[
-        "Properties"]["PrimaryContainer"]
+    return next(m for k, m in models.items() if k.startswith(logical_prefix))["Properties"][
+        "PrimaryContainer"
+    ]
 
 
 def test_known_region_gives_a_literal_image_and_no_mapping(platform):
@@ -73,7 +87,8 @@ def test_known_region_gives_a_literal_image_and_no_mapping(platform):
     assert "Mappings" not in template
     container = model_env(template, "Mistral")
     assert container["Image"] == (
-        "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.36.0-lmi27.0.0-cu130")
+        "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.36.0-lmi27.0.0-cu130"
+    )
 
 
 def test_engine_without_code_loads_weights_itself_once(platform):
@@ -89,8 +104,11 @@ def test_engine_without_code_loads_weights_itself_once(platform):
 
 def test_existing_role_is_used_and_granted(platform):
     template = platform["template"]
-    roles = [k for k in resources_of(template, "AWS::IAM::Role")
-             if "WeightsCheck" not in k and not k.startswith("LogRetention")]
+    roles = [
+        k
+        for k in resources_of(template, "AWS::IAM::Role")
+        if "WeightsCheck" not in k and not k.startswith("LogRetention")
+    ]
     # Only the Opt endpoint's own role and the caller: the team role is not recreated (the
     # others are the weights checks' and CDK's log retention function's).
     assert len(roles) == 2
@@ -116,14 +134,23 @@ def test_own_weights_bucket_is_locked_down_and_retained(platform):
     props = weights["Properties"]
     assert weights["DeletionPolicy"] == "Retain" and weights["UpdateReplacePolicy"] == "Retain"
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert (
+        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "AES256"
+    )
     assert "LoggingConfiguration" in props
-    assert {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-            "Id": "AbortIncompleteMultipartUploads", "Status": "Enabled"} in props[
-        "LifecycleConfiguration"]["Rules"]
+    assert {
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        "Id": "AbortIncompleteMultipartUploads",
+        "Status": "Enabled",
+    } in props["LifecycleConfiguration"]["Rules"]
     policies = as_text(resources_of(template, "AWS::S3::BucketPolicy"))
     assert '"aws:SecureTransport": "false"' in policies
 
@@ -141,35 +168,52 @@ def test_custom_code_engine_reads_bucket_and_prefix(platform):
 def test_named_endpoint_scopes_its_log_group(platform):
     statements = as_text(policy_statements(platform["template"]))
     assert "log-group:/aws/sagemaker/Endpoints/team-opt" in statements
-    endpoint = next(e for k, e in resources_of(platform["template"], "AWS::SageMaker::Endpoint")
-                    .items() if k.startswith("Opt"))
+    endpoint = next(
+        e
+        for k, e in resources_of(platform["template"], "AWS::SageMaker::Endpoint").items()
+        if k.startswith("Opt")
+    )
     assert endpoint["Properties"]["EndpointName"] == "team-opt"
 
 
 def test_grant_invoke_is_limited_to_the_endpoint(platform):
     template = platform["template"]
-    caller_policy = next(p for k, p in resources_of(template, "AWS::IAM::Policy").items()
-                         if k.startswith("CallerDefaultPolicy"))
-    statement, = caller_policy["Properties"]["PolicyDocument"]["Statement"]
+    caller_policy = next(
+        p
+        for k, p in resources_of(template, "AWS::IAM::Policy").items()
+        if k.startswith("CallerDefaultPolicy")
+    )
+    (statement,) = caller_policy["Properties"]["PolicyDocument"]["Statement"]
     # model.py on DJL's Python engine cannot stream: no InvokeEndpointWithResponseStream
     assert statement["Action"] == "sagemaker:InvokeEndpoint"
-    assert statement["Resource"] == {"Ref": next(k for k in resources_of(
-        template, "AWS::SageMaker::Endpoint") if k.startswith("Opt"))}
+    assert statement["Resource"] == {
+        "Ref": next(
+            k for k in resources_of(template, "AWS::SageMaker::Endpoint") if k.startswith("Opt")
+        )
+    }
 
 
 def test_platform_app_is_nag_clean(platform):
     report = platform["nag"]
     assert report["violations"] == [], [
         (v["ruleName"], [c["constructPath"] for c in v["violatingConstructs"]])
-        for v in report["violations"]]
+        for v in report["violations"]
+    ]
 
 
 def test_invalid_props_name_the_construct():
     _, stack = platform_stack()
     with pytest.raises(SpecError) as caught:
-        LmiEndpoint(stack, "Bad", model=ModelSource.from_s3_uri("s3://team-weights/p/", model_id="facebook/opt-30b"),
-                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=3, engine=Engine.DEEPSPEED,
-                    dtype="fp16", model_code=ModelCode.from_directory(ROOT / "model_code"))
+        LmiEndpoint(
+            stack,
+            "Bad",
+            model=ModelSource.from_s3_uri("s3://team-weights/p/", model_id="facebook/opt-30b"),
+            instance_type="ml.g5.24xlarge",
+            tensor_parallel_degree=3,
+            engine=Engine.DEEPSPEED,
+            dtype="fp16",
+            model_code=ModelCode.from_directory(ROOT / "model_code"),
+        )
     assert str(caught.value).startswith("invalid Platform/Bad spec")
     assert "tensor_parallel_degree=3" in str(caught.value)
 
@@ -177,34 +221,58 @@ def test_invalid_props_name_the_construct():
 def test_region_without_container_is_refused_when_known():
     _, stack = platform_stack(region="xx-mars-1")
     with pytest.raises(SpecError, match="region=xx-mars-1: has no known LMI container"):
-        LmiEndpoint(stack, "Mars", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-                    instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
-                    dtype="fp16", num_parameters=7e9)
+        LmiEndpoint(
+            stack,
+            "Mars",
+            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+            instance_type="ml.g5.12xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.VLLM,
+            dtype="fp16",
+            num_parameters=7e9,
+        )
 
 
 def test_managed_environment_cannot_be_overridden():
     _, stack = platform_stack()
-    with pytest.raises(SpecError, match="environment.TENSOR_PARALLEL_DEGREE=2: is set by "
-                                        "LmiEndpoint from its props"):
-        LmiEndpoint(stack, "Clash", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-                    instance_type="ml.g5.12xlarge", tensor_parallel_degree=4, engine=Engine.VLLM,
-                    dtype="fp16", environment={"TENSOR_PARALLEL_DEGREE": "2"})
+    with pytest.raises(
+        SpecError,
+        match="environment.TENSOR_PARALLEL_DEGREE=2: is set by LmiEndpoint from its props",
+    ):
+        LmiEndpoint(
+            stack,
+            "Clash",
+            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+            instance_type="ml.g5.12xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.VLLM,
+            dtype="fp16",
+            environment={"TENSOR_PARALLEL_DEGREE": "2"},
+        )
 
 
 def test_option_variables_the_image_ignores_are_refused():
     _, stack = platform_stack()
     with pytest.raises(SpecError) as error:
-        LmiEndpoint(stack, "Ignored", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
-                    engine=Engine.DEEPSPEED, dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
-                    model_code=ModelCode.from_directory(ROOT / "model_code"),
-                    environment={"OPTION_ROLLING_BATCH": "auto", "OPTION_WEIGHTS_DIR": "/x"})
+        LmiEndpoint(
+            stack,
+            "Ignored",
+            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+            instance_type="ml.g5.24xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.DEEPSPEED,
+            dtype="fp16",
+            image="0.20.0-deepspeed0.7.5-cu116",
+            model_code=ModelCode.from_directory(ROOT / "model_code"),
+            environment={"OPTION_ROLLING_BATCH": "auto", "OPTION_WEIGHTS_DIR": "/x"},
+        )
     assert [str(v) for v in error.value.violations] == [
         "environment.OPTION_ROLLING_BATCH=auto: is set by LmiEndpoint from its props; fix: pass "
         "tensor_parallel_degree, engine, dtype, request_limits and model instead",
         "environment.OPTION_WEIGHTS_DIR=/x: is ignored by DJL Serving 0.20.0, which maps OPTION_* "
         "variables only from 0.24.0; fix: write option.weights_dir into model_code's "
-        "serving.properties"]
+        "serving.properties",
+    ]
 
 
 def test_a_serving_properties_line_that_disagrees_with_the_props_is_refused(tmp_path):
@@ -215,12 +283,21 @@ def test_a_serving_properties_line_that_disagrees_with_the_props_is_refused(tmp_
     with (code / "serving.properties").open("a") as handle:
         handle.write("option.tensor_parallel_degree=2\n")
     _, stack = platform_stack()
-    with pytest.raises(SpecError, match="option.tensor_parallel_degree=2: disagrees with "
-                                        "option.tensor_parallel_degree=4"):
-        LmiEndpoint(stack, "Disagrees", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
-                    engine=Engine.DEEPSPEED, dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
-                    model_code=ModelCode.from_directory(code))
+    with pytest.raises(
+        SpecError,
+        match="option.tensor_parallel_degree=2: disagrees with option.tensor_parallel_degree=4",
+    ):
+        LmiEndpoint(
+            stack,
+            "Disagrees",
+            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+            instance_type="ml.g5.24xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.DEEPSPEED,
+            dtype="fp16",
+            image="0.20.0-deepspeed0.7.5-cu116",
+            model_code=ModelCode.from_directory(code),
+        )
 
 
 def test_bad_weights_uri_and_model_code_dir(tmp_path):
@@ -237,15 +314,24 @@ def test_pre_staged_weights_are_checked_before_the_model_exists(platform):
     mistral_check = next(k for k in checks if k.startswith("Mistral"))
     assert checks[mistral_check]["Properties"]["Bucket"] == "team-model-weights"
     assert checks[mistral_check]["Properties"]["Prefix"] == "mistral/v0.3/"
-    model = next(r for k, r in resources_of(template, "AWS::SageMaker::Model").items()
-                 if k.startswith("Mistral"))
+    model = next(
+        r
+        for k, r in resources_of(template, "AWS::SageMaker::Model").items()
+        if k.startswith("Mistral")
+    )
     assert mistral_check in model["DependsOn"]
-    listing = [s for s in policy_statements(template, "MistralWeightsCheckCheckRole")
-               if s["Action"] == "s3:ListBucket"]
+    listing = [
+        s
+        for s in policy_statements(template, "MistralWeightsCheckCheckRole")
+        if s["Action"] == "s3:ListBucket"
+    ]
     assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["mistral/v0.3/*"]}}
     # the check may list, nothing else in S3
-    assert not [s for s in policy_statements(template, "MistralWeightsCheckCheckRole")
-                if "s3:GetObject" in as_text(s["Action"])]
+    assert not [
+        s
+        for s in policy_statements(template, "MistralWeightsCheckCheckRole")
+        if "s3:GetObject" in as_text(s["Action"])
+    ]
 
 
 def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
@@ -257,10 +343,17 @@ def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
 
     def asset_url(code_dir):
         _, stack = platform_stack()
-        LmiEndpoint(stack, "Code", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-                    instance_type="ml.g5.24xlarge", tensor_parallel_degree=4,
-                    engine=Engine.DEEPSPEED, dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
-                    model_code=ModelCode.from_directory(code_dir))
+        LmiEndpoint(
+            stack,
+            "Code",
+            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+            instance_type="ml.g5.24xlarge",
+            tensor_parallel_degree=4,
+            engine=Engine.DEEPSPEED,
+            dtype="fp16",
+            image="0.20.0-deepspeed0.7.5-cu116",
+            model_code=ModelCode.from_directory(code_dir),
+        )
         [model] = Template.from_stack(stack).find_resources("AWS::SageMaker::Model").values()
         return json.dumps(model["Properties"]["PrimaryContainer"]["ModelDataUrl"])
 
@@ -269,8 +362,9 @@ def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
     before = asset_url(code)
     (code / "model.py").chmod(0o755)
     real_gzip = gzip.GzipFile
-    monkeypatch.setattr(gzip, "GzipFile", lambda *a, **k: real_gzip(*a, **{**k,
-                                                                        "compresslevel": 1}))
+    monkeypatch.setattr(
+        gzip, "GzipFile", lambda *a, **k: real_gzip(*a, **{**k, "compresslevel": 1})
+    )
     assert asset_url(code) == before
     (code / "model.py").write_text((code / "model.py").read_text() + "\n# changed\n")
     assert asset_url(code) != before
@@ -279,9 +373,16 @@ def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
 def test_the_code_bundle_is_staged_in_the_apps_own_output(tmp_path):
     outdir = tmp_path / "cdk.out"
     app, stack = platform_stack(outdir=str(outdir))
-    LmiEndpoint(stack, "Code", model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-                instance_type="ml.g5.24xlarge", tensor_parallel_degree=4, engine=Engine.DEEPSPEED,
-                dtype="fp16", image="0.20.0-deepspeed0.7.5-cu116",
-                model_code=ModelCode.from_directory(ROOT / "model_code"))
+    LmiEndpoint(
+        stack,
+        "Code",
+        model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+        instance_type="ml.g5.24xlarge",
+        tensor_parallel_degree=4,
+        engine=Engine.DEEPSPEED,
+        dtype="fp16",
+        image="0.20.0-deepspeed0.7.5-cu116",
+        model_code=ModelCode.from_directory(ROOT / "model_code"),
+    )
     [staged] = list((outdir / "lmi-model-code").glob("*/model.tar.gz"))
     assert staged.is_file()

@@ -73,7 +73,9 @@ def test_image_from_region_mapping(templates, stack):
 
 @pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
 def test_model_data_is_the_code_asset(templates, stack):
-    url = as_text(only(templates[stack], "AWS::SageMaker::Model")["PrimaryContainer"]["ModelDataUrl"])
+    url = as_text(
+        only(templates[stack], "AWS::SageMaker::Model")["PrimaryContainer"]["ModelDataUrl"]
+    )
     assert "cdk-hnb659fds-assets" in url and url.endswith('.gz"}')
 
 
@@ -83,16 +85,29 @@ def test_least_privilege_role(templates, stack):
     role = resources_of(template, "AWS::IAM::Role")["EndpointExecutionRole626EC5D8"]["Properties"]
     assert "ManagedPolicyArns" not in role  # no AmazonSageMakerFullAccess
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "sagemaker.amazonaws.com"}
+        "Service": "sagemaker.amazonaws.com"
+    }
     statements = policy_statements(template, EXECUTION_ROLE)
-    star = sorted(action for s in statements if s["Resource"] == "*"
-                  for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    star = sorted(
+        action
+        for s in statements
+        if s["Resource"] == "*"
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
     assert star == ["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"]
     metric = next(s for s in statements if s["Action"] == "cloudwatch:PutMetricData")
-    assert metric["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints*"}}
-    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert metric["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints*"}
+    }
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     assert not [a for a in actions if a.endswith("*")]
-    assert not [a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")]
+    assert not [
+        a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")
+    ]
 
 
 @pytest.mark.parametrize("stack", ["BloomStack", "OptStack"])
@@ -102,12 +117,22 @@ def test_s3_reads_scoped_to_the_commit_prefix_and_code_object(templates, stack):
     resources = [as_text(r) for r in get["Resource"]]
     prefix = {"Fn::GetAtt": ["EndpointHubWeightsCopyAAFD5757", "KeyPrefix"]}
     bucket = {"Fn::ImportValue": "LmiWeights-WeightsBucketName"}  # the long-lived weights stack
-    assert as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", bucket, "/",
-                                      prefix, "*"]]}) in resources
+    assert (
+        as_text(
+            {
+                "Fn::Join": [
+                    "",
+                    ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", bucket, "/", prefix, "*"],
+                ]
+            }
+        )
+        in resources
+    )
     assert any(".gz" in r and "*" not in r for r in resources)  # exactly the code object
     listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": [
-        {"Fn::Join": ["", [prefix, "*"]]}]}}
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": [{"Fn::Join": ["", [prefix, "*"]]}]}
+    }
 
 
 def test_ecr_pull_limited_to_djl_inference(templates):
@@ -128,8 +153,11 @@ def test_outputs_and_endpoint(templates, stack):
 
 def test_model_waits_for_the_role_policy(templates):
     model = next(iter(resources_of(templates["BloomStack"], "AWS::SageMaker::Model").values()))
-    policy_id = next(p for p in resources_of(templates["BloomStack"], "AWS::IAM::Policy")
-                     if p.startswith(EXECUTION_ROLE))
+    policy_id = next(
+        p
+        for p in resources_of(templates["BloomStack"], "AWS::IAM::Policy")
+        if p.startswith(EXECUTION_ROLE)
+    )
     assert policy_id in model["DependsOn"]
 
 
@@ -137,8 +165,9 @@ def test_the_weights_live_in_a_long_lived_stack_of_their_own(reference_assembly,
     weights = reference_assembly.get_stack_by_name("LmiWeights")
     buckets = resources_of(weights.template, "AWS::S3::Bucket")
     assert len(buckets) == 2  # the weights and their access logs, both retained
-    assert all(b["DeletionPolicy"] == "Retain" == b["UpdateReplacePolicy"]
-               for b in buckets.values())
+    assert all(
+        b["DeletionPolicy"] == "Retain" == b["UpdateReplacePolicy"] for b in buckets.values()
+    )
     [output] = weights.template["Outputs"].values()
     assert output["Export"] == {"Name": "LmiWeights-WeightsBucketName"}
     for name in ("BloomStack", "OptStack"):

@@ -33,9 +33,17 @@ def serve(weights_dir, **properties):
 
     for key in ("MODEL_S3_BUCKET", "MODEL_S3_PREFIX"):
         os.environ.pop(key, None)
-    endpoint = LocalEndpoint(MODEL_CODE, {"backend": "cpu", "tensor_parallel_degree": "1",
-                                          "weights_dir": str(weights_dir), **LIMITS,
-                                          **properties}, port=0).start()
+    endpoint = LocalEndpoint(
+        MODEL_CODE,
+        {
+            "backend": "cpu",
+            "tensor_parallel_degree": "1",
+            "weights_dir": str(weights_dir),
+            **LIMITS,
+            **properties,
+        },
+        port=0,
+    ).start()
     assert endpoint.wait_until_ready(120) == "ready", endpoint.error
     return endpoint
 
@@ -49,9 +57,12 @@ def endpoint(request, tiny_models):
 
 def call(endpoint, body, method="POST", path="/invocations"):
     """(status, parsed JSON) of one HTTP request."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(endpoint.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    data = (
+        body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
+    )
+    request = urllib.request.Request(
+        endpoint.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())

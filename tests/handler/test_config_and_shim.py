@@ -14,19 +14,34 @@ from lmi_handler.loading import deepspeed_arguments, deepspeed_checkpoint
 
 # What DJL hands the handler from BloomStack's rendered serving.properties, and the environment
 # LmiEndpoint sets beside it.
-BLOOM_PROPERTIES = {"engine": "DeepSpeed", "backend": "deepspeed", "tensor_parallel_degree": "8",
-                    "dtype": "int8", "model_loading_timeout": "2400", "max_input_tokens": "2048",
-                    "max_new_tokens_limit": "320", "max_total_tokens": "2368",
-                    "max_batch_size": "4", "entryPoint": "model.py"}
-LMI_ENDPOINT_ENV = {"TENSOR_PARALLEL_DEGREE": "8", "MODEL_S3_BUCKET": "weights",
-                    "MODEL_S3_PREFIX": "hub/microsoft/bloom-deepspeed-inference-int8/abc/"}
+BLOOM_PROPERTIES = {
+    "engine": "DeepSpeed",
+    "backend": "deepspeed",
+    "tensor_parallel_degree": "8",
+    "dtype": "int8",
+    "model_loading_timeout": "2400",
+    "max_input_tokens": "2048",
+    "max_new_tokens_limit": "320",
+    "max_total_tokens": "2368",
+    "max_batch_size": "4",
+    "entryPoint": "model.py",
+}
+LMI_ENDPOINT_ENV = {
+    "TENSOR_PARALLEL_DEGREE": "8",
+    "MODEL_S3_BUCKET": "weights",
+    "MODEL_S3_PREFIX": "hub/microsoft/bloom-deepspeed-inference-int8/abc/",
+}
 
 
 def test_the_rendered_properties_configure_deepspeed():
     config = HandlerConfig.from_properties(BLOOM_PROPERTIES, env=LMI_ENDPOINT_ENV)
     assert (config.backend, config.dtype, config.tensor_parallel_degree) == ("deepspeed", "int8", 8)
-    assert (config.max_input_tokens, config.max_new_tokens_limit, config.max_total_tokens,
-            config.max_batch_size) == (2048, 320, 2368, 4)
+    assert (
+        config.max_input_tokens,
+        config.max_new_tokens_limit,
+        config.max_total_tokens,
+        config.max_batch_size,
+    ) == (2048, 320, 2368, 4)
     assert config.weights_bucket == "weights" and config.weights_dir == "/tmp/lmi-weights"
     assert config.weights_prefix.endswith("/abc/")
     assert config.download_wait_s == 2400  # other ranks wait as long as DJL waits for the load
@@ -45,20 +60,35 @@ def test_python_engine_means_accelerate_and_backend_is_explicit():
     properties = {**BLOOM_PROPERTIES, "engine": "Python", "dtype": "bf16"}
     del properties["backend"]
     assert HandlerConfig.from_properties(properties, env=LMI_ENDPOINT_ENV).backend == "accelerate"
-    assert HandlerConfig.from_properties({**properties, "backend": "cpu",
-                                          "tensor_parallel_degree": "1"},
-                                         env=LMI_ENDPOINT_ENV).backend == "cpu"
+    assert (
+        HandlerConfig.from_properties(
+            {**properties, "backend": "cpu", "tensor_parallel_degree": "1"}, env=LMI_ENDPOINT_ENV
+        ).backend
+        == "cpu"
+    )
 
 
 def test_every_bad_property_is_reported_together():
     with pytest.raises(ConfigError) as error:
-        HandlerConfig.from_properties({"backend": "tpu", "dtype": "fp8", "max_batch_size": "many",
-                                       "max_new_tokens_limit": "0", "min_free_gib": "lots"},
-                                      env={})
+        HandlerConfig.from_properties(
+            {
+                "backend": "tpu",
+                "dtype": "fp8",
+                "max_batch_size": "many",
+                "max_new_tokens_limit": "0",
+                "min_free_gib": "lots",
+            },
+            env={},
+        )
     message = str(error.value)
-    for expected in ("option.backend='tpu'", "option.dtype='fp8'", "option.max_batch_size='many'",
-                     "option.max_new_tokens_limit=0 must be at least 1",
-                     "option.min_free_gib='lots' is not a number", "no weights"):
+    for expected in (
+        "option.backend='tpu'",
+        "option.dtype='fp8'",
+        "option.max_batch_size='many'",
+        "option.max_new_tokens_limit=0 must be at least 1",
+        "option.min_free_gib='lots' is not a number",
+        "no weights",
+    ):
         assert expected in message
 
 
@@ -71,8 +101,12 @@ def test_deepspeed_arguments_follow_the_reference(tmp_path):
     config = HandlerConfig.from_properties(BLOOM_PROPERTIES, env=LMI_ENDPOINT_ENV)
     assert deepspeed_checkpoint(str(tmp_path)) is None
     plain = deepspeed_arguments(config, None)
-    assert plain == {"mp_size": 8, "dtype": torch.int8, "replace_with_kernel_inject": True,
-                     "max_tokens": 2368}
+    assert plain == {
+        "mp_size": 8,
+        "dtype": torch.int8,
+        "replace_with_kernel_inject": True,
+        "max_tokens": 2368,
+    }
     (tmp_path / "ds_inference_config.json").write_text(json.dumps({"type": "BLOOM"}))
     sharded = deepspeed_arguments(config, deepspeed_checkpoint(str(tmp_path)))
     assert sharded["checkpoint"] == str(tmp_path / "ds_inference_config.json")
@@ -82,10 +116,16 @@ def test_deepspeed_arguments_follow_the_reference(tmp_path):
 def test_djl_stand_in_follows_the_documented_api():
     request = Input({"Content-Type": "application/json"}, b'{"inputs": "hi"}')
     assert not request.is_empty() and Input({"tensor_parallel_degree": "1"}).is_empty()
-    assert request.get_as_json() == {"inputs": "hi"} and request.get_as_string() == '{"inputs": "hi"}'
+    assert (
+        request.get_as_json() == {"inputs": "hi"} and request.get_as_string() == '{"inputs": "hi"}'
+    )
     assert request.get_property("Content-Type") == "application/json"
     output = Output().set_code(201).set_message("Created").add_property("k", "v").add("a")
     assert (output.code, output.message, output.properties, output.body()) == (
-        201, "Created", {"k": "v"}, b"a")
+        201,
+        "Created",
+        {"k": "v"},
+        b"a",
+    )
     failed = Output().error("boom")
     assert failed.code == 424 and json.loads(failed.body()) == {"code": 424, "error": "boom"}

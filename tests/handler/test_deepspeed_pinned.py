@@ -24,10 +24,18 @@ def tiny_bloom(tmp_path_factory):
 
 
 def bloom_config(**properties):
-    return HandlerConfig.from_properties({
-        "backend": "deepspeed", "dtype": "int8", "tensor_parallel_degree": "8",
-        "weights_dir": "/w", "max_input_tokens": "2048", "max_new_tokens_limit": "320",
-        **properties}, env={})
+    return HandlerConfig.from_properties(
+        {
+            "backend": "deepspeed",
+            "dtype": "int8",
+            "tensor_parallel_degree": "8",
+            "weights_dir": "/w",
+            "max_input_tokens": "2048",
+            "max_new_tokens_limit": "320",
+            **properties,
+        },
+        env={},
+    )
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -49,7 +57,11 @@ def test_the_old_int8_meta_construction_fails_in_that_deepspeed(version, tiny_bl
 
 def test_build_dtype_keeps_the_floating_types():
     assert [build_dtype(d) for d in ("int8", "fp16", "bf16", "fp32")] == [
-        "fp16", "fp16", "bf16", "fp32"]
+        "fp16",
+        "fp16",
+        "bf16",
+        "fp32",
+    ]
 
 
 def test_max_tokens_goes_only_to_a_deepspeed_that_takes_it():
@@ -67,5 +79,9 @@ def test_newer_deepspeed_takes_it_through_kwargs():
     def init_inference(model, config=None, **kwargs):  # DeepSpeed >= 0.8's signature
         return kwargs
 
-    assert deepspeed_arguments(bloom_config(max_total_tokens="2000"), None,
-                               init_inference)["max_tokens"] == 2000
+    assert (
+        deepspeed_arguments(bloom_config(max_total_tokens="2000"), None, init_inference)[
+            "max_tokens"
+        ]
+        == 2000
+    )

@@ -21,9 +21,21 @@ class _Url:
 
 def test_lmi_local_demo_serves_the_request_path(tmp_path):
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "lmi_constructs.cli", "local",
-                                "--model-code", str(MODEL_CODE), "--demo", "--port", str(port)],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lmi_constructs.cli",
+            "local",
+            "--model-code",
+            str(MODEL_CODE),
+            "--demo",
+            "--port",
+            str(port),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     endpoint = _Url(f"http://127.0.0.1:{port}")
     try:
         deadline = time.time() + 120
@@ -34,8 +46,9 @@ def test_lmi_local_demo_serves_the_request_path(tmp_path):
             except urllib.error.URLError:
                 pass
             time.sleep(0.3)
-        status, body = call(endpoint, {"inputs": "Hello", "parameters": {"max_new_tokens": 5,
-                                                                          "details": True}})
+        status, body = call(
+            endpoint, {"inputs": "Hello", "parameters": {"max_new_tokens": 5, "details": True}}
+        )
         assert status == 200 and body[0]["details"]["generated_tokens"] <= 5
     finally:
         process.terminate()
@@ -45,7 +58,19 @@ def test_lmi_local_demo_serves_the_request_path(tmp_path):
 def test_bad_arguments_exit_2(tmp_path, capsys):
     assert main(["local", "--model-code", str(tmp_path), "--demo"]) == 2
     assert "no model.py there" in capsys.readouterr().err
-    assert main(["local", "--model-code", str(MODEL_CODE), "--weights", str(tmp_path / "x"),
-                 "--property", "oops"]) == 2
+    assert (
+        main(
+            [
+                "local",
+                "--model-code",
+                str(MODEL_CODE),
+                "--weights",
+                str(tmp_path / "x"),
+                "--property",
+                "oops",
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert "not a directory or s3:// URI" in error and "'oops' is not KEY=VALUE" in error

@@ -42,10 +42,26 @@ def test_greedy_decoding_is_deterministic_and_batching_matches_single_requests(e
 
 
 def test_sampling_with_a_seed_repeats(endpoint):
-    first = generate(endpoint, "Hello", max_new_tokens=10, do_sample=True, temperature=0.9,
-                     top_p=0.95, top_k=20, seed=7)
-    assert first == generate(endpoint, "Hello", max_new_tokens=10, do_sample=True,
-                             temperature=0.9, top_p=0.95, top_k=20, seed=7)
+    first = generate(
+        endpoint,
+        "Hello",
+        max_new_tokens=10,
+        do_sample=True,
+        temperature=0.9,
+        top_p=0.95,
+        top_k=20,
+        seed=7,
+    )
+    assert first == generate(
+        endpoint,
+        "Hello",
+        max_new_tokens=10,
+        do_sample=True,
+        temperature=0.9,
+        top_p=0.95,
+        top_k=20,
+        seed=7,
+    )
 
 
 def test_full_text_and_stop_sequences(endpoint):
@@ -55,39 +71,51 @@ def test_full_text_and_stop_sequences(endpoint):
     if len(plain["generated_text"]) > 2:
         stop = plain["generated_text"][1:3]
         [stopped] = generate(endpoint, "Hello", max_new_tokens=10, stop=[stop], details=True)
-        assert stopped["generated_text"] == plain["generated_text"][:plain["generated_text"].find(stop)]
+        assert (
+            stopped["generated_text"]
+            == plain["generated_text"][: plain["generated_text"].find(stop)]
+        )
         assert stopped["details"]["finish_reason"] == "stop_sequence"
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"{not json", "not valid JSON"),
-    ([1, 2], "must be a JSON object"),
-    ({"input": "x"}, "unknown field(s) ['input']"),
-    ({"parameters": {}}, '"inputs" is missing or empty'),
-    ({"inputs": []}, '"inputs" is missing or empty'),
-    ({"inputs": 3}, '"inputs" must be a string or a list of strings'),
-    ({"inputs": ["ok", ""]}, "holds an empty string"),
-    ({"inputs": "x", "parameters": {"max_tokens": 5}}, "unknown parameter(s) ['max_tokens']"),
-    ({"inputs": "x", "parameters": {"max_new_tokens": "8"}}, 'max_new_tokens="8" must be between'),
-    ({"inputs": "x", "parameters": {"max_new_tokens": 65}}, "max_new_tokens_limit (64)"),
-    ({"inputs": "x", "parameters": {"do_sample": 1}}, "do_sample=1 must be true or false"),
-    ({"inputs": "x", "parameters": {"temperature": True}}, "temperature=true must be between"),
-    (b'{"inputs": "x", "parameters": {"temperature": NaN}}', "holds NaN, which is not a JSON"),
-    (b'{"inputs": "x", "parameters": {"top_p": Infinity}}', "holds Infinity"),
-    ({"inputs": "x", "parameters": {"temperature": 1e-300}},
-     "temperature=1e-300 must be between 0.01 and 100"),
-    ({"inputs": "x", "parameters": {"repetition_penalty": 1e308}}, "repetition_penalty=1e+308"),
-    ({"inputs": "x", "parameters": {"stop": ""}}, 'stop="" must be a non-empty string'),
-    ({"inputs": "x", "parameters": {"stop": ["a"] * 17}}, "a list of 1 to 16 non-empty"),
-    (b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
-    ({"inputs": "x" * 2000}, "an input is 2000 characters, more than option.max_input_tokens"),
-    ({"inputs": "x", "parameters": {"top_p": 1.5}}, "top_p=1.5 must be in (0, 1]"),
-    ({"inputs": "x", "parameters": []}, '"parameters" must be a JSON object'),
-    ({"inputs": ["a"] * 5}, "batch of 5 inputs is over option.max_batch_size (4)"),
-    ({"inputs": "hello " * 60}, "over option.max_input_tokens (48)"),
-])
-def test_bad_requests_get_400_with_the_problem_and_the_worker_keeps_serving(endpoint, body,
-                                                                             message):
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"{not json", "not valid JSON"),
+        ([1, 2], "must be a JSON object"),
+        ({"input": "x"}, "unknown field(s) ['input']"),
+        ({"parameters": {}}, '"inputs" is missing or empty'),
+        ({"inputs": []}, '"inputs" is missing or empty'),
+        ({"inputs": 3}, '"inputs" must be a string or a list of strings'),
+        ({"inputs": ["ok", ""]}, "holds an empty string"),
+        ({"inputs": "x", "parameters": {"max_tokens": 5}}, "unknown parameter(s) ['max_tokens']"),
+        (
+            {"inputs": "x", "parameters": {"max_new_tokens": "8"}},
+            'max_new_tokens="8" must be between',
+        ),
+        ({"inputs": "x", "parameters": {"max_new_tokens": 65}}, "max_new_tokens_limit (64)"),
+        ({"inputs": "x", "parameters": {"do_sample": 1}}, "do_sample=1 must be true or false"),
+        ({"inputs": "x", "parameters": {"temperature": True}}, "temperature=true must be between"),
+        (b'{"inputs": "x", "parameters": {"temperature": NaN}}', "holds NaN, which is not a JSON"),
+        (b'{"inputs": "x", "parameters": {"top_p": Infinity}}', "holds Infinity"),
+        (
+            {"inputs": "x", "parameters": {"temperature": 1e-300}},
+            "temperature=1e-300 must be between 0.01 and 100",
+        ),
+        ({"inputs": "x", "parameters": {"repetition_penalty": 1e308}}, "repetition_penalty=1e+308"),
+        ({"inputs": "x", "parameters": {"stop": ""}}, 'stop="" must be a non-empty string'),
+        ({"inputs": "x", "parameters": {"stop": ["a"] * 17}}, "a list of 1 to 16 non-empty"),
+        (b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        ({"inputs": "x" * 2000}, "an input is 2000 characters, more than option.max_input_tokens"),
+        ({"inputs": "x", "parameters": {"top_p": 1.5}}, "top_p=1.5 must be in (0, 1]"),
+        ({"inputs": "x", "parameters": []}, '"parameters" must be a JSON object'),
+        ({"inputs": ["a"] * 5}, "batch of 5 inputs is over option.max_batch_size (4)"),
+        ({"inputs": "hello " * 60}, "over option.max_input_tokens (48)"),
+    ],
+)
+def test_bad_requests_get_400_with_the_problem_and_the_worker_keeps_serving(
+    endpoint, body, message
+):
     status, answer = call(endpoint, body)
     assert status == 400 and message in answer["error"], answer
     assert generate(endpoint, "Hello", max_new_tokens=2)
@@ -102,7 +130,9 @@ def test_an_internal_failure_is_a_500_and_the_next_request_is_served(endpoint, m
     monkeypatch.setattr(model, "generate", broken)
     status, answer = call(endpoint, {"inputs": "Hello"})
     assert status == 500
-    assert answer["error"] == "internal error: RuntimeError: CUDA error: device-side assert triggered"
+    assert (
+        answer["error"] == "internal error: RuntimeError: CUDA error: device-side assert triggered"
+    )
     monkeypatch.undo()
     assert generate(endpoint, "Hello", max_new_tokens=2)
 
@@ -114,7 +144,8 @@ def test_ping_answers_503_while_loading_and_500_when_loading_failed(tmp_path):
         "import pathlib, time\n"
         "def handle(inputs):\n"
         f"    while not pathlib.Path({str(release)!r}).exists(): time.sleep(0.05)\n"
-        "    raise RuntimeError('weights directory /nope is missing or empty')\n")
+        "    raise RuntimeError('weights directory /nope is missing or empty')\n"
+    )
     from lmi_constructs.local.server import LocalEndpoint
 
     endpoint = LocalEndpoint(tmp_path, {}, port=0).start()
@@ -162,8 +193,9 @@ def test_warm_up_initialises_once_under_concurrent_first_calls(tiny_models, monk
 def test_a_missing_weights_directory_fails_loading_with_its_name(tmp_path):
     from lmi_constructs.local.server import LocalEndpoint
 
-    endpoint = LocalEndpoint(MODEL_CODE, {"backend": "cpu", "weights_dir": str(tmp_path / "none")},
-                             port=0).start()
+    endpoint = LocalEndpoint(
+        MODEL_CODE, {"backend": "cpu", "weights_dir": str(tmp_path / "none")}, port=0
+    ).start()
     try:
         assert endpoint.wait_until_ready(60) == "failed"
         assert "weights directory" in endpoint.error and "none" in endpoint.error
@@ -200,14 +232,20 @@ def raw_request(endpoint, request: bytes) -> bytes:
         return b"".join(chunks)
 
 
-@pytest.mark.parametrize("headers, status", [
-    ("Content-Length: -5", b"400"),
-    ("Content-Length: 7000000", b"413"),
-    ("Transfer-Encoding: chunked", b"411"),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ("Content-Length: -5", b"400"),
+        ("Content-Length: 7000000", b"413"),
+        ("Transfer-Encoding: chunked", b"411"),
+    ],
+)
 def test_lmi_local_refuses_bodies_it_should_not_read(endpoint, headers, status):
-    answer = raw_request(endpoint, f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{endpoint.port}"
-                                   f"\r\n{headers}\r\n\r\n".encode())
+    answer = raw_request(
+        endpoint,
+        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{endpoint.port}"
+        f"\r\n{headers}\r\n\r\n".encode(),
+    )
     assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
     assert generate(endpoint, "Hello", max_new_tokens=2)  # and keeps serving
 
@@ -215,8 +253,9 @@ def test_lmi_local_refuses_bodies_it_should_not_read(endpoint, headers, status):
 def test_lmi_local_refuses_another_host_name(endpoint):
     answer = raw_request(endpoint, b"GET /ping HTTP/1.1\r\nHost: attacker.example:80\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 421")
-    ok = raw_request(endpoint, f"GET /ping HTTP/1.1\r\nHost: localhost:{endpoint.port}\r\n\r\n"
-                     .encode())
+    ok = raw_request(
+        endpoint, f"GET /ping HTTP/1.1\r\nHost: localhost:{endpoint.port}\r\n\r\n".encode()
+    )
     assert ok.startswith(b"HTTP/1.1 200")
 
 

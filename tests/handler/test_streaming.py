@@ -21,8 +21,12 @@ from .conftest import call, serve
 
 @pytest.fixture(scope="module")
 def rolling(tiny_models):
-    endpoint = LocalEndpoint(None, {"weights_dir": str(tiny_models["bloom"]),
-                                    "max_new_tokens_limit": "64"}, port=0, engine="vllm").start()
+    endpoint = LocalEndpoint(
+        None,
+        {"weights_dir": str(tiny_models["bloom"]), "max_new_tokens_limit": "64"},
+        port=0,
+        engine="vllm",
+    ).start()
     assert endpoint.wait_until_ready(120) == "ready", endpoint.error
     yield endpoint
     endpoint.stop()
@@ -33,20 +37,24 @@ def lines_of(*chunks):
 
 
 def test_lines_are_whole_whatever_the_chunking():
-    text = (b'{"token": {"id": 1, "text": "Deep"}}\n{"token": {"id": 2, "text": " Learning"}, '
-            b'"generated_text": "Deep Learning", "details": {"finish_reason": "length"}}')
+    text = (
+        b'{"token": {"id": 1, "text": "Deep"}}\n{"token": {"id": 2, "text": " Learning"}, '
+        b'"generated_text": "Deep Learning", "details": {"finish_reason": "length"}}'
+    )
     expected = lines_of(text)
     assert len(expected) == 2 and expected[1]["generated_text"] == "Deep Learning"
     for size in (1, 2, 7, 40):  # every split, including inside a UTF-8 sequence or a key
-        assert lines_of(*(text[i:i + size] for i in range(0, len(text), size))) == expected
+        assert lines_of(*(text[i : i + size] for i in range(0, len(text), size))) == expected
     events = list(token_events([text]))
     assert [e.text for e in events] == ["Deep", " Learning"]
     assert events[-1].last and events[-1].finish_reason == "length"
 
 
 def test_an_error_line_and_a_broken_line_stop_the_stream():
-    error = (b'{"token": {"id": -1, "text": "", "log_prob": -1, "special_token": true}, '
-             b'"generated_text": "", "details": {"finish_reason": "error"}}\n')
+    error = (
+        b'{"token": {"id": -1, "text": "", "log_prob": -1, "special_token": true}, '
+        b'"generated_text": "", "details": {"finish_reason": "error"}}\n'
+    )
     with pytest.raises(StreamError, match="reported an error mid-stream"):
         list(token_events([b'{"token": {"id": 1, "text": "a"}}\n', error]))
     with pytest.raises(StreamError, match="not a JSON line"):
@@ -56,14 +64,29 @@ def test_an_error_line_and_a_broken_line_stop_the_stream():
 
 
 def test_stream_and_whole_answer_agree(rolling, capsys):
-    status, whole = call(rolling, {"inputs": "Hello", "parameters": {"max_new_tokens": 12,
-                                                                     "details": True}})
+    status, whole = call(
+        rolling, {"inputs": "Hello", "parameters": {"max_new_tokens": 12, "details": True}}
+    )
     assert status == 200 and whole["details"]["generated_tokens"] <= 12
-    assert main(["invoke", "--url", rolling.url, "Hello", "--max-new-tokens", "12",
-                 "--stream"]) == 0
+    assert (
+        main(["invoke", "--url", rolling.url, "Hello", "--max-new-tokens", "12", "--stream"]) == 0
+    )
     assert capsys.readouterr().out == whole["generated_text"] + "\n"
-    assert main(["invoke", "--url", rolling.url, "Hello", "--max-new-tokens", "12",
-                 "--stream", "--json"]) == 0
+    assert (
+        main(
+            [
+                "invoke",
+                "--url",
+                rolling.url,
+                "Hello",
+                "--max-new-tokens",
+                "12",
+                "--stream",
+                "--json",
+            ]
+        )
+        == 0
+    )
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(events) == whole["details"]["generated_tokens"]
     assert events[-1]["generated_text"] == whole["generated_text"]
@@ -72,12 +95,15 @@ def test_stream_and_whole_answer_agree(rolling, capsys):
 
 def test_each_token_is_sent_as_it_is_generated(rolling):
     # One HTTP chunk per token line, in LMI's jsonlines: read off the socket, not decoded.
-    body = json.dumps({"inputs": "Hello", "stream": True,
-                       "parameters": {"max_new_tokens": 6}}).encode()
+    body = json.dumps(
+        {"inputs": "Hello", "stream": True, "parameters": {"max_new_tokens": 6}}
+    ).encode()
     with socket.create_connection(("127.0.0.1", rolling.port), timeout=60) as sock:
-        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n" % (rolling.port, len(body)) + body)
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n" % (rolling.port, len(body)) + body
+        )
         raw = b""
         while chunk := sock.recv(65536):
             raw += chunk
@@ -88,8 +114,8 @@ def test_each_token_is_sent_as_it_is_generated(rolling):
         size, _, rest = rest.partition(b"\r\n")
         if int(size, 16) == 0:
             break
-        chunks.append(rest[:int(size, 16)])
-        rest = rest[int(size, 16) + 2:]
+        chunks.append(rest[: int(size, 16)])
+        rest = rest[int(size, 16) + 2 :]
     assert len(chunks) == 6 and all(c.endswith(b"\n") and c.count(b"\n") == 1 for c in chunks)
     assert "generated_text" in json.loads(chunks[-1])
 
@@ -116,9 +142,29 @@ def test_our_handler_refuses_to_stream(tiny_models, capsys):
 
 def test_bench_reports_time_to_first_token_and_inter_token_latency(rolling, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--url", rolling.url, "--stream", "--batch-size", "1",
-                 "--requests", "4", "--max-new-tokens", "8", "--warmup", "1",
-                 "--concurrency", "2", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--url",
+                rolling.url,
+                "--stream",
+                "--batch-size",
+                "1",
+                "--requests",
+                "4",
+                "--max-new-tokens",
+                "8",
+                "--warmup",
+                "1",
+                "--concurrency",
+                "2",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "time to first token" in table and "inter-token latency" in table
     report = json.loads(out.read_text())
@@ -129,8 +175,24 @@ def test_bench_reports_time_to_first_token_and_inter_token_latency(rolling, tmp_
         assert len(sample["itl_ms"]) == sample["generated_tokens"] - 1
         assert sample["ttft_ms"] <= sample["latency_ms"]
     # the whole-answer form of the same server, one prompt per request
-    assert main(["bench", "--url", rolling.url, "--batch-size", "1", "--requests", "2",
-                 "--max-new-tokens", "4", "--warmup", "0"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--url",
+                rolling.url,
+                "--batch-size",
+                "1",
+                "--requests",
+                "2",
+                "--max-new-tokens",
+                "4",
+                "--warmup",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert main(["bench", "--url", rolling.url, "--stream", "--batch-size", "2"]) == 2
     assert "pass --batch-size 1" in capsys.readouterr().err
 
@@ -149,14 +211,18 @@ class FakeRuntime:
                 if isinstance(event, Exception):
                     raise event
                 yield event
+
         return {"Body": body(), "ContentType": "application/jsonlines"}
 
 
 def test_sagemaker_stream_goes_to_the_component_and_reassembles_lines():
-    text = b'{"token": {"id": 5, "text": "Hi"}}\n{"token": {"id": 6, "text": "!"}, ' \
-           b'"generated_text": "Hi!"}\n'
-    runtime = FakeRuntime([{"PayloadPart": {"Bytes": text[i:i + 5]}}
-                           for i in range(0, len(text), 5)])
+    text = (
+        b'{"token": {"id": 5, "text": "Hi"}}\n{"token": {"id": 6, "text": "!"}, '
+        b'"generated_text": "Hi!"}\n'
+    )
+    runtime = FakeRuntime(
+        [{"PayloadPart": {"Bytes": text[i : i + 5]}} for i in range(0, len(text), 5)]
+    )
     target = Target(name="e/qwen", endpoint="e", inference_component="qwen", _runtime=runtime)
     events = list(token_events(target.invoke_stream({"inputs": "x", "parameters": {}})))
     assert [e.text for e in events] == ["Hi", "!"]
@@ -166,9 +232,10 @@ def test_sagemaker_stream_goes_to_the_component_and_reassembles_lines():
 
 
 def test_a_model_stream_error_is_reported():
-    failure = EventStreamError({"Error": {"Code": "ModelStreamError",
-                                          "Message": "CUDA out of memory"}},
-                               "InvokeEndpointWithResponseStream")
+    failure = EventStreamError(
+        {"Error": {"Code": "ModelStreamError", "Message": "CUDA out of memory"}},
+        "InvokeEndpointWithResponseStream",
+    )
     runtime = FakeRuntime([{"PayloadPart": {"Bytes": b'{"token": {"text": "a"}}\n'}}, failure])
     target = Target(name="e", endpoint="e", _runtime=runtime)
     with pytest.raises(TargetError, match="the stream broke: .*CUDA out of memory"):
@@ -178,8 +245,12 @@ def test_a_model_stream_error_is_reported():
 def test_streaming_is_refused_before_sending_to_a_deepspeed_endpoint(capsys):
     from lmi_constructs.cli.invoke import _stream
 
-    target = Target(name="bloom", endpoint="bloom", description={"engine": "DEEPSPEED"},
-                    _runtime=FakeRuntime([]))
+    target = Target(
+        name="bloom",
+        endpoint="bloom",
+        description={"engine": "DEEPSPEED"},
+        _runtime=FakeRuntime([]),
+    )
     assert _stream(target, {"inputs": "x"}, as_json=False) == 2
     assert "drop --stream" in capsys.readouterr().err
     assert target._runtime.calls == []

@@ -23,21 +23,32 @@ TOOLS = {"s5cmd": s5cmd_binary, "botocore": lambda: ""}  # option.s5cmd= turns s
 def tool(request):
     return {"s5cmd": TOOLS[request.param]()}
 
-FILES = {"config.json": b'{"model_type": "bloom"}',
-         "model-00001-of-00002.safetensors": os.urandom(300_000),
-         "model-00002-of-00002.safetensors": os.urandom(200_000)}
+
+FILES = {
+    "config.json": b'{"model_type": "bloom"}',
+    "model-00001-of-00002.safetensors": os.urandom(300_000),
+    "model-00002-of-00002.safetensors": os.urandom(200_000),
+}
 
 
-def upload(s3, bucket, prefix="hub/org/tiny/abc/", manifest_overrides=None, complete=True,
-           manifest=True):
+def upload(
+    s3, bucket, prefix="hub/org/tiny/abc/", manifest_overrides=None, complete=True, manifest=True
+):
     for path, data in FILES.items():
         s3.put_object(Bucket=bucket, Key=prefix + path, Body=data)
     if not manifest:  # staged by hand: every object under the prefix is the weights
         return prefix
-    entries = [{"path": path, "size": len(data), "reuse_from": None,
-                "checksum": (manifest_overrides or {}).get(path,
-                                                           f"sha256:{hashlib.sha256(data).hexdigest()}")}
-               for path, data in FILES.items()]
+    entries = [
+        {
+            "path": path,
+            "size": len(data),
+            "reuse_from": None,
+            "checksum": (manifest_overrides or {}).get(
+                path, f"sha256:{hashlib.sha256(data).hexdigest()}"
+            ),
+        }
+        for path, data in FILES.items()
+    ]
     manifest = json.dumps({"entries": entries}).encode()
     s3.put_object(Bucket=bucket, Key=prefix + ".lmi/manifest.json", Body=manifest)
     if complete:  # as the copier does, last
@@ -49,16 +60,26 @@ def run_ranks(tmp_path, bucket, prefix, weights_dir, **properties):
     """Both ranks to completion (or a bounded wait); their results in rank order."""
     env = {key: os.environ[key] for key in os.environ if key.startswith("AWS_")}
     env.update(MODEL_S3_BUCKET=bucket, MODEL_S3_PREFIX=prefix)
-    props = {"backend": "deepspeed", "tensor_parallel_degree": "2", "dtype": "fp16",
-             "weights_dir": str(weights_dir), "download_wait_s": "30", **properties}
+    props = {
+        "backend": "deepspeed",
+        "tensor_parallel_degree": "2",
+        "dtype": "fp16",
+        "weights_dir": str(weights_dir),
+        "download_wait_s": "30",
+        **properties,
+    }
     init_file = tmp_path / f"pg-{os.urandom(4).hex()}"
     context = multiprocessing.get_context("spawn")
     processes, results = [], []
     for rank in range(2):
         result = tmp_path / f"rank{rank}-{init_file.name}.json"
         results.append(result)
-        processes.append(context.Process(target=prepare_on_rank, args=(
-            rank, 2, str(init_file), env, props, str(result), str(MODEL_CODE))))
+        processes.append(
+            context.Process(
+                target=prepare_on_rank,
+                args=(rank, 2, str(init_file), env, props, str(result), str(MODEL_CODE)),
+            )
+        )
     for process in processes:
         process.start()
     for process in processes:
@@ -83,8 +104,9 @@ def test_one_rank_downloads_both_load_and_a_restart_downloads_nothing(s3, bucket
 
 
 def test_a_checksum_failure_reaches_every_rank(s3, bucket, tmp_path, tool):
-    prefix = upload(s3, bucket, manifest_overrides={
-        "model-00002-of-00002.safetensors": "sha256:" + "0" * 64})
+    prefix = upload(
+        s3, bucket, manifest_overrides={"model-00002-of-00002.safetensors": "sha256:" + "0" * 64}
+    )
     results = run_ranks(tmp_path, bucket, prefix, tmp_path / "weights", **tool)
     for result in results:
         assert not result["ok"]
@@ -113,18 +135,21 @@ def test_an_empty_prefix_is_named(s3, bucket, tmp_path, monkeypatch):
         prepare_weights(config)
 
 
-def test_without_a_process_group_other_ranks_give_up_after_the_wait(s3, bucket, tmp_path,
-                                                                     monkeypatch):
+def test_without_a_process_group_other_ranks_give_up_after_the_wait(
+    s3, bucket, tmp_path, monkeypatch
+):
     from lmi_handler.config import HandlerConfig
     from lmi_handler.weights import WeightsError, prepare_weights
 
     monkeypatch.setenv("MODEL_S3_BUCKET", bucket)
     monkeypatch.setenv("MODEL_S3_PREFIX", "hub/")
     monkeypatch.setenv("LOCAL_RANK", "1")  # rank 0 never shows up
-    config = HandlerConfig.from_properties({"backend": "deepspeed", "weights_dir": str(tmp_path),
-                                            "download_wait_s": "2"})
-    with pytest.raises(WeightsError, match="local rank 0 did not finish downloading the weights "
-                                           "within 2 s"):
+    config = HandlerConfig.from_properties(
+        {"backend": "deepspeed", "weights_dir": str(tmp_path), "download_wait_s": "2"}
+    )
+    with pytest.raises(
+        WeightsError, match="local rank 0 did not finish downloading the weights within 2 s"
+    ):
         prepare_weights(config)
 
 
@@ -133,13 +158,16 @@ def local_config(bucket, prefix, weights_dir, **properties):
 
     return HandlerConfig.from_properties(
         {"backend": "cpu", "weights_dir": str(weights_dir), **properties},
-        env={"MODEL_S3_BUCKET": bucket, "MODEL_S3_PREFIX": prefix})
+        env={"MODEL_S3_BUCKET": bucket, "MODEL_S3_PREFIX": prefix},
+    )
 
 
-@pytest.mark.parametrize("hostile", ["../../escaped.json", "/tmp/absolute.json",
-                                     "sub/../../escaped.json", "shard*.bin"])
-def test_a_key_that_would_leave_the_weights_directory_is_refused(s3, bucket, tmp_path, tool,
-                                                                  hostile):
+@pytest.mark.parametrize(
+    "hostile", ["../../escaped.json", "/tmp/absolute.json", "sub/../../escaped.json", "shard*.bin"]
+)
+def test_a_key_that_would_leave_the_weights_directory_is_refused(
+    s3, bucket, tmp_path, tool, hostile
+):
     from lmi_handler.weights import WeightsError, ensure_downloaded
 
     prefix = upload(s3, bucket, manifest=False)

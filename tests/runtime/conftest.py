@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from lmi_constructs.runtime import handlers
 from tests.support.hub_emulator import HubBlob, HubEmulator
 
 
@@ -19,13 +22,51 @@ def tiny_model_files(seed: int = 0, shards: int = 3, shard_size: int = 300_000):
     """A repository like a sharded checkpoint: LFS safetensors shards, small git json files, and
     files the default patterns must skip."""
     rng = __import__("random").Random(seed)
-    files = {f"model-{i + 1:05d}-of-{shards:05d}.safetensors": HubBlob(rng.randbytes(shard_size))
-             for i in range(shards)}
-    files.update({
-        "config.json": HubBlob(b'{"model_type": "bloom", "n_head": 8}', lfs=False),
-        "tokenizer.json": HubBlob(b'{"version": "1.0"}' + rng.randbytes(10).hex().encode(), lfs=False),
-        "pytorch_model.bin": HubBlob(rng.randbytes(1000)),  # other format: skipped by default
-        "onnx/model.onnx": HubBlob(rng.randbytes(500)),     # subfolder: skipped by default
-        "README.md": HubBlob(b"# tiny", lfs=False),
-    })
+    files = {
+        f"model-{i + 1:05d}-of-{shards:05d}.safetensors": HubBlob(rng.randbytes(shard_size))
+        for i in range(shards)
+    }
+    files.update(
+        {
+            "config.json": HubBlob(b'{"model_type": "bloom", "n_head": 8}', lfs=False),
+            "tokenizer.json": HubBlob(
+                b'{"version": "1.0"}' + rng.randbytes(10).hex().encode(), lfs=False
+            ),
+            "pytorch_model.bin": HubBlob(rng.randbytes(1000)),  # other format: skipped by default
+            "onnx/model.onnx": HubBlob(rng.randbytes(500)),  # subfolder: skipped by default
+            "README.md": HubBlob(b"# tiny", lfs=False),
+        }
+    )
     return files
+
+
+@pytest.fixture
+def lambda_env(monkeypatch, bucket):
+    """The copier's Lambda environment, with workers run in threads instead of invoked;
+    yields the worker invocations."""
+    monkeypatch.setenv("BUCKET", bucket)
+    monkeypatch.setenv("WORKER_FUNCTION", "worker-fn")
+    monkeypatch.setenv("MAX_PARALLEL_WORKERS", "2")
+    monkeypatch.setenv("COPY_DEADLINE_S", "3540")
+    monkeypatch.delenv("HF_TOKEN_SECRET_ARN", raising=False)
+    handlers._clients.clear()
+    invocations = []
+
+    def fake_invoke_worker(bucket_name, manifest_key):
+        def dispatch(index, attempt):
+            payload = {
+                "bucket": bucket_name,
+                "manifest_key": manifest_key,
+                "index": index,
+                "attempt": attempt,
+            }
+            invocations.append(payload)
+            worker = threading.Thread(target=handlers.worker, args=(payload, None))
+            worker.start()
+            worker.join()
+
+        return dispatch
+
+    monkeypatch.setattr(handlers, "_invoke_worker", fake_invoke_worker)
+    yield invocations
+    handlers._clients.clear()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 
@@ -24,40 +23,17 @@ from .conftest import tiny_model_files
 REPO = "org/tiny"
 
 
-@pytest.fixture
-def lambda_env(monkeypatch, bucket):
-    monkeypatch.setenv("BUCKET", bucket)
-    monkeypatch.setenv("WORKER_FUNCTION", "worker-fn")
-    monkeypatch.setenv("MAX_PARALLEL_WORKERS", "2")
-    monkeypatch.setenv("COPY_DEADLINE_S", "3540")
-    monkeypatch.delenv("HF_TOKEN_SECRET_ARN", raising=False)
-    handlers._clients.clear()
-    invocations = []
-
-    def fake_invoke_worker(bucket_name, manifest_key):
-        def dispatch(index, attempt):
-            payload = {"bucket": bucket_name, "manifest_key": manifest_key, "index": index,
-                       "attempt": attempt}
-            invocations.append(payload)
-            worker = threading.Thread(target=handlers.worker, args=(payload, None))
-            worker.start()
-            worker.join()
-        return dispatch
-
-    monkeypatch.setattr(handlers, "_invoke_worker", fake_invoke_worker)
-    yield invocations
-    handlers._clients.clear()
-
-
 STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/BloomStack/guid"
 
 
 def cfn_event(request_type, properties, physical_id=None, old_properties=None):
     event = {
-        "RequestType": request_type, "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:p",
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:p",
         "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
         "StackId": STACK_ID,
-        "RequestId": str(uuid.uuid4()), "LogicalResourceId": "EndpointHubWeightsCopy",
+        "RequestId": str(uuid.uuid4()),
+        "LogicalResourceId": "EndpointHubWeightsCopy",
         "ResourceType": "Custom::HubWeights",
         "ResourceProperties": {"ServiceToken": "arn:aws:lambda:...", **properties},
     }
@@ -69,8 +45,13 @@ def cfn_event(request_type, properties, physical_id=None, old_properties=None):
 
 
 def props(revision="main", **extra):
-    return {"RepoId": REPO, "Revision": revision, "Prefix": "hub", "PartSizeBytes": "5242880",
-            **extra}
+    return {
+        "RepoId": REPO,
+        "Revision": revision,
+        "Prefix": "hub",
+        "PartSizeBytes": "5242880",
+        **extra,
+    }
 
 
 def deploy(request_type, properties, physical_id=None, old_properties=None, max_polls=20):
@@ -86,8 +67,9 @@ def deploy(request_type, properties, physical_id=None, old_properties=None, max_
 
 
 def keys_under(s3, bucket, prefix):
-    return sorted(item["Key"] for item in
-                  s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    return sorted(
+        item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    )
 
 
 def test_create_copies_with_at_most_n_workers_at_a_time(hub, s3, bucket, lambda_env):
@@ -104,16 +86,16 @@ def test_create_copies_with_at_most_n_workers_at_a_time(hub, s3, bucket, lambda_
     assert f"hub/{REPO}/{commit}/.lmi/complete.json" in keys_under(s3, bucket, "hub/")
 
 
-def test_update_to_a_new_revision_uses_a_new_prefix_and_keeps_the_old(hub, s3, bucket,
-                                                                       lambda_env):
+def test_update_to_a_new_revision_uses_a_new_prefix_and_keeps_the_old(hub, s3, bucket, lambda_env):
     files = tiny_model_files()
     first = hub.add_repo(REPO, files)
     created, _, _ = deploy("Create", props(first))
     second = hub.add_repo(REPO, dict(files, **{"config.json": HubBlob(b'{"v": 2}', lfs=False)}))
     bytes_before = hub.faults.cdn_bytes
 
-    updated, data, _ = deploy("Update", props(second), created["PhysicalResourceId"],
-                              old_properties=props(first))
+    updated, data, _ = deploy(
+        "Update", props(second), created["PhysicalResourceId"], old_properties=props(first)
+    )
 
     assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
     assert data["CommitSha"] == second
@@ -128,8 +110,9 @@ def test_update_with_the_same_commit_is_a_no_op(hub, bucket, lambda_env):
     created, _, _ = deploy("Create", props(commit))
     dispatched, bytes_before = len(lambda_env), hub.faults.cdn_bytes
 
-    updated, _, polls = deploy("Update", props("main"), created["PhysicalResourceId"],
-                               old_properties=props(commit))
+    updated, _, polls = deploy(
+        "Update", props("main"), created["PhysicalResourceId"], old_properties=props(commit)
+    )
 
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
     assert polls == 1 and len(lambda_env) == dispatched and hub.faults.cdn_bytes == bytes_before
@@ -147,9 +130,11 @@ def test_delete_retains_by_default_and_destroy_removes_the_prefix(hub, s3, bucke
 
     # DESTROY deletes only when the stack is deleted (or an update is cleaned up), never in a
     # rollback: the stack's status says which (DescribeStacks, stubbed as CloudFormation answers)
-    for status, kept in (("ROLLBACK_IN_PROGRESS", True),
-                         ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", True),
-                         ("DELETE_IN_PROGRESS", False)):
+    for status, kept in (
+        ("ROLLBACK_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", True),
+        ("DELETE_IN_PROGRESS", False),
+    ):
         handlers._clients["cloudformation"] = stack_in(status)
         handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"), physical_id), None)
         assert (len(keys_under(s3, bucket, base)) > 5) is kept, status
@@ -160,18 +145,31 @@ def stack_in(status):
     import boto3
     from botocore.stub import Stubber
 
-    client = boto3.client("cloudformation", region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
+    client = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     stubber = Stubber(client)
-    stubber.add_response("describe_stacks", {"Stacks": [{
-        "StackName": "BloomStack", "StackId": STACK_ID, "StackStatus": status,
-        "CreationTime": "2026-11-27T00:00:00Z"}]}, {"StackName": STACK_ID})
+    stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "BloomStack",
+                    "StackId": STACK_ID,
+                    "StackStatus": status,
+                    "CreationTime": "2026-11-27T00:00:00Z",
+                }
+            ]
+        },
+        {"StackName": STACK_ID},
+    )
     stubber.activate()
     return client
 
 
-def test_a_checksum_failure_fails_the_deploy_with_the_reason_and_no_marker(hub, s3, bucket,
-                                                                           lambda_env):
+def test_a_checksum_failure_fails_the_deploy_with_the_reason_and_no_marker(
+    hub, s3, bucket, lambda_env
+):
     files = tiny_model_files()
     commit = hub.add_repo(REPO, files)
     hub.faults.corrupt_paths = {"model-00002-of-00003.safetensors"}
@@ -205,8 +203,9 @@ def test_create_fails_before_copying_when_the_repository_is_gated(hub, s3, bucke
     assert keys_under(s3, bucket, "hub/") == [] and lambda_env == []
 
 
-def test_a_silent_worker_is_replaced_and_its_upload_aborted(hub, s3, bucket, lambda_env,
-                                                            monkeypatch):
+def test_a_silent_worker_is_replaced_and_its_upload_aborted(
+    hub, s3, bucket, lambda_env, monkeypatch
+):
     commit = hub.add_repo(REPO, tiny_model_files(shards=1))
     created = handlers.on_event(cfn_event("Create", props()), None)
     layout = CopyLayout(bucket, "hub/", REPO, commit)
@@ -226,12 +225,14 @@ def test_a_silent_worker_is_replaced_and_its_upload_aborted(hub, s3, bucket, lam
     assert handlers.is_complete(event, None)["IsComplete"]
 
 
-def test_the_token_comes_from_secrets_manager_and_is_never_logged(hub, bucket, lambda_env,
-                                                                  monkeypatch, caplog):
+def test_the_token_comes_from_secrets_manager_and_is_never_logged(
+    hub, bucket, lambda_env, monkeypatch, caplog
+):
     hub.add_repo(REPO, tiny_model_files(), gated=True)
     secrets = boto3.client("secretsmanager")
-    arn = secrets.create_secret(Name=f"hf-{uuid.uuid4().hex[:8]}",
-                                SecretString=json.dumps({"HF_TOKEN": "hf_valid_token"}))["ARN"]
+    arn = secrets.create_secret(
+        Name=f"hf-{uuid.uuid4().hex[:8]}", SecretString=json.dumps({"HF_TOKEN": "hf_valid_token"})
+    )["ARN"]
     monkeypatch.setenv("HF_TOKEN_SECRET_ARN", arn)
 
     with caplog.at_level(logging.DEBUG):
@@ -251,8 +252,9 @@ def test_running_out_of_time_fails_with_the_progress_made(hub, bucket, lambda_en
         handlers.is_complete(cfn_event("Create", props(), created["PhysicalResourceId"]), None)
 
 
-def test_attempts_of_earlier_deploys_do_not_count_against_this_one(hub, s3, bucket, lambda_env,
-                                                                   monkeypatch):
+def test_attempts_of_earlier_deploys_do_not_count_against_this_one(
+    hub, s3, bucket, lambda_env, monkeypatch
+):
     from lmi_constructs.runtime.fanout import MAX_ATTEMPTS
     from lmi_constructs.runtime.status import read_status
 

@@ -12,23 +12,32 @@ from lmi_constructs.runtime.errors import CopyError
 from tests.support.hub_emulator import HubBlob
 
 from .conftest import tiny_model_files
-from .test_custom_resource import (REPO, cfn_event, deploy, keys_under, lambda_env,  # noqa: F401
-                                   props, stack_in)
+from .test_custom_resource import REPO, cfn_event, deploy, keys_under, props, stack_in
 
 
-def test_copies_of_one_commit_with_different_patterns_never_share_a_manifest(hub, s3, bucket,
-                                                                             lambda_env):
+def test_copies_of_one_commit_with_different_patterns_never_share_a_manifest(
+    hub, s3, bucket, lambda_env
+):
     commit = hub.add_repo(REPO, tiny_model_files())
     _, tensors, _ = deploy("Create", props(AllowPatterns=["*.safetensors", "*.json"]))
     _, pickled, _ = deploy("Create", props(AllowPatterns=["pytorch_model.bin", "*.json"]))
     assert tensors["S3Uri"] != pickled["S3Uri"]
     assert tensors["KeyPrefix"].startswith(f"hub/{REPO}/{commit}-sel-")
-    files = {name: [k.rsplit("/", 1)[1] for k in keys_under(s3, bucket, data["KeyPrefix"])
-                    if "/.lmi/" not in k] for name, data in (("tensors", tensors),
-                                                             ("pickled", pickled))}
-    assert files["tensors"] == ["config.json", "model-00001-of-00003.safetensors",
-                                "model-00002-of-00003.safetensors",
-                                "model-00003-of-00003.safetensors", "tokenizer.json"]
+    files = {
+        name: [
+            k.rsplit("/", 1)[1]
+            for k in keys_under(s3, bucket, data["KeyPrefix"])
+            if "/.lmi/" not in k
+        ]
+        for name, data in (("tensors", tensors), ("pickled", pickled))
+    }
+    assert files["tensors"] == [
+        "config.json",
+        "model-00001-of-00003.safetensors",
+        "model-00002-of-00003.safetensors",
+        "model-00003-of-00003.safetensors",
+        "tokenizer.json",
+    ]
     assert files["pickled"] == ["config.json", "pytorch_model.bin", "tokenizer.json"]
     # the default selection keeps the plain commit prefix
     _, default, _ = deploy("Create", props())
@@ -45,8 +54,9 @@ def test_destroy_keeps_a_prefix_another_copy_still_uses(hub, s3, bucket, lambda_
     _, _, _ = deploy("Create", props(RemovalPolicy="destroy"))  # dev, same prefix
     base = f"hub/{REPO}/{commit}/"
     handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
-    handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"),
-                                created["PhysicalResourceId"]), None)
+    handlers.on_event(
+        cfn_event("Delete", props(RemovalPolicy="destroy"), created["PhysicalResourceId"]), None
+    )
     assert len(keys_under(s3, bucket, base)) > 5  # prod still holds it
     # once prod's copy is gone too, a DESTROY copy deletes it
     handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
@@ -55,19 +65,20 @@ def test_destroy_keeps_a_prefix_another_copy_still_uses(hub, s3, bucket, lambda_
     handlers.on_event(release, None)
     again = deploy("Create", props(RemovalPolicy="destroy"))
     handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
-    handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"),
-                                again[0]["PhysicalResourceId"]), None)
+    handlers.on_event(
+        cfn_event("Delete", props(RemovalPolicy="destroy"), again[0]["PhysicalResourceId"]), None
+    )
     assert keys_under(s3, bucket, base) == []
 
 
-def test_a_prefix_staged_by_hand_is_never_deleted_by_a_destroy_copy(hub, s3, bucket,
-                                                                     lambda_env):
+def test_a_prefix_staged_by_hand_is_never_deleted_by_a_destroy_copy(hub, s3, bucket, lambda_env):
     commit = hub.add_repo(REPO, tiny_model_files())
     assert main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{bucket}/hub"]) == 0
     created, _, _ = deploy("Create", props(RemovalPolicy="destroy"))
     handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
-    handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"),
-                                created["PhysicalResourceId"]), None)
+    handlers.on_event(
+        cfn_event("Delete", props(RemovalPolicy="destroy"), created["PhysicalResourceId"]), None
+    )
     assert len(keys_under(s3, bucket, f"hub/{REPO}/{commit}/")) > 5
 
 
@@ -77,7 +88,7 @@ def test_repository_files_never_land_on_the_copiers_control_files(hub, s3, bucke
     files[".lmi-download-failed.json"] = HubBlob(b'{"error": "stop"}', lfs=False)
     commit = hub.add_repo(REPO, files)
     _, data, _ = deploy("Create", props(AllowPatterns=["*"]))
-    copied = [k[len(data["KeyPrefix"]):] for k in keys_under(s3, bucket, data["KeyPrefix"])]
+    copied = [k[len(data["KeyPrefix"]) :] for k in keys_under(s3, bucket, data["KeyPrefix"])]
     assert ".lmi-download-failed.json" not in copied
     manifest = s3.get_object(Bucket=bucket, Key=data["KeyPrefix"] + ".lmi/manifest.json")
     assert b'"entries": []' not in manifest["Body"].read()
@@ -85,8 +96,18 @@ def test_repository_files_never_land_on_the_copiers_control_files(hub, s3, bucke
     assert commit in data["CommitSha"]
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "../escape.json", "a/../../b.json", "a//b.json",
-                                  "./config.json", "weights\\\\x.bin", "bad\nname.json"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        "../escape.json",
+        "a/../../b.json",
+        "a//b.json",
+        "./config.json",
+        "weights\\\\x.bin",
+        "bad\nname.json",
+    ],
+)
 def test_paths_a_hostile_mirror_lists_stop_the_copy(hub, s3, bucket, lambda_env, path):
     files = tiny_model_files()
     files[path] = HubBlob(b"{}", lfs=False)
@@ -104,8 +125,9 @@ def test_a_token_with_a_pasted_newline_works_and_a_broken_one_is_never_echoed():
     with pytest.raises(CopyError) as broken:
         handlers._token_from_secret('{"HF_TOKEN": "hf_abc 123"}')
     assert "hf_abc" not in str(broken.value) and "spaces or control characters" in str(broken.value)
-    with pytest.raises(CopyError, match="refusing to send the Hub token over http:// to "
-                                        "hub.example.com"):
+    with pytest.raises(
+        CopyError, match="refusing to send the Hub token over http:// to hub.example.com"
+    ):
         HubClient(endpoint="http://hub.example.com", token="hf_abc123")
     HubClient(endpoint="http://127.0.0.1:8080", token="hf_abc123")  # loopback: no network
 
@@ -116,8 +138,20 @@ def test_signed_urls_never_reach_the_logs(hub, s3, bucket, caplog, capsys):
     hub.add_repo(REPO, tiny_model_files())
     hub.faults.cdn_errors = 3  # urllib3 retries, and logs each retry with the request's URL
     with caplog.at_level(logging.DEBUG):
-        assert main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{bucket}/hub",
-                     "--workers", "1"]) == 0
+        assert (
+            main(
+                [
+                    "stage-weights",
+                    "--repo-id",
+                    REPO,
+                    "--dest",
+                    f"s3://{bucket}/hub",
+                    "--workers",
+                    "1",
+                ]
+            )
+            == 0
+        )
     retries = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
     assert any("Retry" in line for line in retries)
     assert not any("Signature=" in line or "Expires=" in line for line in retries)

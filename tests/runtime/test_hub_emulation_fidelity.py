@@ -20,8 +20,11 @@ def hf_home(tmp_path, monkeypatch):
 
 
 def downloaded_files(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".cache" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".cache" not in p.relative_to(root).parts
+    }
 
 
 def test_snapshot_download_gets_the_same_bytes_the_copier_publishes(hub, s3, bucket, hf_home):
@@ -40,11 +43,14 @@ def test_snapshot_download_gets_the_same_bytes_the_copier_publishes(hub, s3, buc
     assert main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{bucket}/hub"]) == 0
     assert hub.faults.resolve_cache_requests == before + 2  # config.json and tokenizer.json
     base = f"hub/{REPO}/{commit}/"
-    copied = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=base)["Contents"]
-              if "/.lmi/" not in item["Key"]]
+    copied = [
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=base)["Contents"]
+        if "/.lmi/" not in item["Key"]
+    ]
     assert len(copied) == 5
     for key in copied:
-        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == snapshot[key[len(base):]]
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == snapshot[key[len(base) :]]
 
 
 def test_the_paginated_tree_lists_every_file_with_its_lfs_sha256(hub, hf_home):
@@ -53,14 +59,17 @@ def test_the_paginated_tree_lists_every_file_with_its_lfs_sha256(hub, hf_home):
 
     files = tiny_model_files()
     hub.add_repo(REPO, files)  # 7 files and a folder over pages of 3
-    listed = {entry.path: entry for entry in
-              HfApi(endpoint=hub.endpoint).list_repo_tree(REPO, recursive=True)
-              if isinstance(entry, RepoFile)}
+    listed = {
+        entry.path: entry
+        for entry in HfApi(endpoint=hub.endpoint).list_repo_tree(REPO, recursive=True)
+        if isinstance(entry, RepoFile)
+    }
     assert set(listed) == set(files)
     for path, blob in files.items():
         assert listed[path].size == blob.size
-        assert (listed[path].lfs.sha256 if listed[path].lfs else None) == \
-            (blob.sha256 if blob.lfs else None)
+        assert (listed[path].lfs.sha256 if listed[path].lfs else None) == (
+            blob.sha256 if blob.lfs else None
+        )
 
 
 def test_gated_repositories_answer_the_client_as_the_hub_does(hub, hf_home):
@@ -73,7 +82,8 @@ def test_gated_repositories_answer_the_client_as_the_hub_does(hub, hf_home):
         snapshot_download("org/gated", local_dir=hf_home / "a", endpoint=hub.endpoint)
     with pytest.raises(RepositoryNotFoundError):
         snapshot_download("org/missing", local_dir=hf_home / "b", endpoint=hub.endpoint)
-    snapshot_download("org/gated", local_dir=hf_home / "c", endpoint=hub.endpoint,
-                      token="hf_valid_token")
+    snapshot_download(
+        "org/gated", local_dir=hf_home / "c", endpoint=hub.endpoint, token="hf_valid_token"
+    )
     assert downloaded_files(hf_home / "c") == {p: b.content for p, b in files.items()}
     assert hub.faults.auth_sent_to_cdn == 0

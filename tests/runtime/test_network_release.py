@@ -13,14 +13,19 @@ GROUP = "sg-0123456789abcdef0"
 
 
 def event(request_type):
-    return {"RequestType": request_type, "RequestId": "1", "LogicalResourceId": "NetworkRelease",
-            "ResourceProperties": {"SecurityGroupId": GROUP}}
+    return {
+        "RequestType": request_type,
+        "RequestId": "1",
+        "LogicalResourceId": "NetworkRelease",
+        "ResourceProperties": {"SecurityGroupId": GROUP},
+    }
 
 
 @pytest.fixture
 def ec2(monkeypatch):
-    client = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")
+    client = boto3.client(
+        "ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     stubber = Stubber(client)
     monkeypatch.setitem(handlers._clients, "ec2", client)
     with stubber:
@@ -43,5 +48,7 @@ def test_deletion_waits_for_sagemakers_interfaces(ec2):
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
 def test_creates_and_updates_wait_for_nothing(ec2, request_type):
     assert handlers.network_released(event(request_type), None) == {"IsComplete": True}
-    assert handlers.network_release_started(event(request_type), None)["PhysicalResourceId"] \
+    assert (
+        handlers.network_release_started(event(request_type), None)["PhysicalResourceId"]
         == f"network-release-{GROUP}"
+    )

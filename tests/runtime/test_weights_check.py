@@ -19,8 +19,9 @@ def fresh_clients():
 
 
 def check(request_type, bucket, prefix, physical_id=None):
-    return handlers.check_weights(cfn_event(request_type, {"Bucket": bucket, "Prefix": prefix},
-                                            physical_id), None)
+    return handlers.check_weights(
+        cfn_event(request_type, {"Bucket": bucket, "Prefix": prefix}, physical_id), None
+    )
 
 
 def test_files_under_the_prefix_pass_with_their_count(s3, bucket):
@@ -47,10 +48,13 @@ def test_a_copy_without_its_completion_marker_fails(s3, bucket):
 
 
 def test_a_missing_bucket_is_named(s3_endpoint):
-    with pytest.raises(WeightsMissing, match=r"cannot list s3://no-such-bucket-lmi/opt/ \(NoSuchBucket\)"):
+    with pytest.raises(
+        WeightsMissing, match=r"cannot list s3://no-such-bucket-lmi/opt/ \(NoSuchBucket\)"
+    ):
         check("Create", "no-such-bucket-lmi", "opt/")
 
 
 def test_delete_checks_nothing(s3_endpoint):
     assert check("Delete", "gone", "opt/", physical_id="s3://gone/opt/") == {
-        "PhysicalResourceId": "s3://gone/opt/"}
+        "PhysicalResourceId": "s3://gone/opt/"
+    }

@@ -73,13 +73,23 @@ class Outcome:
 class LoadedFunction:
     """One Lambda function: its handler module from the asset, its identity, its environment."""
 
-    def __init__(self, name: str, asset_dir: Path, handler: str, environment: Dict[str, str],
-                 key_id: str, gate: S3Gate, clock: Clock):
+    def __init__(
+        self,
+        name: str,
+        asset_dir: Path,
+        handler: str,
+        environment: Dict[str, str],
+        key_id: str,
+        gate: S3Gate,
+        clock: Clock,
+    ):
         self.name, self.handler_name, self.environment = name, handler, environment
         package = f"rehearsal_{name.lower()}_{next(_packages)}"
         spec = importlib.util.spec_from_file_location(
-            package, asset_dir / "runtime" / "__init__.py",
-            submodule_search_locations=[str(asset_dir / "runtime")])
+            package,
+            asset_dir / "runtime" / "__init__.py",
+            submodule_search_locations=[str(asset_dir / "runtime")],
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[package] = module
         spec.loader.exec_module(module)
@@ -90,10 +100,14 @@ class LoadedFunction:
         # The function's own credentials: its boto3 clients are made here, not from the
         # process environment, so each function runs as its own role.
         self.handlers._clients["s3"] = boto3.client(
-            "s3", endpoint_url=gate.endpoint, aws_access_key_id=key_id,
-            aws_secret_access_key="rehearsal", aws_session_token=None, region_name="us-east-1",
-            config=Config(retries={"mode": "standard", "max_attempts": 3},
-                          max_pool_connections=32))
+            "s3",
+            endpoint_url=gate.endpoint,
+            aws_access_key_id=key_id,
+            aws_secret_access_key="rehearsal",
+            aws_session_token=None,
+            region_name="us-east-1",
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32),
+        )
 
     def __call__(self, event):
         with patched_environment(self.environment):
@@ -108,9 +122,15 @@ class FakeCloudFormation:
 
     def describe_stacks(self, StackName):
         if not self.policy.allows("cloudformation:DescribeStacks", StackName):
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized to "
-                                         "perform: cloudformation:DescribeStacks"}},
-                              "DescribeStacks")
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDenied",
+                        "Message": "not authorized to perform: cloudformation:DescribeStacks",
+                    }
+                },
+                "DescribeStacks",
+            )
         return {"Stacks": [{"StackId": StackName, "StackStatus": self.status()}]}
 
 
@@ -124,12 +144,17 @@ class FakeLambda:
     def invoke(self, FunctionName, InvocationType, Payload):
         arn = self.functions.get(FunctionName, FunctionName)
         if not self.policy.allows("lambda:InvokeFunction", arn):
-            raise ClientError({"Error": {
-                "Code": "AccessDeniedException",
-                "Message": f"User: {self.role} is not authorized to perform: "
-                           f"lambda:InvokeFunction on resource: {arn} because no "
-                           "identity-based policy allows the lambda:InvokeFunction action"}},
-                "Invoke")
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDeniedException",
+                        "Message": f"User: {self.role} is not authorized to perform: "
+                        f"lambda:InvokeFunction on resource: {arn} because no "
+                        "identity-based policy allows the lambda:InvokeFunction action",
+                    }
+                },
+                "Invoke",
+            )
         assert InvocationType == "Event"
         self.queue.append(json.loads(Payload))
         return {"StatusCode": 202}
@@ -149,23 +174,33 @@ def patched_environment(values: Dict[str, str]):
                 os.environ[key] = value
 
 
-def load_function(assembly_dir: Path, template: dict, resolver: Resolver, gate: S3Gate,
-                  handler: str, clock: Clock, hub_endpoint: Optional[str] = None,
-                  without: Optional[str] = None) -> Tuple[LoadedFunction, Policy]:
+def load_function(
+    assembly_dir: Path,
+    template: dict,
+    resolver: Resolver,
+    gate: S3Gate,
+    handler: str,
+    clock: Clock,
+    hub_endpoint: Optional[str] = None,
+    without: Optional[str] = None,
+) -> Tuple[LoadedFunction, Policy]:
     """runtime.handlers.<handler> from its asset, as its role (minus the `without` action)."""
     spec = functions_by_handler(template)[handler]
     properties = spec["properties"]
     policy = role_policy(template, properties["Role"]["Fn::GetAtt"][0], resolver)
     if without:
         policy = policy.without(without)
-    environment = {k: str(v) for k, v in resolver(
-        properties.get("Environment", {}).get("Variables", {})).items()}
+    environment = {
+        k: str(v)
+        for k, v in resolver(properties.get("Environment", {}).get("Variables", {})).items()
+    }
     if hub_endpoint:
         environment["HF_ENDPOINT"] = hub_endpoint  # the emulation stands in for the Hub
     asset = assembly_dir / f"asset.{properties['Code']['S3Key'].split('.')[0]}"
     name = spec["logical_id"]
-    return LoadedFunction(name, asset, handler, environment, gate.identity(name, policy), gate,
-                          clock), policy
+    return LoadedFunction(
+        name, asset, handler, environment, gate.identity(name, policy), gate, clock
+    ), policy
 
 
 class CopyRehearsal:
@@ -173,8 +208,15 @@ class CopyRehearsal:
 
     NAMES = {"on_event": "OnEvent", "is_complete": "IsComplete", "worker": "Worker"}
 
-    def __init__(self, assembly_dir: Path, template: dict, resolver: Resolver, gate: S3Gate,
-                 hub_endpoint: str, without: Optional[tuple] = None):
+    def __init__(
+        self,
+        assembly_dir: Path,
+        template: dict,
+        resolver: Resolver,
+        gate: S3Gate,
+        hub_endpoint: str,
+        without: Optional[tuple] = None,
+    ):
         """without: (function name, IAM action) to remove from that function's policy."""
         self.template, self.resolve, self.gate = template, resolver, gate
         self.clock = Clock()
@@ -183,33 +225,48 @@ class CopyRehearsal:
         for handler, short in self.NAMES.items():
             removed = without[1] if without and without[0] == short else None
             self.functions[short], self.policies[short] = load_function(
-                assembly_dir, template, resolver, gate, handler, self.clock, hub_endpoint,
-                removed)
+                assembly_dir, template, resolver, gate, handler, self.clock, hub_endpoint, removed
+            )
         worker = functions_by_handler(template)["worker"]["logical_id"]
         arns = {resolver.refs[worker]: resolver.attributes[(worker, "Arn")]}
         self.lambda_service = FakeLambda(self.policies["IsComplete"], "IsCompleteRole", arns)
         self.functions["IsComplete"].handlers._clients["lambda"] = self.lambda_service
         self.stack_status = "CREATE_IN_PROGRESS"  # what DescribeStacks answers onEvent
         self.functions["OnEvent"].handlers._clients["cloudformation"] = FakeCloudFormation(
-            self.policies["OnEvent"], lambda: self.stack_status)
+            self.policies["OnEvent"], lambda: self.stack_status
+        )
 
     # --- what CloudFormation sends, through the Provider framework --------------------------
     def create(self, properties: dict) -> Outcome:
         return self._run({"RequestType": "Create", "ResourceProperties": properties})
 
     def update(self, properties: dict, old_properties: dict, physical_id: str) -> Outcome:
-        return self._run({"RequestType": "Update", "ResourceProperties": properties,
-                          "OldResourceProperties": old_properties,
-                          "PhysicalResourceId": physical_id})
+        return self._run(
+            {
+                "RequestType": "Update",
+                "ResourceProperties": properties,
+                "OldResourceProperties": old_properties,
+                "PhysicalResourceId": physical_id,
+            }
+        )
 
     def delete(self, properties: dict, physical_id: str) -> Outcome:
-        return self._run({"RequestType": "Delete", "ResourceProperties": properties,
-                          "PhysicalResourceId": physical_id})
+        return self._run(
+            {
+                "RequestType": "Delete",
+                "ResourceProperties": properties,
+                "PhysicalResourceId": physical_id,
+            }
+        )
 
     def _run(self, event: dict) -> Outcome:
-        event = {**event, "RequestId": str(uuid.uuid4()), "LogicalResourceId":
-                 "EndpointHubWeightsCopy", "ResourceType": "Custom::HubWeights",
-                 "StackId": STACK_ID}
+        event = {
+            **event,
+            "RequestId": str(uuid.uuid4()),
+            "LogicalResourceId": "EndpointHubWeightsCopy",
+            "ResourceType": "Custom::HubWeights",
+            "StackId": STACK_ID,
+        }
         try:
             started = self.functions["OnEvent"](event)
         except Exception as error:  # the framework reports the message as the reason
@@ -260,16 +317,18 @@ def physical_values(template: dict, stack: str, bucket: str) -> Resolver:
         kind = resource["Type"]
         if kind == "AWS::Lambda::Function":
             refs[logical_id] = name
-            attributes[(logical_id, "Arn")] = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+            attributes[(logical_id, "Arn")] = (
+                f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+            )
         elif kind == "AWS::IAM::Role":
             refs[logical_id] = name
             attributes[(logical_id, "Arn")] = f"arn:aws:iam::123456789012:role/{name}"
         elif kind == "AWS::Logs::LogGroup":
             refs[logical_id] = f"/aws/lambda/{name}"
-            attributes[(logical_id, "Arn")] = (f"arn:aws:logs:us-east-1:123456789012:log-group:"
-                                               f"/aws/lambda/{name}:*")
+            attributes[(logical_id, "Arn")] = (
+                f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{name}:*"
+            )
         elif kind in ("AWS::SageMaker::Endpoint", "AWS::SageMaker::Model"):
             refs[logical_id] = name
     refs["AWS::StackId"] = STACK_ID
-    return Resolver(template, refs, attributes,
-                    imports={"LmiWeights-WeightsBucketName": bucket})
+    return Resolver(template, refs, attributes, imports={"LmiWeights-WeightsBucketName": bucket})

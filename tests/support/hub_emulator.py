@@ -41,7 +41,7 @@ class SyntheticContent:
             index, offset = divmod(position, CHUNK)
             block = struct.pack(">Q", index) + self._block[8:]  # every MiB differs
             take = min(CHUNK - offset, end - position)
-            out.append(block[offset:offset + take])
+            out.append(block[offset : offset + take])
             position += take
         return b"".join(out)
 
@@ -59,10 +59,15 @@ class HubBlob:
             sha256.update(data)
             sha1.update(data)
         self.sha256, self.content_sha1 = sha256.hexdigest(), sha1.hexdigest()
-        pointer = (f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\n"
-                   f"size {self.size}\n").encode()
-        self.blob_id = (hashlib.sha1(f"blob {len(pointer)}\0".encode() + pointer).hexdigest()
-                        if self.lfs else self.content_sha1)
+        pointer = (
+            f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\n"
+            f"size {self.size}\n"
+        ).encode()
+        self.blob_id = (
+            hashlib.sha1(f"blob {len(pointer)}\0".encode() + pointer).hexdigest()
+            if self.lfs
+            else self.content_sha1
+        )
 
     def read(self, start: int, end: int) -> bytes:
         if isinstance(self.content, bytes):
@@ -93,13 +98,13 @@ class HubRepo:
 
 @dataclass
 class Faults:
-    rate_limit_resolves: int = 0   # next N resolve calls answer 429 with RateLimit headers
-    api_errors: int = 0            # next N API calls answer 503
-    cdn_errors: int = 0            # next N CDN GETs answer 503
-    drop_connections: int = 0      # next N CDN GETs send half the body, then close
-    expire_signatures: int = 0     # next N CDN GETs answer 403 (signature expired)
+    rate_limit_resolves: int = 0  # next N resolve calls answer 429 with RateLimit headers
+    api_errors: int = 0  # next N API calls answer 503
+    cdn_errors: int = 0  # next N CDN GETs answer 503
+    drop_connections: int = 0  # next N CDN GETs send half the body, then close
+    expire_signatures: int = 0  # next N CDN GETs answer 403 (signature expired)
     corrupt_paths: Set[str] = field(default_factory=set)  # CDN flips one byte of these files
-    chunk_delay_s: float = 0.0     # CDN pause per MiB sent: a slow link, to interrupt a copy
+    chunk_delay_s: float = 0.0  # CDN pause per MiB sent: a slow link, to interrupt a copy
     # how small files redirect instead of the Hub's relative 307: "cross_host" (absolute, to the
     # CDN's host), "loop" (back to the resolve URL itself), "no_location"
     small_file_redirect: Optional[str] = None
@@ -172,8 +177,13 @@ class _Base(BaseHTTPRequestHandler):
     def log_message(self, *args):  # quiet test output
         pass
 
-    def _send(self, status: int, body: bytes = b"", headers: Optional[Dict[str, str]] = None,
-              head: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: Optional[Dict[str, str]] = None,
+        head: bool = False,
+    ) -> None:
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -184,15 +194,28 @@ class _Base(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, value, headers: Optional[Dict[str, str]] = None) -> None:
-        self._send(status, json.dumps(value).encode(),
-                   {"Content-Type": "application/json", **(headers or {})})
+        self._send(
+            status,
+            json.dumps(value).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
 
     def _error(self, status: int, code: str, message: str, head: bool = False) -> None:
-        self._send(status, json.dumps({"error": message}).encode(),
-                   {"Content-Type": "application/json", "X-Error-Code": code}, head)
+        self._send(
+            status,
+            json.dumps({"error": message}).encode(),
+            {"Content-Type": "application/json", "X-Error-Code": code},
+            head,
+        )
 
-    def _serve_range(self, blob: HubBlob, headers: Dict[str, str], head: bool,
-                     corrupt: bool = False, drop: bool = False) -> None:
+    def _serve_range(
+        self,
+        blob: HubBlob,
+        headers: Dict[str, str],
+        head: bool,
+        corrupt: bool = False,
+        drop: bool = False,
+    ) -> None:
         start, end = 0, blob.size  # end exclusive
         status = 200
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
@@ -203,11 +226,17 @@ class _Base(BaseHTTPRequestHandler):
                 self._send(416, headers={"Content-Range": f"bytes */{blob.size}"}, head=head)
                 return
             status = 206
-            headers = {**headers, "Content-Range": f"bytes {start}-{max(end - 1, start)}/{blob.size}"}
+            headers = {
+                **headers,
+                "Content-Range": f"bytes {start}-{max(end - 1, start)}/{blob.size}",
+            }
         length = end - start
         self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(length),
-                            "Accept-Ranges": "bytes"}.items():
+        for name, value in {
+            **headers,
+            "Content-Length": str(length),
+            "Accept-Ranges": "bytes",
+        }.items():
             self.send_header(name, value)
         self.end_headers()
         if head:
@@ -243,14 +272,17 @@ class _HubHandler(_Base):
             faults.count("api_calls")
             if faults.take("api_errors"):
                 return self._error(503, "ServiceUnavailable", "try again", head)
-            rest = path[len("/api/models/"):]
+            rest = path[len("/api/models/") :]
             for kind in ("/revision/", "/tree/"):
                 if kind in rest:
                     repo_id, tail = rest.split(kind, 1)
                     return self._api(kind.strip("/"), repo_id, tail, parse_qs(url.query), head)
             return self._error(404, "EntryNotFound", "unknown API route", head)
-        match = re.fullmatch(r"/api/resolve-cache/models/(?P<repo>[^/]+/[^/]+)/"
-                             r"(?P<commit>[0-9a-f]{40})/(?P<file>.+)", path)
+        match = re.fullmatch(
+            r"/api/resolve-cache/models/(?P<repo>[^/]+/[^/]+)/"
+            r"(?P<commit>[0-9a-f]{40})/(?P<file>.+)",
+            path,
+        )
         if match:
             return self._resolve_cache(match["repo"], match["commit"], match["file"], head)
         match = re.fullmatch(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)", path)
@@ -261,15 +293,17 @@ class _HubHandler(_Base):
     def _repo(self, repo_id: str, head: bool) -> Optional[HubRepo]:
         repo = self.emulator.repos.get(repo_id)
         auth = self.headers.get("Authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
         if repo is None:
             # Without a token the Hub does not say whether a repository exists: 401.
-            self._error(404 if token else 401, "RepoNotFound", f"Repository Not Found: {repo_id}",
-                        head)
+            self._error(
+                404 if token else 401, "RepoNotFound", f"Repository Not Found: {repo_id}", head
+            )
             return None
         if repo.gated and token not in self.emulator.tokens:
-            self._error(403 if token else 401, "GatedRepo",
-                        f"Access to model {repo_id} is restricted", head)
+            self._error(
+                403 if token else 401, "GatedRepo", f"Access to model {repo_id} is restricted", head
+            )
             return None
         return repo
 
@@ -283,11 +317,20 @@ class _HubHandler(_Base):
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}", head)
         files = repo.commits[commit]
         if kind == "revision":
-            return self._json(200, {
-                "id": repo_id, "modelId": repo_id, "sha": commit, "private": False,
-                "gated": "auto" if repo.gated else False, "disabled": False, "tags": [],
-                "lastModified": "2026-11-01T00:00:00.000Z",
-                "siblings": [{"rfilename": p} for p in sorted(files)]})
+            return self._json(
+                200,
+                {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": commit,
+                    "private": False,
+                    "gated": "auto" if repo.gated else False,
+                    "disabled": False,
+                    "tags": [],
+                    "lastModified": "2026-11-01T00:00:00.000Z",
+                    "siblings": [{"rfilename": p} for p in sorted(files)],
+                },
+            )
         items = []
         for directory in sorted({p.rsplit("/", 1)[0] for p in files if "/" in p}):
             items.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": directory})
@@ -299,11 +342,13 @@ class _HubHandler(_Base):
             items.append(item)
         items.sort(key=lambda item: item["path"])
         cursor = int(query.get("cursor", ["0"])[0])
-        page = items[cursor:cursor + self.emulator.page_size]
+        page = items[cursor : cursor + self.emulator.page_size]
         headers = {}
         if cursor + self.emulator.page_size < len(items):
-            next_url = (f"{self.emulator.endpoint}/api/models/{repo_id}/tree/{revision}"
-                        f"?recursive=true&cursor={cursor + self.emulator.page_size}")
+            next_url = (
+                f"{self.emulator.endpoint}/api/models/{repo_id}/tree/{revision}"
+                f"?recursive=true&cursor={cursor + self.emulator.page_size}"
+            )
             headers["Link"] = f'<{next_url}>; rel="next"'
         self._json(200, page, headers)
 
@@ -311,9 +356,16 @@ class _HubHandler(_Base):
         faults = self.emulator.faults
         faults.count("resolve_calls")
         if faults.take("rate_limit_resolves"):
-            return self._send(429, b'{"error":"rate limited"}', {
-                "RateLimit": '"resolvers";r=0;t=1', "RateLimit-Policy": '"fixed window";'
-                '"resolvers";q=3000;w=300', "Content-Type": "application/json"}, head)
+            return self._send(
+                429,
+                b'{"error":"rate limited"}',
+                {
+                    "RateLimit": '"resolvers";r=0;t=1',
+                    "RateLimit-Policy": '"fixed window";"resolvers";q=3000;w=300',
+                    "Content-Type": "application/json",
+                },
+                head,
+            )
         repo = self._repo(repo_id, head)
         if repo is None:
             return
@@ -325,10 +377,17 @@ class _HubHandler(_Base):
             return self._error(404, "EntryNotFound", f"{file_path} does not exist", head)
         headers = {"X-Repo-Commit": commit}
         if blob.lfs:
-            self._send(302, headers={
-                **headers, "Location": self.emulator.signed_url(repo_id, commit, file_path),
-                "X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(blob.size),
-                "ETag": f'"{blob.blob_id}"'}, head=head)
+            self._send(
+                302,
+                headers={
+                    **headers,
+                    "Location": self.emulator.signed_url(repo_id, commit, file_path),
+                    "X-Linked-Etag": f'"{blob.sha256}"',
+                    "X-Linked-Size": str(blob.size),
+                    "ETag": f'"{blob.blob_id}"',
+                },
+                head=head,
+            )
         elif repo.gated or blob.size == 0:  # served by the Hub itself
             self._serve_range(blob, {**headers, "ETag": f'"{blob.content_sha1}"'}, head)
         else:
@@ -371,14 +430,22 @@ class _CdnHandler(_Base):
         query = parse_qs(url.query)
         expires = int(query.get("Expires", ["0"])[0])
         expected = hmac.new(_SIGNING_KEY, f"{url.path}{expires}".encode(), "sha256").hexdigest()
-        if (query.get("Signature", [""])[0] != expected or expires < time.time()
-                or faults.take("expire_signatures")):
+        if (
+            query.get("Signature", [""])[0] != expected
+            or expires < time.time()
+            or faults.take("expire_signatures")
+        ):
             return self._send(403, b"Request has expired", head=head)
         if faults.take("cdn_errors"):
             return self._send(503, b"Slow Down", head=head)
-        match = re.fullmatch(r"/blobs/(?P<repo>[^/]+/[^/]+)/(?P<commit>[0-9a-f]{40})/(?P<file>.+)",
-                             unquote(url.path))
+        match = re.fullmatch(
+            r"/blobs/(?P<repo>[^/]+/[^/]+)/(?P<commit>[0-9a-f]{40})/(?P<file>.+)", unquote(url.path)
+        )
         blob = self.emulator.repos[match["repo"]].commits[match["commit"]][match["file"]]
-        self._serve_range(blob, {"ETag": f'"{blob.sha256}"'}, head,
-                          corrupt=match["file"] in faults.corrupt_paths,
-                          drop=not head and faults.take("drop_connections"))
+        self._serve_range(
+            blob,
+            {"ETag": f'"{blob.sha256}"'},
+            head,
+            corrupt=match["file"] in faults.corrupt_paths,
+            drop=not head and faults.take("drop_connections"),
+        )

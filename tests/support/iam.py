@@ -37,10 +37,12 @@ def _like(pattern: str, value: str, case_sensitive: bool = True) -> bool:
 @dataclass
 class Policy:
     """One identity's policy statements (already free of intrinsics)."""
+
     statements: List[dict] = field(default_factory=list)
 
-    def evaluate(self, action: str, resource: str, context: Optional[Mapping[str, str]] = None
-                 ) -> str:
+    def evaluate(
+        self, action: str, resource: str, context: Optional[Mapping[str, str]] = None
+    ) -> str:
         context = context or {}
         allowed = False
         for statement in self.statements:
@@ -56,8 +58,10 @@ class Policy:
 
     @staticmethod
     def _applies(statement: dict, action: str, resource: str, context) -> bool:
-        if not any(_like(pattern, action, case_sensitive=False)
-                   for pattern in _as_list(statement.get("Action", []))):
+        if not any(
+            _like(pattern, action, case_sensitive=False)
+            for pattern in _as_list(statement.get("Action", []))
+        ):
             return False
         if not any(_like(pattern, resource) for pattern in _as_list(statement.get("Resource", []))):
             return False
@@ -95,13 +99,23 @@ class Resolver:
     `refs` (logical id -> Ref value), `attributes` ((logical id, attribute) -> value),
     `imports` (export name -> value) and the pseudo parameters."""
 
-    def __init__(self, template: dict, refs: Mapping[str, str] = (),
-                 attributes: Mapping[Tuple[str, str], str] = (),
-                 imports: Mapping[str, str] = (), region: str = "us-east-1",
-                 account: str = "123456789012"):
+    def __init__(
+        self,
+        template: dict,
+        refs: Mapping[str, str] = (),
+        attributes: Mapping[Tuple[str, str], str] = (),
+        imports: Mapping[str, str] = (),
+        region: str = "us-east-1",
+        account: str = "123456789012",
+    ):
         self.template = template
-        self.refs = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account,
-                     "AWS::URLSuffix": "amazonaws.com", **dict(refs)}
+        self.refs = {
+            "AWS::Partition": "aws",
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::URLSuffix": "amazonaws.com",
+            **dict(refs),
+        }
         self.attributes = dict(attributes)
         self.imports = dict(imports)
 
@@ -112,7 +126,7 @@ class Resolver:
             return value
         if len(value) != 1 or not next(iter(value)).startswith(("Ref", "Fn::")):
             return {key: self(item) for key, item in value.items()}
-        (name, argument), = value.items()
+        ((name, argument),) = value.items()
         if name == "Ref":
             return self._known(self.refs, argument, "Ref")
         if name == "Fn::GetAtt":
@@ -164,8 +178,10 @@ def functions_by_handler(template: dict) -> Dict[str, dict]:
             continue
         handler = resource["Properties"].get("Handler", "")
         if handler.startswith("runtime.handlers."):
-            found[handler.rsplit(".", 1)[1]] = {"logical_id": logical_id,
-                                                "properties": resource["Properties"]}
+            found[handler.rsplit(".", 1)[1]] = {
+                "logical_id": logical_id,
+                "properties": resource["Properties"],
+            }
     return found
 
 

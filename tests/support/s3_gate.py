@@ -25,10 +25,20 @@ from xml.etree import ElementTree
 
 from .iam import Policy
 
-DENIED_BODY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-               b"<Message>Access Denied</Message><RequestId>rehearsal</RequestId></Error>")
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection",
-               "content-length", "te", "trailer", "upgrade"}
+DENIED_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message><RequestId>rehearsal</RequestId></Error>"
+)
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "proxy-connection",
+    "content-length",
+    "te",
+    "trailer",
+    "upgrade",
+}
 
 Check = Tuple[str, str, Dict[str, str]]  # action, resource ARN, condition context
 
@@ -44,7 +54,9 @@ class Refusal:
 @dataclass
 class S3Gate:
     upstream: str  # moto's endpoint, http://127.0.0.1:<port>
-    identities: Dict[str, Tuple[str, Policy]] = field(default_factory=dict)  # key id -> name, policy
+    identities: Dict[str, Tuple[str, Policy]] = field(
+        default_factory=dict
+    )  # key id -> name, policy
     admin_keys: Set[str] = field(default_factory=set)
     refusals: List[Refusal] = field(default_factory=list)
 
@@ -72,20 +84,34 @@ class S3Gate:
             self.refusals.append(refusal)
 
 
-def required_permissions(method: str, bucket: str, key: str, query: Dict[str, List[str]],
-                         headers, body: bytes) -> List[Check]:
+def required_permissions(
+    method: str, bucket: str, key: str, query: Dict[str, List[str]], headers, body: bytes
+) -> List[Check]:
     bucket_arn, object_arn = f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{key}"
     if not key:
         if method == "GET" and "uploads" in query:
             return [("s3:ListBucketMultipartUploads", bucket_arn, {})]
-        if method == "GET" and not (set(query) - {"list-type", "prefix", "delimiter", "max-keys",
-                                                    "continuation-token", "start-after",
-                                                    "encoding-type", "fetch-owner"}):
+        if method == "GET" and not (
+            set(query)
+            - {
+                "list-type",
+                "prefix",
+                "delimiter",
+                "max-keys",
+                "continuation-token",
+                "start-after",
+                "encoding-type",
+                "fetch-owner",
+            }
+        ):
             context = {"s3:prefix": query["prefix"][0]} if "prefix" in query else {}
             return [("s3:ListBucket", bucket_arn, context)]
         if method == "POST" and "delete" in query:
-            keys = [element.text or "" for element in ElementTree.fromstring(body).iter()
-                    if element.tag.endswith("Key")]
+            keys = [
+                element.text or ""
+                for element in ElementTree.fromstring(body).iter()
+                if element.tag.endswith("Key")
+            ]
             return [("s3:DeleteObject", f"{bucket_arn}/{k}", {}) for k in keys]
         return [(f"s3:Bucket{method.title()}", bucket_arn, {})]  # setup only: no role has it
     if method in ("GET", "HEAD"):
@@ -93,8 +119,13 @@ def required_permissions(method: str, bucket: str, key: str, query: Dict[str, Li
             return [("s3:ListMultipartUploadParts", object_arn, {})]
         return [("s3:GetObject", object_arn, {})]
     if method == "DELETE":
-        return [("s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject",
-                 object_arn, {})]
+        return [
+            (
+                "s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject",
+                object_arn,
+                {},
+            )
+        ]
     checks = [("s3:PutObject", object_arn, {})]  # PUT, UploadPart, Create/CompleteMultipart
     source = headers.get("x-amz-copy-source")
     if method == "PUT" and source:
@@ -127,16 +158,23 @@ def _handler_for(gate: S3Gate):
                     return self._answer(403, DENIED_BODY)
                 name, policy = gate.identities[key_id]
                 for action, resource, context in required_permissions(
-                        self.command, bucket, key, query, self.headers, body):
+                    self.command, bucket, key, query, self.headers, body
+                ):
                     if not policy.allows(action, resource, context):
                         gate.refuse(Refusal(name, action, resource))
                         return self._answer(403, DENIED_BODY)
             status, headers, payload = self._forward(body)
-            if (policy is not None and status == 404 and key and self.command in ("GET", "HEAD")
-                    and "uploadId" not in query
-                    and not policy.allows("s3:ListBucket", f"arn:aws:s3:::{bucket}", {})):
-                gate.refuse(Refusal(name, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}",
-                                    missing_key=True))
+            if (
+                policy is not None
+                and status == 404
+                and key
+                and self.command in ("GET", "HEAD")
+                and "uploadId" not in query
+                and not policy.allows("s3:ListBucket", f"arn:aws:s3:::{bucket}", {})
+            ):
+                gate.refuse(
+                    Refusal(name, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", missing_key=True)
+                )
                 return self._answer(403, DENIED_BODY)
             self._answer(status, payload, headers)
 
@@ -176,8 +214,9 @@ def _handler_for(gate: S3Gate):
                     self.send_header(name, value)
             if not headers:
                 self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", length if self.command == "HEAD" and length
-                             else str(len(payload)))
+            self.send_header(
+                "Content-Length", length if self.command == "HEAD" and length else str(len(payload))
+            )
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)

@@ -8,9 +8,25 @@ from lmi_constructs.cli.main import main
 
 
 def test_valid_plan_prints_the_facts(capsys):
-    code = main(["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge",
-                 "--tp", "4", "--engine", "deepspeed", "--dtype", "fp16",
-                 "--max-input-tokens", "1152", "--max-new-tokens", "896"])
+    code = main(
+        [
+            "plan",
+            "--model-id",
+            "facebook/opt-30b",
+            "--instance-type",
+            "ml.g5.24xlarge",
+            "--tp",
+            "4",
+            "--engine",
+            "deepspeed",
+            "--dtype",
+            "fp16",
+            "--max-input-tokens",
+            "1152",
+            "--max-new-tokens",
+            "896",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "OPT-30B (facebook/opt-30b)" in out
@@ -21,17 +37,46 @@ def test_valid_plan_prints_the_facts(capsys):
 
 
 def test_a_token_budget_past_the_models_positions_is_refused(capsys):
-    code = main(["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge",
-                 "--tp", "4", "--max-input-tokens", "2048", "--max-new-tokens", "1024"])
+    code = main(
+        [
+            "plan",
+            "--model-id",
+            "facebook/opt-30b",
+            "--instance-type",
+            "ml.g5.24xlarge",
+            "--tp",
+            "4",
+            "--max-input-tokens",
+            "2048",
+            "--max-new-tokens",
+            "1024",
+        ]
+    )
     assert code == 2
-    assert ("request_limits.max_total_tokens=3072: exceeds the 2048 positions of OPT-30B"
-            in capsys.readouterr().err)
+    assert (
+        "request_limits.max_total_tokens=3072: exceeds the 2048 positions of OPT-30B"
+        in capsys.readouterr().err
+    )
 
 
 def test_invalid_plan_exits_2_with_one_line_per_problem(capsys):
-    code = main(["plan", "--model-id", "microsoft/bloom-deepspeed-inference-int8",
-                 "--instance-type", "ml.p4d.24xlarge", "--tp", "3", "--dtype", "int8",
-                 "--volume-size-gb", "100", "--startup-timeout", "30"])
+    code = main(
+        [
+            "plan",
+            "--model-id",
+            "microsoft/bloom-deepspeed-inference-int8",
+            "--instance-type",
+            "ml.p4d.24xlarge",
+            "--tp",
+            "3",
+            "--dtype",
+            "int8",
+            "--volume-size-gb",
+            "100",
+            "--startup-timeout",
+            "30",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 4
@@ -41,9 +86,24 @@ def test_invalid_plan_exits_2_with_one_line_per_problem(capsys):
 
 
 def test_json_output(capsys):
-    assert main(["plan", "--instance-type", "ml.g5.12xlarge", "--tp", "4", "--engine", "vllm",
-                 "--no-model-code", "--model-id", "mistralai/Mistral-7B-Instruct-v0.3",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--instance-type",
+                "ml.g5.12xlarge",
+                "--tp",
+                "4",
+                "--engine",
+                "vllm",
+                "--no-model-code",
+                "--model-id",
+                "mistralai/Mistral-7B-Instruct-v0.3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     plan = json.loads(capsys.readouterr().out)
     assert plan["engine"] == "VLLM" and plan["tensor_parallel_degree"] == 4
 
@@ -55,26 +115,59 @@ def test_missing_required_flags(capsys):
 
 def test_console_module_runs_without_aws_cdk_import():
     # `lmi plan` must stay fast: the pure spec path never starts jsii's Node process.
-    probe = ("import sys; from lmi_constructs.cli.main import main; "
-             "main(['plan','--instance-type','ml.g5.24xlarge','--tp','4','--model-id','facebook/opt-30b',"
-             "'--max-new-tokens','512','--max-input-tokens','1024']); "
-             "print('aws_cdk' in sys.modules)")
+    probe = (
+        "import sys; from lmi_constructs.cli.main import main; "
+        "main(['plan','--instance-type','ml.g5.24xlarge','--tp','4','--model-id','facebook/opt-30b',"
+        "'--max-new-tokens','512','--max-input-tokens','1024']); "
+        "print('aws_cdk' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
 
 
-QWEN = ["plan", "--model-id", "Qwen/Qwen2.5-7B-Instruct", "--instance-type", "ml.g6e.2xlarge",
-        "--tp", "1", "--engine", "vllm", "--dtype", "bf16", "--no-model-code",
-        "--max-input-tokens", "4096", "--max-new-tokens", "512"]
+QWEN = [
+    "plan",
+    "--model-id",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "--instance-type",
+    "ml.g6e.2xlarge",
+    "--tp",
+    "1",
+    "--engine",
+    "vllm",
+    "--dtype",
+    "bf16",
+    "--no-model-code",
+    "--max-input-tokens",
+    "4096",
+    "--max-new-tokens",
+    "512",
+]
 
 
 def test_fallback_pools_are_shown_in_priority_order(capsys):
-    assert main([*QWEN, "--fallback-instance-type", "ml.g6e.4xlarge",
-                 "--fallback-instance-type", "ml.g5.2xlarge"]) == 0
-    pools = [line.split(None, 1)[1] for line in capsys.readouterr().out.splitlines()
-             if line.strip().startswith("pool ")]
-    assert pools == ["1: ml.g6e.2xlarge (1 x L40S)", "2: ml.g6e.4xlarge (1 x L40S)",
-                     "3: ml.g5.2xlarge (1 x A10G)"]
+    assert (
+        main(
+            [
+                *QWEN,
+                "--fallback-instance-type",
+                "ml.g6e.4xlarge",
+                "--fallback-instance-type",
+                "ml.g5.2xlarge",
+            ]
+        )
+        == 0
+    )
+    pools = [
+        line.split(None, 1)[1]
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip().startswith("pool ")
+    ]
+    assert pools == [
+        "1: ml.g6e.2xlarge (1 x L40S)",
+        "2: ml.g6e.4xlarge (1 x L40S)",
+        "3: ml.g5.2xlarge (1 x A10G)",
+    ]
 
 
 def test_each_pool_is_checked_with_its_own_gpus(capsys):
@@ -86,4 +179,5 @@ def test_each_pool_is_checked_with_its_own_gpus(capsys):
         "error: pools[2:ml.g4dn.xlarge].tensor_parallel_degree=1: weights need 14.2 GiB per GPU "
         "(bf16, tp=1) but ml.g4dn.xlarge offers 15 GiB per GPU, 13.5 GiB after keeping 10% for "
         "activations and KV cache; fix: drop ml.g4dn.xlarge from the --fallback-instance-type "
-        "flags"]
+        "flags",
+    ]

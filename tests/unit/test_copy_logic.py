@@ -20,18 +20,31 @@ def selected(repo, **patterns):
 def test_default_prefers_safetensors_then_bin_then_deepspeed_pt():
     common = ["config.json", "tokenizer.json", "tokenizer.model", "README.md", "original/x.pth"]
     assert selected(files("a.safetensors", "a.bin", *common)) == [
-        "a.safetensors", "config.json", "tokenizer.json", "tokenizer.model"]
+        "a.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer.model",
+    ]
     assert selected(files("pytorch_model-1.bin", "tf_model.h5", *common)) == [
-        "config.json", "pytorch_model-1.bin", "tokenizer.json", "tokenizer.model"]
+        "config.json",
+        "pytorch_model-1.bin",
+        "tokenizer.json",
+        "tokenizer.model",
+    ]
     # microsoft/bloom-deepspeed-inference-int8 style: pre-sharded .pt plus the checkpoint json
     assert selected(files("tp_00.pt", "tp_01.pt", "ds_inference_config.json", "config.json")) == [
-        "config.json", "ds_inference_config.json", "tp_00.pt", "tp_01.pt"]
+        "config.json",
+        "ds_inference_config.json",
+        "tp_00.pt",
+        "tp_01.pt",
+    ]
 
 
 def test_explicit_patterns_reach_subfolders_and_ignore_wins():
     repo = files("original/consolidated.00.pth", "original/params.json", "model.safetensors")
     assert selected(repo, allow_patterns=["original/*"], ignore_patterns=["*.json"]) == [
-        "original/consolidated.00.pth"]
+        "original/consolidated.00.pth"
+    ]
 
 
 def test_a_repository_without_weights_names_what_it_has():
@@ -44,9 +57,12 @@ def test_a_repository_without_weights_names_what_it_has():
 def test_ranges_cover_the_file_exactly_and_grow_past_ten_thousand_parts():
     assert ranges(0, 8 * MIB) == []
     assert ranges(10, 8 * MIB) == [(0, 9)]
-    assert ranges(17 * MIB, 8 * MIB) == [(0, 8 * MIB - 1), (8 * MIB, 16 * MIB - 1),
-                                         (16 * MIB, 17 * MIB - 1)]
-    huge = 200 * 1024 ** 3  # 200 GiB at 8 MiB parts would need 25,600 parts
+    assert ranges(17 * MIB, 8 * MIB) == [
+        (0, 8 * MIB - 1),
+        (8 * MIB, 16 * MIB - 1),
+        (16 * MIB, 17 * MIB - 1),
+    ]
+    huge = 200 * 1024**3  # 200 GiB at 8 MiB parts would need 25,600 parts
     parts = ranges(huge, 8 * MIB)
     assert len(parts) <= MAX_PARTS and parts[-1][1] == huge - 1
     assert all(b[0] == a[1] + 1 for a, b in zip(parts, parts[1:]))

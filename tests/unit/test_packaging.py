@@ -61,8 +61,9 @@ def test_missing_or_empty_directory(tmp_path):
 
 def test_rendered_contents_replace_a_files_bytes(tmp_path):
     rendered = b"engine=DeepSpeed\noption.tensor_parallel_degree=8\n"
-    tarball = build_tarball(MODEL_CODE, tmp_path / "model.tar.gz",
-                            contents={Path("serving.properties"): rendered})
+    tarball = build_tarball(
+        MODEL_CODE, tmp_path / "model.tar.gz", contents={Path("serving.properties"): rendered}
+    )
     with tarfile.open(tarball) as tar:
         assert tar.extractfile("serving.properties").read() == rendered
 

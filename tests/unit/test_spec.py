@@ -9,17 +9,29 @@ BLOOM_INT8 = "microsoft/bloom-deepspeed-inference-int8"
 
 
 def bloom(**overrides):
-    kwargs = dict(model_id=BLOOM_INT8, instance_type="ml.p4d.24xlarge", tensor_parallel_degree=8,
-                  engine=Engine.DEEPSPEED, dtype="int8", has_model_code=True,
-                  image_tag="0.19.0-deepspeed0.7.3-cu113")
+    kwargs = dict(
+        model_id=BLOOM_INT8,
+        instance_type="ml.p4d.24xlarge",
+        tensor_parallel_degree=8,
+        engine=Engine.DEEPSPEED,
+        dtype="int8",
+        has_model_code=True,
+        image_tag="0.19.0-deepspeed0.7.3-cu113",
+    )
     kwargs.update(overrides)
     return EndpointSpec(**kwargs)
 
 
 def opt(**overrides):
-    kwargs = dict(model_id="facebook/opt-30b", instance_type="ml.g5.24xlarge",
-                  tensor_parallel_degree=4, engine="DEEPSPEED", dtype="fp16", has_model_code=True,
-                  request_limits=RequestLimits(max_input_tokens=1152, max_new_tokens=896))
+    kwargs = dict(
+        model_id="facebook/opt-30b",
+        instance_type="ml.g5.24xlarge",
+        tensor_parallel_degree=4,
+        engine="DEEPSPEED",
+        dtype="fp16",
+        has_model_code=True,
+        request_limits=RequestLimits(max_input_tokens=1152, max_new_tokens=896),
+    )
     kwargs.update(overrides)
     return EndpointSpec(**kwargs)
 
@@ -38,10 +50,19 @@ def test_reference_deployments_are_valid():
 
 
 def test_all_violations_are_reported_together():
-    error = problems(bloom, tensor_parallel_degree=3, volume_size_gb=100,
-                     model_data_download_timeout_s=5000, has_model_code=False)
-    assert set(error.fields) >= {"tensor_parallel_degree", "volume_size_gb",
-                                 "model_data_download_timeout", "model_code"}
+    error = problems(
+        bloom,
+        tensor_parallel_degree=3,
+        volume_size_gb=100,
+        model_data_download_timeout_s=5000,
+        has_model_code=False,
+    )
+    assert set(error.fields) >= {
+        "tensor_parallel_degree",
+        "volume_size_gb",
+        "model_data_download_timeout",
+        "model_code",
+    }
     assert str(error).startswith("invalid endpoint spec (")
     assert len(str(error).splitlines()) == len(error.violations) + 1
 
@@ -60,8 +81,13 @@ def test_tp_larger_than_gpu_count():
 
 
 def test_tp_heads_check_for_models_outside_catalog_when_heads_given():
-    error = problems(opt, model_id="my/model", num_parameters=1e9, num_attention_heads=6,
-                     tensor_parallel_degree=4)
+    error = problems(
+        opt,
+        model_id="my/model",
+        num_parameters=1e9,
+        num_attention_heads=6,
+        tensor_parallel_degree=4,
+    )
     assert "does not divide the 6 attention heads" in str(error)
     assert "use one of 1, 2" in str(error)
 
@@ -89,11 +115,24 @@ def test_memory_check_suggests_instance_and_dtype_when_tp_cannot_help():
 def test_memory_boundary_uses_ten_percent_reserve():
     # 18 GiB per GPU at tp=1 on a 20 GiB GPU: 18 <= 20 * 0.9 fits exactly.
     params = 18 * 2**30 / 2
-    ok = opt(model_id=None, num_parameters=params, tensor_parallel_degree=1,
-             instance_type="ml.x9.big", gpu_count=1, gpu_memory_gib=20)
+    ok = opt(
+        model_id=None,
+        num_parameters=params,
+        tensor_parallel_degree=1,
+        instance_type="ml.x9.big",
+        gpu_count=1,
+        gpu_memory_gib=20,
+    )
     assert ok.weights_per_gpu_gib == pytest.approx(18)
-    error = problems(opt, model_id=None, num_parameters=params * 1.01, tensor_parallel_degree=1,
-                     instance_type="ml.x9.big", gpu_count=1, gpu_memory_gib=20)
+    error = problems(
+        opt,
+        model_id=None,
+        num_parameters=params * 1.01,
+        tensor_parallel_degree=1,
+        instance_type="ml.x9.big",
+        gpu_count=1,
+        gpu_memory_gib=20,
+    )
     assert "weights need 18.2 GiB" in str(error)
 
 
@@ -113,18 +152,23 @@ def test_instance_count_at_least_one():
 
 def test_volume_refused_on_nvme_instances():
     error = problems(bloom, volume_size_gb=100)
-    assert "volume_size_gb=100: is not accepted on ml.p4d.24xlarge, which has local NVMe" in str(error)
+    assert "volume_size_gb=100: is not accepted on ml.p4d.24xlarge, which has local NVMe" in str(
+        error
+    )
 
 
 @pytest.mark.parametrize("volume", [0, 513])
 def test_volume_range(volume):
-    error = problems(opt, instance_type="ml.p3.16xlarge", tensor_parallel_degree=8,
-                     volume_size_gb=volume)
+    error = problems(
+        opt, instance_type="ml.p3.16xlarge", tensor_parallel_degree=8, volume_size_gb=volume
+    )
     assert "must be an integer in 1..512 GB" in str(error)
 
 
 def test_volume_must_hold_weights_on_ebs():
-    error = problems(opt, instance_type="ml.p3.16xlarge", tensor_parallel_degree=8, volume_size_gb=40)
+    error = problems(
+        opt, instance_type="ml.p3.16xlarge", tensor_parallel_degree=8, volume_size_gb=40
+    )
     assert "cannot hold the weights: 60.0 GB plus 10% headroom needs 66 GB" in str(error)
     assert "use volume_size_gb=66 or more" in str(error)
 
@@ -132,25 +176,39 @@ def test_volume_must_hold_weights_on_ebs():
 def test_default_volume_on_ebs_holds_the_weights():
     spec = opt(instance_type="ml.p3.16xlarge", tensor_parallel_degree=8)
     assert spec.effective_volume_size_gb == 66
-    small = opt(model_id="mistralai/Mistral-7B-Instruct-v0.3", instance_type="ml.p3.2xlarge",
-                tensor_parallel_degree=1, num_attention_heads=None)
+    small = opt(
+        model_id="mistralai/Mistral-7B-Instruct-v0.3",
+        instance_type="ml.p3.2xlarge",
+        tensor_parallel_degree=1,
+        num_attention_heads=None,
+    )
     assert small.effective_volume_size_gb == 30  # SageMaker's default is enough
 
 
 def test_weights_too_big_for_any_ebs_volume():
-    error = problems(opt, model_id=None, num_parameters=300e9, instance_type="ml.p3.16xlarge",
-                     tensor_parallel_degree=8, gpu_memory_gib=80)
+    error = problems(
+        opt,
+        model_id=None,
+        num_parameters=300e9,
+        instance_type="ml.p3.16xlarge",
+        tensor_parallel_degree=8,
+        gpu_memory_gib=80,
+    )
     assert "an EBS volume stops at 512 GB" in str(error)
 
 
 def test_kms_key_refused_on_nvme():
     error = problems(opt, kms_key_id="arn:aws:kms:us-east-1:1:key/x")
-    assert "kms_key=arn:aws:kms:us-east-1:1:key/x: is rejected by SageMaker on ml.g5.24xlarge" in str(error)
+    assert (
+        "kms_key=arn:aws:kms:us-east-1:1:key/x: is rejected by SageMaker on ml.g5.24xlarge"
+        in str(error)
+    )
     assert opt(instance_type="ml.p3.16xlarge", tensor_parallel_degree=8, kms_key_id="k").kms_key_id
 
 
-@pytest.mark.parametrize("field", ["model_data_download_timeout_s",
-                                   "container_startup_health_check_timeout_s"])
+@pytest.mark.parametrize(
+    "field", ["model_data_download_timeout_s", "container_startup_health_check_timeout_s"]
+)
 @pytest.mark.parametrize("seconds", [59, 3601])
 def test_timeouts_range(field, seconds):
     error = problems(opt, **{field: seconds})
@@ -159,25 +217,39 @@ def test_timeouts_range(field, seconds):
 
 def test_deepspeed_refused_on_lmi_images():
     error = problems(opt, image_tag="0.36.0-lmi27.0.0-cu130")
-    assert "engine DEEPSPEED exists only in the djl-inference *-deepspeed images up to 0.27.0" in str(error)
+    assert (
+        "engine DEEPSPEED exists only in the djl-inference *-deepspeed images up to 0.27.0"
+        in str(error)
+    )
 
 
 def test_vllm_refused_before_rolling_batch():
-    error = problems(opt, engine="VLLM", has_model_code=False, image_tag="0.22.1-deepspeed0.9.2-cu118")
+    error = problems(
+        opt, engine="VLLM", has_model_code=False, image_tag="0.22.1-deepspeed0.9.2-cu118"
+    )
     assert "needs option.rolling_batch, which appeared in 0.23.0" in str(error)
 
 
 def test_engine_dtype_and_bf16_hardware():
     assert "is not supported by engine VLLM" in str(problems(opt, engine="VLLM", dtype="int8"))
-    error = problems(opt, instance_type="ml.g4dn.12xlarge", dtype="bf16",
-                     model_id="mistralai/Mistral-7B-Instruct-v0.3")
+    error = problems(
+        opt,
+        instance_type="ml.g4dn.12xlarge",
+        dtype="bf16",
+        model_id="mistralai/Mistral-7B-Instruct-v0.3",
+    )
     assert "needs an Ampere or newer GPU; ml.g4dn.12xlarge has T4" in str(error)
     assert "not one of fp32, fp16, bf16, int8" in str(problems(opt, dtype="fp4"))
 
 
 def test_cuda13_refused_on_v100():
-    error = problems(opt, engine="VLLM", has_model_code=False, instance_type="ml.p3.16xlarge",
-                     tensor_parallel_degree=8)
+    error = problems(
+        opt,
+        engine="VLLM",
+        has_model_code=False,
+        instance_type="ml.p3.16xlarge",
+        tensor_parallel_degree=8,
+    )
     assert "CUDA 13.0 no longer supports the V100 GPUs" in str(error)
 
 
@@ -187,19 +259,26 @@ def test_pre_quantized_int8_checkpoint_loads_only_as_int8():
 
 def test_unknown_engine_is_a_spec_error():
     error = problems(opt, engine="tensorrt")
-    assert "engine=tensorrt: unknown engine 'tensorrt'; choose one of DEEPSPEED, ACCELERATE, VLLM" in str(error)
+    assert (
+        "engine=tensorrt: unknown engine 'tensorrt'; choose one of DEEPSPEED, ACCELERATE, VLLM"
+        in str(error)
+    )
 
 
 def test_model_code_required_for_custom_handler_engines():
-    assert "engine ACCELERATE runs our model.py" in str(problems(opt, engine="ACCELERATE",
-                                                                  has_model_code=False))
+    assert "engine ACCELERATE runs our model.py" in str(
+        problems(opt, engine="ACCELERATE", has_model_code=False)
+    )
     assert opt(engine="VLLM", has_model_code=False, dtype="fp16").engine is Engine.VLLM
 
 
 def test_region_without_dlc_account_when_known():
     assert "region=xx-mars-1: has no known LMI container" in str(problems(opt, region="xx-mars-1"))
     assert opt(region="eu-south-2").region == "eu-south-2"
-    assert opt(region="xx-mars-1", image_uri="1.dkr.ecr.xx-mars-1.amazonaws.com/mine:0.27.0-deepspeed0.12.6-cu121")
+    assert opt(
+        region="xx-mars-1",
+        image_uri="1.dkr.ecr.xx-mars-1.amazonaws.com/mine:0.27.0-deepspeed0.12.6-cu121",
+    )
 
 
 def test_unknown_model_is_a_warning_not_an_error():
@@ -214,9 +293,18 @@ def test_unknown_tag_shape_is_a_warning():
 
 
 def test_nvme_rule_matches_sagemaker_sdk():
-    for name in ("ml.g4dn.xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge",
-                 "ml.g5.2xlarge", "ml.g6.xlarge", "ml.g6e.12xlarge", "ml.p5.48xlarge",
-                 "ml.p5en.48xlarge", "ml.trn1.32xlarge"):
+    for name in (
+        "ml.g4dn.xlarge",
+        "ml.p3dn.24xlarge",
+        "ml.p4d.24xlarge",
+        "ml.p4de.24xlarge",
+        "ml.g5.2xlarge",
+        "ml.g6.xlarge",
+        "ml.g6e.12xlarge",
+        "ml.p5.48xlarge",
+        "ml.p5en.48xlarge",
+        "ml.trn1.32xlarge",
+    ):
         assert has_local_nvme(name), name
     for name in ("ml.p3.2xlarge", "ml.p3.16xlarge", "ml.m5.xlarge", "ml.c5.large"):
         assert not has_local_nvme(name), name
@@ -236,23 +324,39 @@ def test_plan_holds_what_users_check():
 
 
 def test_request_limits_are_checked_and_reported_with_the_rest():
-    error = problems(opt, tensor_parallel_degree=3,
-                     request_limits=RequestLimits(max_input_tokens=0, max_new_tokens=2.5,
-                                                  max_batch_size=True))
-    assert error.fields == ["tensor_parallel_degree", "tensor_parallel_degree",
-                            "request_limits.max_input_tokens", "request_limits.max_new_tokens",
-                            "request_limits.max_batch_size"]
+    error = problems(
+        opt,
+        tensor_parallel_degree=3,
+        request_limits=RequestLimits(max_input_tokens=0, max_new_tokens=2.5, max_batch_size=True),
+    )
+    assert error.fields == [
+        "tensor_parallel_degree",
+        "tensor_parallel_degree",
+        "request_limits.max_input_tokens",
+        "request_limits.max_new_tokens",
+        "request_limits.max_batch_size",
+    ]
 
 
 def test_a_total_no_request_can_reach_is_refused():
     error = problems(opt, request_limits=RequestLimits(1000, 500, max_total_tokens=1600))
     assert "exceeds max_input_tokens + max_new_tokens (1500)" in str(error)
-    assert opt(request_limits=RequestLimits(1500, 896, max_total_tokens=2048)).request_limits \
-        .total_tokens == 2048
+    assert (
+        opt(
+            request_limits=RequestLimits(1500, 896, max_total_tokens=2048)
+        ).request_limits.total_tokens
+        == 2048
+    )
 
 
 def test_an_engine_configured_by_environment_needs_djl_0_24():
-    error = problems(EndpointSpec, instance_type="ml.g5.12xlarge", tensor_parallel_degree=4,
-                     engine="VLLM", dtype="bf16", image_tag="0.23.0-deepspeed0.9.5-cu118",
-                     model_id="mistralai/Mistral-7B-Instruct-v0.3")
+    error = problems(
+        EndpointSpec,
+        instance_type="ml.g5.12xlarge",
+        tensor_parallel_degree=4,
+        engine="VLLM",
+        dtype="bf16",
+        image_tag="0.23.0-deepspeed0.9.5-cu118",
+        model_id="mistralai/Mistral-7B-Instruct-v0.3",
+    )
     assert "environment variables, which DJL Serving reads from 0.24.0 on" in str(error)

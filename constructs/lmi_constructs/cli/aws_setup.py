@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-REGION_ADVICE = ("no AWS region is set: export AWS_DEFAULT_REGION=us-east-1 (or set "
-                 "`region` for your profile in ~/.aws/config), the region the stack is in")
-CREDENTIALS_ADVICE = ("no AWS credentials were found: export AWS_PROFILE=<profile> (after `aws "
-                      "sso login --profile <profile>` for SSO), or AWS_ACCESS_KEY_ID and "
-                      "AWS_SECRET_ACCESS_KEY; `aws sts get-caller-identity` checks them")
+REGION_ADVICE = (
+    "no AWS region is set: export AWS_DEFAULT_REGION=us-east-1 (or set "
+    "`region` for your profile in ~/.aws/config), the region the stack is in"
+)
+CREDENTIALS_ADVICE = (
+    "no AWS credentials were found: export AWS_PROFILE=<profile> (after `aws "
+    "sso login --profile <profile>` for SSO), or AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY; `aws sts get-caller-identity` checks them"
+)
 
 
 def explain(error: Exception) -> str:

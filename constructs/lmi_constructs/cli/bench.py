@@ -26,10 +26,16 @@ from .invoke import WHOLE_ANSWER_ENGINES
 from .progress_bar import request_bar
 from .token_stream import StreamError, token_events
 
-PROMPTS = ["Amazon SageMaker is", "The best way to serve a large language model is",
-           "Tensor parallelism splits", "Once upon a time, in a data center far away,",
-           "The capital of France is", "Explain DeepSpeed in one sentence:",
-           "A haiku about GPUs:", "def fibonacci(n):"]
+PROMPTS = [
+    "Amazon SageMaker is",
+    "The best way to serve a large language model is",
+    "Tensor parallelism splits",
+    "Once upon a time, in a data center far away,",
+    "The capital of France is",
+    "Explain DeepSpeed in one sentence:",
+    "A haiku about GPUs:",
+    "def fibonacci(n):",
+]
 
 
 class BenchError(Exception):
@@ -37,29 +43,45 @@ class BenchError(Exception):
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("bench", help="latency and throughput, like the reference table",
-                                 description=__doc__)
+    parser = commands.add_parser(
+        "bench", help="latency and throughput, like the reference table", description=__doc__
+    )
     add_target_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=4, help="prompts per request (4)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--requests", type=int, default=20, help="measured requests (20)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight (1)")
     parser.add_argument("--warmup", type=int, default=2, help="requests before measuring (2)")
-    parser.add_argument("--stream", action="store_true", help="stream each request and report "
-                        "time to first token and inter-token latency (needs --batch-size 1)")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream each request and report "
+        "time to first token and inter-token latency (needs --batch-size 1)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write samples and summary")
-    parser.add_argument("--plot", type=Path, metavar="PNG", help="write a latency histogram "
-                        "(needs matplotlib)")
+    parser.add_argument(
+        "--plot", type=Path, metavar="PNG", help="write a latency histogram (needs matplotlib)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    problems = [f"--{name.replace('_', '-')} {getattr(args, name)} must be at least {low}"
-                for name, low in (("batch_size", 1), ("max_new_tokens", 1), ("requests", 1),
-                                  ("concurrency", 1), ("warmup", 0)) if getattr(args, name) < low]
+    problems = [
+        f"--{name.replace('_', '-')} {getattr(args, name)} must be at least {low}"
+        for name, low in (
+            ("batch_size", 1),
+            ("max_new_tokens", 1),
+            ("requests", 1),
+            ("concurrency", 1),
+            ("warmup", 0),
+        )
+        if getattr(args, name) < low
+    ]
     if args.stream and args.batch_size != 1:
-        problems.append(f"--batch-size {args.batch_size} with --stream: a stream carries one "
-                        "generation; pass --batch-size 1 and raise --concurrency instead")
+        problems.append(
+            f"--batch-size {args.batch_size} with --stream: a stream carries one "
+            "generation; pass --batch-size 1 and raise --concurrency instead"
+        )
     if problems:
         for problem in problems:
             print(f"lmi bench: {problem}", file=sys.stderr)
@@ -67,16 +89,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = resolve_target(args)
         engine = target.description.get("engine")
-        if args.stream and (engine in WHOLE_ANSWER_ENGINES
-                            or target.description.get("streaming") == "false"):
-            print(f"lmi bench: {target.name} runs engine {engine}, whose handler answers whole "
-                  "generations: drop --stream", file=sys.stderr)
+        if args.stream and (
+            engine in WHOLE_ANSWER_ENGINES or target.description.get("streaming") == "false"
+        ):
+            print(
+                f"lmi bench: {target.name} runs engine {engine}, whose handler answers whole "
+                "generations: drop --stream",
+                file=sys.stderr,
+            )
             return 2
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.batch_size)]
         # one prompt as a string: what rolling batch (VLLM) takes, and our handler as well
-        payload = {"inputs": prompts[0] if args.batch_size == 1 else prompts,
-                   "parameters": {"max_new_tokens": args.max_new_tokens, "details": True,
-                                  "do_sample": False}}
+        payload = {
+            "inputs": prompts[0] if args.batch_size == 1 else prompts,
+            "parameters": {
+                "max_new_tokens": args.max_new_tokens,
+                "details": True,
+                "do_sample": False,
+            },
+        }
         one = _one_streamed if args.stream else _one
         for _ in range(args.warmup):
             one(target, payload)
@@ -90,11 +121,27 @@ def run(args: argparse.Namespace) -> int:
     if args.stream:
         print(format_stream_table(summary))
     if args.json:
-        args.json.write_text(json.dumps({
-            "target": target.name, "description": row, "summary": summary,
-            "settings": {k: getattr(args, k) for k in ("batch_size", "max_new_tokens", "requests",
-                                                        "concurrency", "warmup")},
-            "samples": samples}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "target": target.name,
+                    "description": row,
+                    "summary": summary,
+                    "settings": {
+                        k: getattr(args, k)
+                        for k in (
+                            "batch_size",
+                            "max_new_tokens",
+                            "requests",
+                            "concurrency",
+                            "warmup",
+                        )
+                    },
+                    "samples": samples,
+                },
+                indent=1,
+            )
+        )
     if args.plot:
         try:
             plot_histogram(samples, args.plot, target.name)
@@ -112,11 +159,15 @@ def _one(target, payload) -> Dict[str, float]:
         message = body.get("error", body) if isinstance(body, dict) else body
         raise BenchError(f"{target.name} answered {status}: {message}")
     try:  # our handler answers a list; LMI's rolling batch one object
-        tokens = sum(result["details"]["generated_tokens"]
-                     for result in (body if isinstance(body, list) else [body]))
+        tokens = sum(
+            result["details"]["generated_tokens"]
+            for result in (body if isinstance(body, list) else [body])
+        )
     except (KeyError, TypeError) as error:
-        raise BenchError("the response has no details.generated_tokens: the handler must "
-                         "follow model_code's response format") from error
+        raise BenchError(
+            "the response has no details.generated_tokens: the handler must "
+            "follow model_code's response format"
+        ) from error
     return {"latency_ms": round(latency_ms, 3), "generated_tokens": tokens}
 
 
@@ -131,14 +182,18 @@ def _one_streamed(target, payload) -> Dict[str, object]:
     if not arrivals:
         raise BenchError(f"{target.name} streamed no token")
     gaps = [round((b - a) * 1000, 3) for a, b in zip(arrivals, arrivals[1:])]
-    return {"latency_ms": round((arrivals[-1] - started) * 1000, 3),
-            "generated_tokens": len(arrivals),
-            "ttft_ms": round((arrivals[0] - started) * 1000, 3), "itl_ms": gaps}
+    return {
+        "latency_ms": round((arrivals[-1] - started) * 1000, 3),
+        "generated_tokens": len(arrivals),
+        "ttft_ms": round((arrivals[0] - started) * 1000, 3),
+        "itl_ms": gaps,
+    }
 
 
 def _measure(one_request, target, payload, requests: int, concurrency: int):
     lock = threading.Lock()
     with request_bar(requests) as bar:
+
         def one(_):
             sample = one_request(target, payload)
             with lock:
@@ -160,10 +215,15 @@ def percentile(values: List[float], p: float) -> float:
 def summarise(samples: List[Dict[str, object]], wall_s: float) -> Dict[str, float]:
     latencies = [s["latency_ms"] for s in samples]
     tokens = sum(s["generated_tokens"] for s in samples)
-    summary = {"requests": len(samples), "p50_ms": percentile(latencies, 50),
-               "p90_ms": percentile(latencies, 90), "p99_ms": percentile(latencies, 99),
-               "generated_tokens": tokens, "wall_s": round(wall_s, 3),
-               "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0}
+    summary = {
+        "requests": len(samples),
+        "p50_ms": percentile(latencies, 50),
+        "p90_ms": percentile(latencies, 90),
+        "p99_ms": percentile(latencies, 99),
+        "generated_tokens": tokens,
+        "wall_s": round(wall_s, 3),
+        "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0,
+    }
     if samples and "ttft_ms" in samples[0]:
         first = [s["ttft_ms"] for s in samples]
         gaps = [gap for s in samples for gap in s["itl_ms"]]
@@ -174,10 +234,16 @@ def summarise(samples: List[Dict[str, object]], wall_s: float) -> Dict[str, floa
 
 
 def format_table(row: Dict[str, str], summary: Dict[str, float]) -> str:
-    columns = {**{k: row.get(k, "n/a") for k in ("model", "engine", "precision", "batch size",
-                                                 "parallel degree", "instance")},
-               "P50 ms": f"{summary['p50_ms']:.1f}", "P90 ms": f"{summary['p90_ms']:.1f}",
-               "P99 ms": f"{summary['p99_ms']:.1f}", "tokens/s": f"{summary['tokens_per_s']:.1f}"}
+    columns = {
+        **{
+            k: row.get(k, "n/a")
+            for k in ("model", "engine", "precision", "batch size", "parallel degree", "instance")
+        },
+        "P50 ms": f"{summary['p50_ms']:.1f}",
+        "P90 ms": f"{summary['p90_ms']:.1f}",
+        "P99 ms": f"{summary['p99_ms']:.1f}",
+        "tokens/s": f"{summary['tokens_per_s']:.1f}",
+    }
     widths = {k: max(len(k), len(str(v))) for k, v in columns.items()}
     header = " | ".join(k.ljust(widths[k]) for k in columns)
     rule = "-|-".join("-" * widths[k] for k in columns)
@@ -187,15 +253,19 @@ def format_table(row: Dict[str, str], summary: Dict[str, float]) -> str:
 
 def format_stream_table(summary: Dict[str, float]) -> str:
     """Time to first token and inter-token latency, P50/P90/P99, under the reference table."""
+
     def cell(value):
         return "n/a" if value is None else f"{value:.1f}"
 
-    rows = [("", "P50 ms", "P90 ms", "P99 ms"),
-            ("time to first token", *(cell(summary[f"ttft_p{p}_ms"]) for p in (50, 90, 99))),
-            ("inter-token latency", *(cell(summary[f"itl_p{p}_ms"]) for p in (50, 90, 99)))]
+    rows = [
+        ("", "P50 ms", "P90 ms", "P99 ms"),
+        ("time to first token", *(cell(summary[f"ttft_p{p}_ms"]) for p in (50, 90, 99))),
+        ("inter-token latency", *(cell(summary[f"itl_p{p}_ms"]) for p in (50, 90, 99))),
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n" + "\n".join(" | ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
-                             for row in rows)
+    return "\n" + "\n".join(
+        " | ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows
+    )
 
 
 def plot_histogram(samples, path: Path, title: str) -> None:

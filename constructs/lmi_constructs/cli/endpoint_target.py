@@ -21,7 +21,8 @@ CLIENT_READ_TIMEOUT_S = 70
 REALTIME_LIMIT_ADVICE = (
     "SageMaker gives a real-time invocation 60 s: ask for fewer tokens (--max-new-tokens), "
     "lower LmiEndpoint's request_limits.max_new_tokens so no request can exceed it, or use "
-    "async_inference=AsyncInference(...) for long generations")
+    "async_inference=AsyncInference(...) for long generations"
+)
 
 
 class TargetError(Exception):
@@ -32,11 +33,15 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="a deployed stack: its EndpointName output")
     target.add_argument("--endpoint", help="a SageMaker endpoint name")
-    target.add_argument("--url", help="an HTTP server with /invocations, e.g. lmi local's "
-                                      "http://127.0.0.1:8080")
-    parser.add_argument("--inference-component", metavar="NAME",
-                        help="the model on an LmiInferenceEndpoint (its InferenceComponentName "
-                             "output); found from --stack when the stack has one")
+    target.add_argument(
+        "--url", help="an HTTP server with /invocations, e.g. lmi local's http://127.0.0.1:8080"
+    )
+    parser.add_argument(
+        "--inference-component",
+        metavar="NAME",
+        help="the model on an LmiInferenceEndpoint (its InferenceComponentName "
+        "output); found from --stack when the stack has one",
+    )
 
 
 @dataclass
@@ -49,8 +54,9 @@ class Target:
     _runtime: object = None
 
     def _component(self) -> Dict[str, str]:
-        return {"InferenceComponentName": self.inference_component} \
-            if self.inference_component else {}
+        return (
+            {"InferenceComponentName": self.inference_component} if self.inference_component else {}
+        )
 
     def invoke(self, payload) -> Tuple[int, object]:
         """(status, parsed body). Endpoint errors come back as their status and message."""
@@ -60,19 +66,25 @@ class Target:
         from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
         try:
-            response = self._runtime.invoke_endpoint(EndpointName=self.endpoint, Body=body,
-                                                     ContentType="application/json",
-                                                     Accept="application/json",
-                                                     **self._component())
+            response = self._runtime.invoke_endpoint(
+                EndpointName=self.endpoint,
+                Body=body,
+                ContentType="application/json",
+                Accept="application/json",
+                **self._component(),
+            )
         except ReadTimeoutError as error:
-            raise TargetError(f"{self.endpoint}: no answer within {CLIENT_READ_TIMEOUT_S} s. "
-                              + REALTIME_LIMIT_ADVICE) from error
+            raise TargetError(
+                f"{self.endpoint}: no answer within {CLIENT_READ_TIMEOUT_S} s. "
+                + REALTIME_LIMIT_ADVICE
+            ) from error
         except BotoCoreError as error:  # e.g. no credentials: not an answer from the endpoint
             raise TargetError(f"{self.endpoint}: {explain(error)}") from error
         except ClientError as error:
             details = error.response.get("Error", {})
-            status = error.response.get("OriginalStatusCode") or \
-                error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+            status = error.response.get("OriginalStatusCode") or error.response.get(
+                "ResponseMetadata", {}
+            ).get("HTTPStatusCode", 500)
             message = error.response.get("OriginalMessage") or details.get("Message", str(error))
             if _timed_out(message):
                 message = f"{message} ({REALTIME_LIMIT_ADVICE})"
@@ -91,8 +103,12 @@ class Target:
 
         try:
             response = self._runtime.invoke_endpoint_with_response_stream(
-                EndpointName=self.endpoint, Body=body, ContentType="application/json",
-                Accept="application/jsonlines", **self._component())
+                EndpointName=self.endpoint,
+                Body=body,
+                ContentType="application/json",
+                Accept="application/jsonlines",
+                **self._component(),
+            )
             for event in response["Body"]:
                 if "PayloadPart" in event:
                     yield event["PayloadPart"]["Bytes"]
@@ -101,23 +117,32 @@ class Target:
         except ClientError as error:
             details = error.response.get("Error", {})
             message = error.response.get("OriginalMessage") or details.get("Message", str(error))
-            raise TargetError(f"{self.endpoint} answered "
-                              f"{error.response.get('OriginalStatusCode', details.get('Code'))}:"
-                              f" {message}") from error
+            raise TargetError(
+                f"{self.endpoint} answered "
+                f"{error.response.get('OriginalStatusCode', details.get('Code'))}:"
+                f" {message}"
+            ) from error
         except BotoCoreError as error:
             raise TargetError(f"{self.endpoint}: {explain(error)}") from error
 
     def _headers(self) -> Dict[str, str]:
         # the header InvokeEndpoint's REST form uses for InferenceComponentName
-        return {"X-Amzn-SageMaker-Inference-Component": self.inference_component} \
-            if self.inference_component else {}
+        return (
+            {"X-Amzn-SageMaker-Inference-Component": self.inference_component}
+            if self.inference_component
+            else {}
+        )
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
     component = getattr(args, "inference_component", None)
     if args.url:
-        return Target(name=args.url, url=args.url, inference_component=component,
-                      description={key: "n/a" for key in DESCRIPTION_KEYS})
+        return Target(
+            name=args.url,
+            url=args.url,
+            inference_component=component,
+            description={key: "n/a" for key in DESCRIPTION_KEYS},
+        )
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -133,11 +158,19 @@ def resolve_target(args: argparse.Namespace) -> Target:
 
         # One attempt: a generation that timed out is still running in the container, and a
         # retry would queue behind it.
-        runtime = boto3.client("sagemaker-runtime", config=Config(
-            read_timeout=CLIENT_READ_TIMEOUT_S, retries={"mode": "standard", "max_attempts": 1}))
-        return Target(name=f"{name}/{component}" if component else name, endpoint=name,
-                      inference_component=component, description=description,
-                      _runtime=runtime)
+        runtime = boto3.client(
+            "sagemaker-runtime",
+            config=Config(
+                read_timeout=CLIENT_READ_TIMEOUT_S, retries={"mode": "standard", "max_attempts": 1}
+            ),
+        )
+        return Target(
+            name=f"{name}/{component}" if component else name,
+            endpoint=name,
+            inference_component=component,
+            description=description,
+            _runtime=runtime,
+        )
     except (BotoCoreError, ClientError) as error:
         raise TargetError(explain(error)) from error
 
@@ -149,15 +182,19 @@ def stack_outputs(cloudformation, stack: str) -> Tuple[str, list]:
     try:
         outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     except ClientError as error:
-        raise TargetError(f"stack {stack}: {error.response['Error']['Message']}; deploy it "
-                          "first, or pass --endpoint") from error
+        raise TargetError(
+            f"stack {stack}: {error.response['Error']['Message']}; deploy it "
+            "first, or pass --endpoint"
+        ) from error
     names = [o["OutputValue"] for o in outputs if "EndpointName" in o["OutputKey"]]
     if len(names) != 1:
-        raise TargetError(f"stack {stack} has {len(names)} EndpointName outputs: pass --endpoint "
-                          f"with one of {names}" if names else
-                          f"stack {stack} has no EndpointName output: is it an LmiEndpoint stack?")
-    components = [o["OutputValue"] for o in outputs
-                  if "InferenceComponentName" in o["OutputKey"]]
+        raise TargetError(
+            f"stack {stack} has {len(names)} EndpointName outputs: pass --endpoint "
+            f"with one of {names}"
+            if names
+            else f"stack {stack} has no EndpointName output: is it an LmiEndpoint stack?"
+        )
+    components = [o["OutputValue"] for o in outputs if "InferenceComponentName" in o["OutputKey"]]
     return names[0], components
 
 
@@ -175,8 +212,10 @@ def describe_endpoint(sagemaker, name: str, component: Optional[str] = None) -> 
     elif "ModelName" not in variant:
         listed = sagemaker.list_inference_components(EndpointNameEquals=name)
         names = [c["InferenceComponentName"] for c in listed.get("InferenceComponents", [])]
-        raise TargetError(f"endpoint {name} hosts inference components: pass "
-                          f"--inference-component with one of {names}")
+        raise TargetError(
+            f"endpoint {name} hosts inference components: pass "
+            f"--inference-component with one of {names}"
+        )
     else:
         model_name = variant["ModelName"]
         instance = f"{variant.get('InitialInstanceCount', 1)} x {_instance_types(variant)}"
@@ -184,10 +223,13 @@ def describe_endpoint(sagemaker, name: str, component: Optional[str] = None) -> 
     environment = model.get("PrimaryContainer", {}).get("Environment", {})
     # The constructs tag the Model with what it was built from; with model code the settings
     # live in serving.properties inside model.tar.gz, which describe_model does not show.
-    tags = {tag["Key"]: tag["Value"]
-            for tag in sagemaker.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])}
+    tags = {
+        tag["Key"]: tag["Value"]
+        for tag in sagemaker.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])
+    }
     return {
-        "model": tags.get("lmi:model-id") or environment.get("OPTION_MODEL_ID")
+        "model": tags.get("lmi:model-id")
+        or environment.get("OPTION_MODEL_ID")
         or environment.get("MODEL_S3_PREFIX", "n/a"),
         "engine": tags.get("lmi:engine", "n/a"),
         "precision": tags.get("lmi:dtype", "n/a"),
@@ -218,8 +260,9 @@ def parse_params(items) -> Dict[str, object]:
 
 
 def _post(url: str, body: bytes, headers: Dict[str, str]) -> Tuple[int, object]:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
             return response.status, _parse(response.read())
@@ -230,8 +273,12 @@ def _post(url: str, body: bytes, headers: Dict[str, str]) -> Tuple[int, object]:
 
 
 def _post_stream(url: str, body: bytes, headers: Dict[str, str]) -> Iterator[bytes]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Accept": "application/jsonlines", **headers})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "application/jsonlines", **headers},
+    )
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
             while True:

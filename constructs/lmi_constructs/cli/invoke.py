@@ -21,17 +21,26 @@ WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE")
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("invoke", help="send a prompt to an endpoint",
-                                 description=__doc__)
+    parser = commands.add_parser("invoke", help="send a prompt to an endpoint", description=__doc__)
     add_target_arguments(parser)
     parser.add_argument("prompt", nargs="+", help="one or more prompts (one request, batched)")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--param", action="append", metavar="KEY=VALUE",
-                        help="a generation parameter, e.g. temperature=0.7 or do_sample=true")
-    parser.add_argument("--stream", action="store_true",
-                        help="print tokens as they arrive (one prompt; Engine.VLLM endpoints)")
-    parser.add_argument("--json", action="store_true", help="print the raw JSON response "
-                        "(with --stream: one JSON line per token)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a generation parameter, e.g. temperature=0.7 or do_sample=true",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="print tokens as they arrive (one prompt; Engine.VLLM endpoints)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the raw JSON response (with --stream: one JSON line per token)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -42,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"lmi invoke: {error}", file=sys.stderr)
         return 2
     if args.stream and len(args.prompt) > 1:
-        print("lmi invoke: --stream takes one prompt (a stream carries one generation)",
-              file=sys.stderr)
+        print(
+            "lmi invoke: --stream takes one prompt (a stream carries one generation)",
+            file=sys.stderr,
+        )
         return 2
     inputs = args.prompt[0] if len(args.prompt) == 1 else args.prompt
     try:
@@ -69,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
 def _stream(target, payload, as_json: bool) -> int:
     engine = target.description.get("engine")
     if engine in WHOLE_ANSWER_ENGINES or target.description.get("streaming") == "false":
-        print(f"lmi invoke: {target.name} runs engine {engine}, whose handler answers whole "
-              "generations: drop --stream (or serve the model with Engine.VLLM)", file=sys.stderr)
+        print(
+            f"lmi invoke: {target.name} runs engine {engine}, whose handler answers whole "
+            "generations: drop --stream (or serve the model with Engine.VLLM)",
+            file=sys.stderr,
+        )
         return 2
     try:
         for event in token_events(target.invoke_stream(payload)):

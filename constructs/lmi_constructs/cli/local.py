@@ -21,26 +21,49 @@ from pathlib import Path
 from ..runtime.layout import split_s3_uri
 
 
-
 def register(commands) -> None:
-    parser = commands.add_parser("local", help="serve model_code/ on 127.0.0.1 (CPU)",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model-code", default="model_code", type=Path,
-                        help="the handler directory (default model_code)")
+    parser = commands.add_parser(
+        "local",
+        help="serve model_code/ on 127.0.0.1 (CPU)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model-code",
+        default="model_code",
+        type=Path,
+        help="the handler directory (default model_code)",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", help="a local directory or s3://bucket/prefix/")
-    source.add_argument("--demo", choices=["bloom", "opt"], nargs="?", const="bloom",
-                        help="a tiny random-weight model (default bloom), no download")
-    parser.add_argument("--engine", choices=["model_code", "vllm"], default="model_code",
-                        help="model_code: our handler (DEEPSPEED/ACCELERATE endpoints); vllm: "
-                             "LMI's built-in schema, with streaming (VLLM endpoints)")
+    source.add_argument(
+        "--demo",
+        choices=["bloom", "opt"],
+        nargs="?",
+        const="bloom",
+        help="a tiny random-weight model (default bloom), no download",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["model_code", "vllm"],
+        default="model_code",
+        help="model_code: our handler (DEEPSPEED/ACCELERATE endpoints); vllm: "
+        "LMI's built-in schema, with streaming (VLLM endpoints)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--cache-dir", type=Path, help="where s3:// weights are downloaded "
-                        "(default a temporary directory)")
-    parser.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a serving property, e.g. max_new_tokens_limit=256")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where s3:// weights are downloaded (default a temporary directory)",
+    )
+    parser.add_argument(
+        "--property",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a serving property, e.g. max_new_tokens_limit=256",
+    )
     parser.set_defaults(run=run)
 
 
@@ -50,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
         problems.append(f"--model-code {args.model_code}: no model.py there")
     s3_weights = split_s3_uri(args.weights) if args.weights else None
     if args.engine == "vllm" and s3_weights:
-        problems.append(f"--weights {args.weights}: --engine vllm reads a local directory "
-                        "(as SageMaker's S3Prefix copy gives it /opt/ml/model); download first")
+        problems.append(
+            f"--weights {args.weights}: --engine vllm reads a local directory "
+            "(as SageMaker's S3Prefix copy gives it /opt/ml/model); download first"
+        )
     for item in args.property:
         if "=" not in item:
             problems.append(f"--property {item!r} is not KEY=VALUE")
@@ -75,30 +100,43 @@ def run(args: argparse.Namespace) -> int:
         from ..local.demo_model import build
 
         properties["weights_dir"] = str(build(Path(temporary.name) / "demo", args.demo))
-        print(f"built a tiny random {args.demo} model in {properties['weights_dir']}",
-              file=sys.stderr)
+        print(
+            f"built a tiny random {args.demo} model in {properties['weights_dir']}", file=sys.stderr
+        )
     from ..local.server import LOOPBACK, LocalEndpoint
 
     if args.host not in LOOPBACK:
-        print(f"lmi local: warning: listening on {args.host}, beyond this machine: anyone who "
-              "reaches it can run generations (there is no authentication); use 127.0.0.1 "
-              "unless you mean it", file=sys.stderr)
+        print(
+            f"lmi local: warning: listening on {args.host}, beyond this machine: anyone who "
+            "reaches it can run generations (there is no authentication); use 127.0.0.1 "
+            "unless you mean it",
+            file=sys.stderr,
+        )
     try:
-        endpoint = LocalEndpoint(args.model_code if args.engine == "model_code" else None,
-                                 properties, args.host, args.port, engine=args.engine).start()
+        endpoint = LocalEndpoint(
+            args.model_code if args.engine == "model_code" else None,
+            properties,
+            args.host,
+            args.port,
+            engine=args.engine,
+        ).start()
     except OSError as error:
         print(f"lmi local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
     served = args.model_code if args.engine == "model_code" else "LMI's rolling-batch schema"
-    print(f"serving {served} on {endpoint.url} (GET /ping answers 503 until loaded)",
-          file=sys.stderr)
+    print(
+        f"serving {served} on {endpoint.url} (GET /ping answers 503 until loaded)", file=sys.stderr
+    )
     try:
         if endpoint.wait_until_ready(timeout_s=3600) != "ready":
             print(f"lmi local: loading failed: {endpoint.error}", file=sys.stderr)
             return 1
-        print(f"ready in {time.monotonic() - started:.1f} s; try:\n  curl -s {endpoint.url}"
-              "/invocations -H 'Content-Type: application/json' -d '{\"inputs\": \"Hello\", "
-              "\"parameters\": {\"max_new_tokens\": 16}}'", file=sys.stderr)
+        print(
+            f"ready in {time.monotonic() - started:.1f} s; try:\n  curl -s {endpoint.url}"
+            '/invocations -H \'Content-Type: application/json\' -d \'{"inputs": "Hello", '
+            '"parameters": {"max_new_tokens": 16}}\'',
+            file=sys.stderr,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

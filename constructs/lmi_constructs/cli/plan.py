@@ -15,16 +15,20 @@ from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, format_plan
 from ..spec.endpoint_spec import PLAN_METADATA_TYPE
 
 
-
 def register(commands) -> None:
-    parser = commands.add_parser("plan", help="validate an endpoint and print its plan",
-                                 description=__doc__)
-    parser.add_argument("--cdk-out", metavar="DIR",
-                        help="print the plans recorded in a synthesized cloud assembly instead")
+    parser = commands.add_parser(
+        "plan", help="validate an endpoint and print its plan", description=__doc__
+    )
+    parser.add_argument(
+        "--cdk-out",
+        metavar="DIR",
+        help="print the plans recorded in a synthesized cloud assembly instead",
+    )
     parser.add_argument("--model-id", help="Hugging Face model id, e.g. facebook/opt-30b")
     parser.add_argument("--instance-type", help="e.g. ml.g5.24xlarge")
-    parser.add_argument("--tp", type=int, dest="tensor_parallel_degree",
-                        help="tensor parallel degree")
+    parser.add_argument(
+        "--tp", type=int, dest="tensor_parallel_degree", help="tensor parallel degree"
+    )
     parser.add_argument("--engine", default="DEEPSPEED", help="DEEPSPEED, ACCELERATE or VLLM")
     parser.add_argument("--dtype", default="fp16", help="fp16, bf16, int8 or fp32")
     parser.add_argument("--instance-count", type=int, default=1)
@@ -40,16 +44,29 @@ def register(commands) -> None:
     parser.add_argument("--gpu-memory-gib", type=float, help="usable GiB per GPU, ditto")
     defaults = RequestLimits()
     parser.add_argument("--max-input-tokens", type=int, default=defaults.max_input_tokens)
-    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens,
-                        help="the time budget: what one request may generate")
-    parser.add_argument("--max-total-tokens", type=int,
-                        help="the token budget (default input + new)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=defaults.max_new_tokens,
+        help="the time budget: what one request may generate",
+    )
+    parser.add_argument(
+        "--max-total-tokens", type=int, help="the token budget (default input + new)"
+    )
     parser.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
-    parser.add_argument("--fallback-instance-type", action="append", default=[],
-                        metavar="TYPE", help="a fallback instance pool, in priority order "
-                        "(repeat); each is checked like --instance-type")
-    parser.add_argument("--no-model-code", action="store_true",
-                        help="the endpoint runs without custom model.py (VLLM)")
+    parser.add_argument(
+        "--fallback-instance-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a fallback instance pool, in priority order "
+        "(repeat); each is checked like --instance-type",
+    )
+    parser.add_argument(
+        "--no-model-code",
+        action="store_true",
+        help="the endpoint runs without custom model.py (VLLM)",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.set_defaults(run=run)
 
@@ -57,8 +74,14 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.cdk_out:
         return _print_assembly_plans(Path(args.cdk_out), args.json)
-    missing = [flag for flag, value in (("--instance-type", args.instance_type),
-                                         ("--tp", args.tensor_parallel_degree)) if value is None]
+    missing = [
+        flag
+        for flag, value in (
+            ("--instance-type", args.instance_type),
+            ("--tp", args.tensor_parallel_degree),
+        )
+        if value is None
+    ]
     if missing:
         print(f"lmi plan: {' and '.join(missing)} required (or --cdk-out DIR)", file=sys.stderr)
         return 2
@@ -71,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     # each fallback pool with its own GPU count and memory
     problems += first + capacity.fallback_violations(
         lambda instance_type: _spec(args, instance_type),
-        known={(v.field, v.problem) for v in first}, option="the --fallback-instance-type flags")
+        known={(v.field, v.problem) for v in first},
+        option="the --fallback-instance-type flags",
+    )
     if problems:
         for violation in problems:
             print(f"error: {violation}", file=sys.stderr)
@@ -83,24 +108,35 @@ def run(args: argparse.Namespace) -> int:
 
 def _spec(args: argparse.Namespace, instance_type: str) -> EndpointSpec:
     return EndpointSpec(
-        model_id=args.model_id, instance_type=instance_type,
-        tensor_parallel_degree=args.tensor_parallel_degree, engine=args.engine,
-        dtype=args.dtype, instance_count=args.instance_count, image_tag=args.image_tag,
+        model_id=args.model_id,
+        instance_type=instance_type,
+        tensor_parallel_degree=args.tensor_parallel_degree,
+        engine=args.engine,
+        dtype=args.dtype,
+        instance_count=args.instance_count,
+        image_tag=args.image_tag,
         volume_size_gb=args.volume_size_gb,
         model_data_download_timeout_s=args.download_timeout,
         container_startup_health_check_timeout_s=args.startup_timeout,
-        kms_key_id=args.kms_key, region=args.region,
+        kms_key_id=args.kms_key,
+        region=args.region,
         has_model_code=not args.no_model_code,
-        num_parameters=args.num_parameters, num_attention_heads=args.num_heads,
-        gpu_count=args.gpu_count, gpu_memory_gib=args.gpu_memory_gib,
-        request_limits=RequestLimits(args.max_input_tokens, args.max_new_tokens,
-                                     args.max_total_tokens, args.max_batch_size))
+        num_parameters=args.num_parameters,
+        num_attention_heads=args.num_heads,
+        gpu_count=args.gpu_count,
+        gpu_memory_gib=args.gpu_memory_gib,
+        request_limits=RequestLimits(
+            args.max_input_tokens, args.max_new_tokens, args.max_total_tokens, args.max_batch_size
+        ),
+    )
 
 
 def _print_assembly_plans(cdk_out: Path, as_json: bool) -> int:
     manifest = cdk_out / "manifest.json"
     if not manifest.is_file():
-        print(f"lmi plan: {manifest} not found; run `make synth` (cdk synth) first", file=sys.stderr)
+        print(
+            f"lmi plan: {manifest} not found; run `make synth` (cdk synth) first", file=sys.stderr
+        )
         return 2
     plans = assembly_plans(json.loads(manifest.read_text()), cdk_out)
     if not plans:

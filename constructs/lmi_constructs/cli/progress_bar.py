@@ -22,9 +22,15 @@ class ProgressBar:
         stream = stream or sys.stderr
         self.total_files, self.files = total_files, 0
         self._lock = threading.Lock()
-        self._bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000,
-                         file=stream, mininterval=_interval(stream),
-                         desc=f"0/{total_files} files")
+        self._bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1000,
+            file=stream,
+            mininterval=_interval(stream),
+            desc=f"0/{total_files} files",
+        )
 
     def __enter__(self) -> "ProgressBar":
         return self
@@ -39,12 +45,12 @@ class ProgressBar:
     def file_done(self, size: int, downloaded: int) -> None:
         with self._lock:
             self.files += 1
-            self._bar.set_description_str(f"{self.files}/{self.total_files} files",
-                                          refresh=False)
+            self._bar.set_description_str(f"{self.files}/{self.total_files} files", refresh=False)
             self._bar.update(size - downloaded)
 
 
 def request_bar(total: int, stream: Optional[TextIO] = None) -> tqdm:
     stream = stream or sys.stderr
-    return tqdm(total=total, unit="req", file=stream, mininterval=_interval(stream),
-                desc="requests")
+    return tqdm(
+        total=total, unit="req", file=stream, mininterval=_interval(stream), desc="requests"
+    )

@@ -19,12 +19,20 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("resolve-revision", help="print the commit sha of a branch or tag",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "resolve-revision",
+        help="print the commit sha of a branch or tag",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("repo_id", metavar="REPO_ID", help="e.g. facebook/opt-30b")
-    parser.add_argument("revision", metavar="REVISION", nargs="?", default="main",
-                        help="branch, tag or commit (default main)")
+    parser.add_argument(
+        "revision",
+        metavar="REVISION",
+        nargs="?",
+        default="main",
+        help="branch, tag or commit (default main)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -33,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.hub import HubClient
 
     if not _REPO_ID.match(args.repo_id):
-        print(f"lmi resolve-revision: REPO_ID {args.repo_id!r} is not <owner>/<name>: pass e.g. "
-              "facebook/opt-30b", file=sys.stderr)
+        print(
+            f"lmi resolve-revision: REPO_ID {args.repo_id!r} is not <owner>/<name>: pass e.g. "
+            "facebook/opt-30b",
+            file=sys.stderr,
+        )
         return 2
     hub = HubClient(token=os.environ.get("HF_TOKEN", "").strip() or None)
     try:
@@ -42,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
     except CopyError as error:
         print(f"lmi resolve-revision: {error}", file=sys.stderr)
         return 1
-    print(f"{args.repo_id}@{args.revision} is commit {commit} on {hub.endpoint}",
-          file=sys.stderr)
+    print(f"{args.repo_id}@{args.revision} is commit {commit} on {hub.endpoint}", file=sys.stderr)
     print(commit)
     return 0

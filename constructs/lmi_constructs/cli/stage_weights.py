@@ -16,22 +16,43 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("stage-weights", help="copy Hugging Face weights into S3",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "stage-weights",
+        help="copy Hugging Face weights into S3",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--repo-id", required=True, help="e.g. facebook/opt-30b")
     parser.add_argument("--revision", default="main", help="branch, tag or commit (default main)")
-    parser.add_argument("--dest", required=True, metavar="s3://BUCKET/PREFIX",
-                        help="weights land under <dest>/<repo-id>/<commit>/")
-    parser.add_argument("--allow-pattern", action="append", dest="allow_patterns", metavar="GLOB",
-                        help="copy only matching files (repeatable); default: one weight format "
-                             "plus config and tokenizer files")
-    parser.add_argument("--ignore-pattern", action="append", dest="ignore_patterns",
-                        metavar="GLOB", help="skip matching files (repeatable)")
+    parser.add_argument(
+        "--dest",
+        required=True,
+        metavar="s3://BUCKET/PREFIX",
+        help="weights land under <dest>/<repo-id>/<commit>/",
+    )
+    parser.add_argument(
+        "--allow-pattern",
+        action="append",
+        dest="allow_patterns",
+        metavar="GLOB",
+        help="copy only matching files (repeatable); default: one weight format "
+        "plus config and tokenizer files",
+    )
+    parser.add_argument(
+        "--ignore-pattern",
+        action="append",
+        dest="ignore_patterns",
+        metavar="GLOB",
+        help="skip matching files (repeatable)",
+    )
     parser.add_argument("--workers", type=int, default=8, help="files copied at once (default 8)")
-    parser.add_argument("--part-size-mib", type=int, default=8,
-                        help="MiB per ranged GET and S3 part, 5..5120 (default 8); memory "
-                             "holds about 2 x workers x part size")
+    parser.add_argument(
+        "--part-size-mib",
+        type=int,
+        default=8,
+        help="MiB per ranged GET and S3 part, 5..5120 (default 8); memory "
+        "holds about 2 x workers x part size",
+    )
     parser.set_defaults(run=run)
 
 
@@ -43,18 +64,23 @@ def run(args: argparse.Namespace) -> int:
     destination = split_s3_uri(args.dest)
     problems = []
     if not destination:
-        problems.append(f"--dest {args.dest!r} is not s3://<bucket>[/<prefix>]: pass e.g. "
-                        "s3://my-weights/hub")
+        problems.append(
+            f"--dest {args.dest!r} is not s3://<bucket>[/<prefix>]: pass e.g. s3://my-weights/hub"
+        )
     if not 1 <= args.workers <= 256:
         problems.append(f"--workers {args.workers} is outside 1..256: pass e.g. 8")
     request = None
     if destination:
         try:
-            request = CopyRequest(repo_id=args.repo_id, revision=args.revision,
-                                  bucket=destination[0], prefix=destination[1],
-                                  allow_patterns=args.allow_patterns,
-                                  ignore_patterns=args.ignore_patterns,
-                                  part_size=args.part_size_mib * MIB)
+            request = CopyRequest(
+                repo_id=args.repo_id,
+                revision=args.revision,
+                bucket=destination[0],
+                prefix=destination[1],
+                allow_patterns=args.allow_patterns,
+                ignore_patterns=args.ignore_patterns,
+                part_size=args.part_size_mib * MIB,
+            )
         except ValueError as error:
             problems.append(f"--part-size-mib {args.part_size_mib}: {error}: pass e.g. 8")
     if problems:
@@ -69,9 +95,15 @@ def _stage(request, workers: int) -> int:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ..runtime.coordinator import (check_progress, copy_attributes, plan_copy,
-                                       publish_complete, read_completed, register_holder,
-                                       same_files)
+    from ..runtime.coordinator import (
+        check_progress,
+        copy_attributes,
+        plan_copy,
+        publish_complete,
+        read_completed,
+        register_holder,
+        same_files,
+    )
     from ..runtime.errors import CopyError
     from ..runtime.hub import HubClient
     from ..runtime.s3_objects import NamedRefusals
@@ -80,15 +112,23 @@ def _stage(request, workers: int) -> int:
     from .aws_setup import explain
     from .progress_bar import ProgressBar
 
-    s3 = NamedRefusals(boto3.client("s3", config=Config(
-        retries={"mode": "standard", "max_attempts": 10},
-        max_pool_connections=max(10, workers * 2))))
+    s3 = NamedRefusals(
+        boto3.client(
+            "s3",
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 10},
+                max_pool_connections=max(10, workers * 2),
+            ),
+        )
+    )
     hub = HubClient(token=os.environ.get("HF_TOKEN") or None, pool_size=max(10, workers * 2))
     try:
         manifest = plan_copy(hub, s3, request)
-        print(f"{request.repo_id}@{request.revision} = commit {manifest.commit}: "
-              f"{len(manifest.entries)} files, {manifest.total_bytes / 1e9:.2f} GB",
-              file=sys.stderr)
+        print(
+            f"{request.repo_id}@{request.revision} = commit {manifest.commit}: "
+            f"{len(manifest.entries)} files, {manifest.total_bytes / 1e9:.2f} GB",
+            file=sys.stderr,
+        )
         completed = read_completed(s3, manifest.layout)
         if not (completed and same_files(completed, manifest)):
             copier = FileCopier(hub, s3, manifest)
@@ -107,8 +147,11 @@ def _stage(request, workers: int) -> int:
         print(f"lmi stage-weights: S3 failed: {explain(error)}", file=sys.stderr)
         return 1
     attributes = copy_attributes(manifest)
-    print(f"verified {attributes['FileCount']} files, {int(attributes['TotalBytes']) / 1e9:.2f} "
-          "GB; deploy with -c <Stack>:weightsUri=" + attributes["S3Uri"], file=sys.stderr)
+    print(
+        f"verified {attributes['FileCount']} files, {int(attributes['TotalBytes']) / 1e9:.2f} "
+        "GB; deploy with -c <Stack>:weightsUri=" + attributes["S3Uri"],
+        file=sys.stderr,
+    )
     print(attributes["S3Uri"])
     return 0
 

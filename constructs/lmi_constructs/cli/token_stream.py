@@ -41,8 +41,10 @@ def json_lines(chunks: Iterable[bytes]) -> Iterator[dict]:
         pending += chunk
         *lines, pending = pending.split(b"\n")
         if len(pending) > MAX_LINE_BYTES:
-            raise StreamError(f"a line of over {MAX_LINE_BYTES} bytes without a newline: "
-                              "the response is not LMI's jsonlines stream")
+            raise StreamError(
+                f"a line of over {MAX_LINE_BYTES} bytes without a newline: "
+                "the response is not LMI's jsonlines stream"
+            )
         for line in lines:
             if line.strip():
                 yield _parse(line)
@@ -55,13 +57,16 @@ def token_events(chunks: Iterable[bytes]) -> Iterator[TokenEvent]:
     for line in json_lines(chunks):
         details = line.get("details") or {}
         if details.get("finish_reason") == "error" or "error" in line and "token" not in line:
-            raise StreamError(f"the endpoint reported an error mid-stream: "
-                              f"{line.get('error') or line.get('generated_text') or details}")
+            raise StreamError(
+                f"the endpoint reported an error mid-stream: "
+                f"{line.get('error') or line.get('generated_text') or details}"
+            )
         token = line.get("token")
         if not isinstance(token, dict) or not isinstance(token.get("text"), str):
             raise StreamError(f"a line without token.text: {json.dumps(line)[:200]}")
-        yield TokenEvent(token["text"], token.get("id"), line.get("generated_text"),
-                         details.get("finish_reason"))
+        yield TokenEvent(
+            token["text"], token.get("id"), line.get("generated_text"), details.get("finish_reason")
+        )
 
 
 def _parse(line: bytes) -> dict:

@@ -43,17 +43,26 @@ def read_serving_properties(model_code: Path) -> Dict[str, str]:
             line = line.strip()
             if line and not line.startswith("#") and "=" in line:
                 key, value = (part.strip() for part in line.split("=", 1))
-                properties[key[len("option."):] if key.startswith("option.") else key] = value
+                properties[key[len("option.") :] if key.startswith("option.") else key] = value
     return properties
 
 
 class LocalEndpoint:
-    def __init__(self, model_code: Optional[Path], properties: Dict[str, str],
-                 host: str = "127.0.0.1", port: int = 8080, engine: str = "model_code"):
+    def __init__(
+        self,
+        model_code: Optional[Path],
+        properties: Dict[str, str],
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        engine: str = "model_code",
+    ):
         self.engine = engine
         self.model_code = Path(model_code).resolve() if model_code else None
-        self.properties = {**(read_serving_properties(self.model_code) if model_code else {}),
-                           **properties, "model_dir": str(self.model_code)}
+        self.properties = {
+            **(read_serving_properties(self.model_code) if model_code else {}),
+            **properties,
+            "model_dir": str(self.model_code),
+        }
         self.state, self.error = "loading", None
         self._request_lock = threading.Lock()
         self._module = None
@@ -85,14 +94,16 @@ class LocalEndpoint:
 
                 self._module = RollingBatchModel(
                     Path(self.properties["weights_dir"]),
-                    int(self.properties.get("max_new_tokens_limit", 256)))
+                    int(self.properties.get("max_new_tokens_limit", 256)),
+                )
                 self.state = "ready"
                 return
             djl_shim.install()
             if str(self.model_code) not in sys.path:
                 sys.path.insert(0, str(self.model_code))  # as DJL does: model.py imports siblings
             spec = importlib.util.spec_from_file_location(
-                f"lmi_local_model_{next(_module_ids)}", self.model_code / "model.py")
+                f"lmi_local_model_{next(_module_ids)}", self.model_code / "model.py"
+            )
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             from djl_python import Input
@@ -135,8 +146,13 @@ def _handler_for(endpoint: LocalEndpoint):
             if self.headers.get("Host", "") in endpoint.hosts:
                 return False
             self.close_connection = True
-            self._reply(421, {"error": f"Host {self.headers.get('Host', '')!r} is not this "
-                                       f"server (it answers as 127.0.0.1:{endpoint.port})"})
+            self._reply(
+                421,
+                {
+                    "error": f"Host {self.headers.get('Host', '')!r} is not this "
+                    f"server (it answers as 127.0.0.1:{endpoint.port})"
+                },
+            )
             return True
 
         def do_GET(self):
@@ -156,21 +172,31 @@ def _handler_for(endpoint: LocalEndpoint):
             length = self.headers.get("Content-Length")
             if length is None or not length.isdigit():
                 self.close_connection = True  # the body cannot be skipped: drop the connection
-                return self._reply(411 if length is None else 400, {
-                    "error": f"Content-Length {length!r}: send the body's length in bytes"})
+                return self._reply(
+                    411 if length is None else 400,
+                    {"error": f"Content-Length {length!r}: send the body's length in bytes"},
+                )
             if int(length) > MAX_BODY_BYTES:
                 self.close_connection = True
-                return self._reply(413, {"error": f"a body of {length} bytes is over the "
-                                                  f"{MAX_BODY_BYTES} bytes SageMaker accepts"})
+                return self._reply(
+                    413,
+                    {
+                        "error": f"a body of {length} bytes is over the "
+                        f"{MAX_BODY_BYTES} bytes SageMaker accepts"
+                    },
+                )
             body = self.rfile.read(int(length))
             if self.path != "/invocations":
                 return self._reply(404, {"error": "GET /ping or POST /invocations"})
             if endpoint.state != "ready":
-                return self._reply(503, {"error": f"model is {endpoint.state}: "
-                                                  f"{endpoint.error or 'poll GET /ping'}"})
+                return self._reply(
+                    503,
+                    {"error": f"model is {endpoint.state}: {endpoint.error or 'poll GET /ping'}"},
+                )
             try:
                 status, payload, answer_type = endpoint.invoke(
-                    body, self.headers.get("Content-Type", "application/json"))
+                    body, self.headers.get("Content-Type", "application/json")
+                )
             except Exception as error:  # the handler raised instead of answering
                 log.exception("handler raised")
                 return self._reply(500, {"error": f"{type(error).__name__}: {error}"})
@@ -202,9 +228,16 @@ def _handler_for(endpoint: LocalEndpoint):
                 self.close_connection = True
             except Exception:  # generation failed after the 200: end the stream as LMI does
                 log.exception("generation failed mid-stream")
-                line = json.dumps({"token": {"id": -1, "text": "", "log_prob": -1,
-                                             "special_token": True}, "generated_text": "",
-                                   "details": {"finish_reason": "error"}}).encode() + b"\n"
+                line = (
+                    json.dumps(
+                        {
+                            "token": {"id": -1, "text": "", "log_prob": -1, "special_token": True},
+                            "generated_text": "",
+                            "details": {"finish_reason": "error"},
+                        }
+                    ).encode()
+                    + b"\n"
+                )
                 self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n0\r\n\r\n")
             finally:
                 close = getattr(chunks, "close", None)

@@ -15,8 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .errors import FileTooLarge
 from .hub import HubClient
-from .layout import (CONTROL_DIR, CopyLayout, Manifest, ManifestEntry, normalise_prefix,
-                     selection_id)
+from .layout import CONTROL_DIR, CopyLayout, Manifest, ManifestEntry, normalise_prefix, selection_id
 from .s3_objects import list_keys, read_if_listed
 from .selection import select_files
 from .transfer import DEFAULT_PART_SIZE, MIB, FileCopier, check_part_size
@@ -59,12 +58,15 @@ class Progress:
         return len(self.done) == self.total_files
 
     def summary(self) -> str:
-        return (f"{len(self.done)}/{self.total_files} files, "
-                f"{self.done_bytes / 1e9:.2f}/{self.total_bytes / 1e9:.2f} GB verified")
+        return (
+            f"{len(self.done)}/{self.total_files} files, "
+            f"{self.done_bytes / 1e9:.2f}/{self.total_bytes / 1e9:.2f} GB verified"
+        )
 
 
-def plan_copy(hub: HubClient, s3, request: CopyRequest,
-              started_at: Optional[float] = None) -> Manifest:
+def plan_copy(
+    hub: HubClient, s3, request: CopyRequest, started_at: Optional[float] = None
+) -> Manifest:
     """Resolve, list, select, check sizes, find content already in S3, write the manifest.
 
     Every check that can fail runs before a byte is copied. started_at (default now) is when the
@@ -72,31 +74,53 @@ def plan_copy(hub: HubClient, s3, request: CopyRequest,
     """
     started_at = time.time() if started_at is None else started_at
     commit = hub.resolve_revision(request.repo_id, request.revision)
-    files = select_files(hub.list_files(request.repo_id, commit), request.repo_id, commit,
-                         request.allow_patterns, request.ignore_patterns)
+    files = select_files(
+        hub.list_files(request.repo_id, commit),
+        request.repo_id,
+        commit,
+        request.allow_patterns,
+        request.ignore_patterns,
+    )
     too_large = [f for f in files if f.size > request.max_file_bytes]
     if too_large:
         names = ", ".join(f"{f.path} ({f.size / 1e9:.1f} GB)" for f in too_large[:5])
         raise FileTooLarge(
             f"{len(too_large)} file(s) exceed what one worker copies in Lambda's 15 minutes "
             f"({request.max_file_bytes / 1e9:.1f} GB): {names}; stage them with "
-            "`lmi stage-weights` (no time limit) and deploy with weightsUri")
-    layout = CopyLayout(request.bucket, request.prefix, request.repo_id, commit,
-                        selection_id(request.allow_patterns, request.ignore_patterns))
+            "`lmi stage-weights` (no time limit) and deploy with weightsUri"
+        )
+    layout = CopyLayout(
+        request.bucket,
+        request.prefix,
+        request.repo_id,
+        commit,
+        selection_id(request.allow_patterns, request.ignore_patterns),
+    )
     reusable = reusable_objects(s3, layout)
     manifest = Manifest(
-        repo_id=request.repo_id, revision=request.revision, commit=commit, bucket=request.bucket,
-        prefix=request.prefix, part_size=request.part_size, created_at=started_at,
+        repo_id=request.repo_id,
+        revision=request.revision,
+        commit=commit,
+        bucket=request.bucket,
+        prefix=request.prefix,
+        part_size=request.part_size,
+        created_at=started_at,
         allow_patterns=list(request.allow_patterns) if request.allow_patterns else None,
         ignore_patterns=list(request.ignore_patterns) if request.ignore_patterns else None,
-        entries=[ManifestEntry(f.path, f.size, f.checksum, reusable.get(f.checksum))
-                 for f in files])
+        entries=[
+            ManifestEntry(f.path, f.size, f.checksum, reusable.get(f.checksum)) for f in files
+        ],
+    )
     completed = read_completed(s3, layout)
     if completed and not same_files(completed, manifest):
         # Same commit, other patterns: the old marker no longer vouches for this file set.
         s3.delete_object(Bucket=layout.bucket, Key=layout.complete_key)
-    s3.put_object(Bucket=layout.bucket, Key=layout.manifest_key, Body=manifest.to_json().encode(),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=layout.bucket,
+        Key=layout.manifest_key,
+        Body=manifest.to_json().encode(),
+        ContentType="application/json",
+    )
     return manifest
 
 
@@ -105,19 +129,31 @@ def completed_copy(s3, request: CopyRequest) -> Optional[Manifest]:
     commit itself when the revision is a sha, else the newest completed copy made for that
     branch or tag. What a rollback (CloudFormation sends the old properties again) needs, when
     the Hub may be rate limiting, down, or no longer accepting the token."""
+
     def wanted(manifest: Optional[Manifest]) -> bool:
-        return (manifest is not None
-                and manifest.allow_patterns == (list(request.allow_patterns or []) or None)
-                and manifest.ignore_patterns == (list(request.ignore_patterns or []) or None))
+        return (
+            manifest is not None
+            and manifest.allow_patterns == (list(request.allow_patterns or []) or None)
+            and manifest.ignore_patterns == (list(request.ignore_patterns or []) or None)
+        )
 
     root = CopyLayout(request.bucket, request.prefix, request.repo_id, "-")
     if COMMIT_SHA.match(request.revision):
-        found = read_completed(s3, CopyLayout(
-            request.bucket, request.prefix, request.repo_id, request.revision,
-            selection_id(request.allow_patterns, request.ignore_patterns)))
+        found = read_completed(
+            s3,
+            CopyLayout(
+                request.bucket,
+                request.prefix,
+                request.repo_id,
+                request.revision,
+                selection_id(request.allow_patterns, request.ignore_patterns),
+            ),
+        )
         return found if wanted(found) else None
-    candidates = [read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id,
-                                                commit)) for commit in commits_in(s3, root)]
+    candidates = [
+        read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id, commit))
+        for commit in commits_in(s3, root)
+    ]
     matching = [m for m in candidates if wanted(m) and m.revision == request.revision]
     return max(matching, key=lambda m: m.created_at, default=None)
 
@@ -125,14 +161,19 @@ def completed_copy(s3, request: CopyRequest) -> Optional[Manifest]:
 def commits_in(s3, layout: CopyLayout) -> List[str]:
     """The commit prefixes under the repository's root."""
     pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=layout.bucket, Prefix=layout.repo_root, Delimiter="/")
-    return [common["Prefix"][len(layout.repo_root):].rstrip("/")
-            for page in pages for common in page.get("CommonPrefixes", [])]
+        Bucket=layout.bucket, Prefix=layout.repo_root, Delimiter="/"
+    )
+    return [
+        common["Prefix"][len(layout.repo_root) :].rstrip("/")
+        for page in pages
+        for common in page.get("CommonPrefixes", [])
+    ]
 
 
 def same_files(a: Manifest, b: Manifest) -> bool:
-    return ({(e.path, e.size, e.checksum) for e in a.entries}
-            == {(e.path, e.size, e.checksum) for e in b.entries})
+    return {(e.path, e.size, e.checksum) for e in a.entries} == {
+        (e.path, e.size, e.checksum) for e in b.entries
+    }
 
 
 def reusable_objects(s3, layout: CopyLayout) -> Dict[str, str]:
@@ -183,30 +224,41 @@ def check_progress(copier: FileCopier, threads: int = 16) -> Progress:
 def publish_complete(s3, manifest: Manifest) -> None:
     """The marker, written last: its presence means every file was verified."""
     layout = manifest.layout
-    s3.put_object(Bucket=layout.bucket, Key=layout.complete_key, Body=manifest.to_json().encode(),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=layout.bucket,
+        Key=layout.complete_key,
+        Body=manifest.to_json().encode(),
+        ContentType="application/json",
+    )
 
 
 def copy_attributes(manifest: Manifest) -> Dict[str, str]:
     """The custom resource's attributes (and what `lmi stage-weights` prints)."""
     layout = manifest.layout
-    return {"S3Uri": layout.uri, "Bucket": layout.bucket, "KeyPrefix": layout.base,
-            "CommitSha": manifest.commit, "FileCount": str(len(manifest.entries)),
-            "TotalBytes": str(manifest.total_bytes)}
+    return {
+        "S3Uri": layout.uri,
+        "Bucket": layout.bucket,
+        "KeyPrefix": layout.base,
+        "CommitSha": manifest.commit,
+        "FileCount": str(len(manifest.entries)),
+        "TotalBytes": str(manifest.total_bytes),
+    }
 
 
 def register_holder(s3, layout: CopyLayout, holder: str) -> None:
     """Record that `holder` (a stack's copy resource, or `lmi stage-weights`) uses this copy."""
-    s3.put_object(Bucket=layout.bucket, Key=layout.holders_prefix + holder, Body=b"",
-                  ContentType="text/plain")
+    s3.put_object(
+        Bucket=layout.bucket, Key=layout.holders_prefix + holder, Body=b"", ContentType="text/plain"
+    )
 
 
 def release_holder(s3, bucket: str, base: str, holder: str) -> List[str]:
     """Drop `holder`'s record; the holders that remain (a copy they use is not deleted)."""
     prefix = f"{base}{CONTROL_DIR}holders/"
     s3.delete_object(Bucket=bucket, Key=prefix + holder)
-    return sorted(key[len(prefix):] for key in list_keys(s3, bucket, prefix)
-                  if key != prefix + holder)
+    return sorted(
+        key[len(prefix) :] for key in list_keys(s3, bucket, prefix) if key != prefix + holder
+    )
 
 
 def delete_copy(s3, bucket: str, base: str) -> int:

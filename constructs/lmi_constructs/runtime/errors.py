@@ -59,4 +59,4 @@ class S3Denied(CopyError):
 
 def short_reason(error: BaseException) -> str:
     text = str(error) or type(error).__name__
-    return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT - 3] + "..."
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."

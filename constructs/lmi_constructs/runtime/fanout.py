@@ -23,8 +23,9 @@ MAX_ATTEMPTS = 3
 Dispatch = Callable[[int, int], None]  # (file index, attempt)
 
 
-def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
-            run_started: float = 0.0) -> Progress:
+def advance(
+    copier: FileCopier, dispatch: Dispatch, max_parallel: int, run_started: float = 0.0
+) -> Progress:
     """Check progress, fail on a failed file, dispatch pending files into free worker slots.
 
     Statuses older than `run_started` (when this deploy wrote the manifest) belong to an earlier
@@ -38,16 +39,25 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
     pending = [i for i in range(len(manifest.entries)) if i not in done]
     listed = list_keys(copier.s3, layout.bucket, layout.status_prefix)
     with ThreadPoolExecutor(16) as pool:
-        statuses: Dict[int, Optional[WorkerStatus]] = dict(zip(
-            pending, pool.map(lambda i: read_status(copier.s3, layout, i, listed), pending)))
+        statuses: Dict[int, Optional[WorkerStatus]] = dict(
+            zip(pending, pool.map(lambda i: read_status(copier.s3, layout, i, listed), pending))
+        )
 
     earlier = {i for i, s in statuses.items() if s and s.updated_at < run_started}
-    failures = [f"{manifest.entries[i].path}: {s.reason}" for i, s in statuses.items()
-                if s and s.state == FAILED and i not in earlier]
+    failures = [
+        f"{manifest.entries[i].path}: {s.reason}"
+        for i, s in statuses.items()
+        if s and s.state == FAILED and i not in earlier
+    ]
     if failures:
-        raise CopyError(short_reason(CopyError(
-            f"{len(failures)} file(s) failed, nothing published as complete: "
-            + "; ".join(failures))))
+        raise CopyError(
+            short_reason(
+                CopyError(
+                    f"{len(failures)} file(s) failed, nothing published as complete: "
+                    + "; ".join(failures)
+                )
+            )
+        )
 
     busy, ready = 0, []
     for index in pending:
@@ -62,12 +72,17 @@ def advance(copier: FileCopier, dispatch: Dispatch, max_parallel: int,
                 raise CopyError(
                     f"{manifest.entries[index].path}: the worker stopped without reporting "
                     f"{status.attempt} times (timeout or out of memory?); see the worker "
-                    "function's log group, then deploy again (verified files are kept)")
+                    "function's log group, then deploy again (verified files are kept)"
+                )
             ready.append((index, status.attempt + 1, status.upload_id, status.first_attempt))
         else:
             busy += 1
-    for index, attempt, upload_id, first_attempt in ready[:max(0, max_parallel - busy)]:
-        write_status(copier.s3, layout, index, WorkerStatus(
-            QUEUED, attempt, upload_id=upload_id, first_attempt=first_attempt))
+    for index, attempt, upload_id, first_attempt in ready[: max(0, max_parallel - busy)]:
+        write_status(
+            copier.s3,
+            layout,
+            index,
+            WorkerStatus(QUEUED, attempt, upload_id=upload_id, first_attempt=first_attempt),
+        )
         dispatch(index, attempt)
     return progress

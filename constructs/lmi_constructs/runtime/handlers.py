@@ -19,17 +19,35 @@ from typing import Optional
 import boto3
 from botocore.config import Config
 
-from .coordinator import (COMMIT_SHA, CopyRequest, completed_copy, copy_attributes, delete_copy,
-                          plan_copy, publish_complete, read_completed, read_manifest,
-                          register_holder, release_holder, same_files)
-from .errors import (CopyError, CopyTimedOut, GatedRepository, HubUnavailable, RateLimited,
-                     RepositoryNotFound, RevisionNotFound)
+from .coordinator import (
+    COMMIT_SHA,
+    CopyRequest,
+    completed_copy,
+    copy_attributes,
+    delete_copy,
+    plan_copy,
+    publish_complete,
+    read_completed,
+    read_manifest,
+    register_holder,
+    release_holder,
+    same_files,
+)
+from .errors import (
+    CopyError,
+    CopyTimedOut,
+    GatedRepository,
+    HubUnavailable,
+    RateLimited,
+    RepositoryNotFound,
+    RevisionNotFound,
+)
 from .fanout import advance
 from .hub import HubClient, clean_token
 from .layout import CONTROL_DIR
+from .network_release import interfaces_in
 from .prefix_check import check_prefix
 from .s3_objects import NamedRefusals
-from .network_release import interfaces_in
 from .scaling_guard import check_instance_type_change
 from .transfer import DEFAULT_PART_SIZE, FileCopier
 from .worker import run_worker
@@ -51,7 +69,7 @@ def on_event(event, context):
         physical_id = event.get("PhysicalResourceId", "")
         if not physical_id.startswith("s3://"):  # a create that failed before planning
             return {"PhysicalResourceId": physical_id}
-        bucket, base = physical_id[len("s3://"):].split("/", 1)
+        bucket, base = physical_id[len("s3://") :].split("/", 1)
         others = release_holder(_s3(), bucket, base, holder)
         if props.get("RemovalPolicy") == "destroy":
             if others:
@@ -67,15 +85,24 @@ def on_event(event, context):
             return _answer(done, holder)
     try:
         manifest = plan_copy(_hub(), _s3(), request, started_at)
-    except (HubUnavailable, RateLimited, GatedRepository, RepositoryNotFound,
-            RevisionNotFound) as error:
+    except (
+        HubUnavailable,
+        RateLimited,
+        GatedRepository,
+        RepositoryNotFound,
+        RevisionNotFound,
+    ) as error:
         # A rollback sends the old properties again; their copy is complete in S3, and the Hub
         # (rate limits, a revoked token, a newly gated repository) must not block it.
         done = completed_copy(_s3(), request)
         if done is None:
             raise
-        log.warning("the Hub refused (%s); answering with the completed copy %s made for %s",
-                    error, done.layout.uri, request.revision)
+        log.warning(
+            "the Hub refused (%s); answering with the completed copy %s made for %s",
+            error,
+            done.layout.uri,
+            request.revision,
+        )
         return _answer(done, holder)
     # A new commit is a new physical id: CloudFormation then deletes the old one, which keeps its
     # weights unless removal_policy is DESTROY, so a rollback still finds them.
@@ -114,7 +141,7 @@ def _copy_no_longer_needed(event) -> bool:
 def is_complete(event, context):
     if event["RequestType"] == "Delete":
         return {"IsComplete": True}
-    bucket, base = event["PhysicalResourceId"][len("s3://"):].split("/", 1)
+    bucket, base = event["PhysicalResourceId"][len("s3://") :].split("/", 1)
     manifest = read_manifest(_s3(), bucket, base + CONTROL_DIR + "manifest.json")
     completed = read_completed(_s3(), manifest.layout)
     if completed and same_files(completed, manifest):
@@ -122,16 +149,22 @@ def is_complete(event, context):
         return {"IsComplete": True, "Data": copy_attributes(manifest)}
 
     copier = FileCopier(_hub(), _s3(), manifest)
-    progress = advance(copier, _invoke_worker(bucket, manifest.layout.manifest_key),
-                       int(os.environ.get("MAX_PARALLEL_WORKERS", "32")), manifest.created_at)
+    progress = advance(
+        copier,
+        _invoke_worker(bucket, manifest.layout.manifest_key),
+        int(os.environ.get("MAX_PARALLEL_WORKERS", "32")),
+        manifest.created_at,
+    )
     log.info("progress %s: %s", manifest.layout.uri, progress.summary())
     if progress.complete:
         publish_complete(_s3(), manifest)
         return {"IsComplete": True, "Data": copy_attributes(manifest)}
     elapsed = time.time() - manifest.created_at
     if elapsed > _deadline_s():
-        raise CopyTimedOut(f"timed out after {elapsed / 60:.0f} min with {progress.summary()}; "
-                           "deploy again to resume (verified files are kept and skipped)")
+        raise CopyTimedOut(
+            f"timed out after {elapsed / 60:.0f} min with {progress.summary()}; "
+            "deploy again to resume (verified files are kept and skipped)"
+        )
     return {"IsComplete": False}
 
 
@@ -141,22 +174,32 @@ def _deadline_s() -> float:
     try:
         return float(os.environ["COPY_DEADLINE_S"])
     except KeyError:
-        raise RuntimeError("COPY_DEADLINE_S is not set: the isComplete function needs the "
-                           "deadline HubWeights gives it") from None
+        raise RuntimeError(
+            "COPY_DEADLINE_S is not set: the isComplete function needs the "
+            "deadline HubWeights gives it"
+        ) from None
 
 
 def worker(event, context):
     """Copy manifest entry event["index"] (attempt event["attempt"]); report through its status."""
     manifest = read_manifest(_s3(), event["bucket"], event["manifest_key"])
     try:
-        outcome = run_worker(FileCopier(_hub(), _s3(), manifest), int(event["index"]),
-                             int(event["attempt"]))
+        outcome = run_worker(
+            FileCopier(_hub(), _s3(), manifest), int(event["index"]), int(event["attempt"])
+        )
     except CopyError as error:  # permanent and recorded for isComplete: no Lambda retry
         log.error("copy failed: %s", error)
         return
     if outcome:
-        log.info(json.dumps({"file": outcome.path, "action": outcome.action,
-                             "bytes_downloaded": outcome.bytes_downloaded}))
+        log.info(
+            json.dumps(
+                {
+                    "file": outcome.path,
+                    "action": outcome.action,
+                    "bytes_downloaded": outcome.bytes_downloaded,
+                }
+            )
+        )
 
 
 def check_weights(event, context):
@@ -166,25 +209,32 @@ def check_weights(event, context):
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     props = event["ResourceProperties"]
     count, size = check_prefix(_s3(), props["Bucket"], props["Prefix"])
-    log.info("%d files, %.2f GB under s3://%s/%s", count, size / 1e9, props["Bucket"],
-             props["Prefix"])
-    return {"PhysicalResourceId": f"s3://{props['Bucket']}/{props['Prefix']}",
-            "Data": {"FileCount": str(count), "TotalBytes": str(size)}}
+    log.info(
+        "%d files, %.2f GB under s3://%s/%s", count, size / 1e9, props["Bucket"], props["Prefix"]
+    )
+    return {
+        "PhysicalResourceId": f"s3://{props['Bucket']}/{props['Prefix']}",
+        "Data": {"FileCount": str(count), "TotalBytes": str(size)},
+    }
 
 
 def guard_instance_type(event, context):
     """ScalingGuard's onEvent: fail fast on an instance type change of an autoscaled variant."""
     _log_event(event)
     check_instance_type_change(event)
-    return {"PhysicalResourceId": event.get("PhysicalResourceId")
-            or f"scaling-guard-{event['ResourceProperties']['Endpoint']}"}
+    return {
+        "PhysicalResourceId": event.get("PhysicalResourceId")
+        or f"scaling-guard-{event['ResourceProperties']['Endpoint']}"
+    }
 
 
 def network_release_started(event, context):
     """NetworkRelease's onEvent: nothing to do but name the resource."""
     _log_event(event)
-    return {"PhysicalResourceId": event.get("PhysicalResourceId")
-            or f"network-release-{event['ResourceProperties']['SecurityGroupId']}"}
+    return {
+        "PhysicalResourceId": event.get("PhysicalResourceId")
+        or f"network-release-{event['ResourceProperties']['SecurityGroupId']}"
+    }
 
 
 def network_released(event, context):
@@ -199,19 +249,30 @@ def network_released(event, context):
 
 def _copy_request(props) -> CopyRequest:
     return CopyRequest(
-        repo_id=props["RepoId"], revision=props.get("Revision", "main"),
-        bucket=props.get("Bucket") or os.environ["BUCKET"], prefix=props.get("Prefix", ""),
+        repo_id=props["RepoId"],
+        revision=props.get("Revision", "main"),
+        bucket=props.get("Bucket") or os.environ["BUCKET"],
+        prefix=props.get("Prefix", ""),
         allow_patterns=props.get("AllowPatterns") or None,
         ignore_patterns=props.get("IgnorePatterns") or None,
-        part_size=int(props.get("PartSizeBytes", DEFAULT_PART_SIZE)))
+        part_size=int(props.get("PartSizeBytes", DEFAULT_PART_SIZE)),
+    )
 
 
 def _invoke_worker(bucket: str, manifest_key: str):
     def dispatch(index: int, attempt: int) -> None:
-        payload = {"bucket": bucket, "manifest_key": manifest_key, "index": index,
-                   "attempt": attempt}
-        _client("lambda").invoke(FunctionName=os.environ["WORKER_FUNCTION"],
-                                 InvocationType="Event", Payload=json.dumps(payload).encode())
+        payload = {
+            "bucket": bucket,
+            "manifest_key": manifest_key,
+            "index": index,
+            "attempt": attempt,
+        }
+        _client("lambda").invoke(
+            FunctionName=os.environ["WORKER_FUNCTION"],
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
+        )
+
     return dispatch
 
 
@@ -239,8 +300,10 @@ def _token_from_secret(secret: str) -> str:
         for key in ("HF_TOKEN", "token"):
             if key in data:
                 return clean_token(str(data[key]))
-    raise CopyError("the token secret is JSON without an HF_TOKEN or token key: store the "
-                    "token as plain text or as {\"HF_TOKEN\": \"hf_...\"}")
+    raise CopyError(
+        "the token secret is JSON without an HF_TOKEN or token key: store the "
+        'token as plain text or as {"HF_TOKEN": "hf_..."}'
+    )
 
 
 def _s3():
@@ -252,12 +315,22 @@ def _s3():
 
 def _client(name: str):
     if name not in _clients:
-        _clients[name] = boto3.client(name, config=Config(
-            retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=32))
+        _clients[name] = boto3.client(
+            name,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=32
+            ),
+        )
     return _clients[name]
 
 
 def _log_event(event) -> None:
     """The request's identifiers only: properties may name a secret, never log more than this."""
-    log.info(json.dumps({key: event.get(key) for key in
-                         ("RequestType", "RequestId", "LogicalResourceId", "PhysicalResourceId")}))
+    log.info(
+        json.dumps(
+            {
+                key: event.get(key)
+                for key in ("RequestType", "RequestId", "LogicalResourceId", "PhysicalResourceId")
+            }
+        )
+    )

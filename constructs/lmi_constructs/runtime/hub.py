@@ -18,8 +18,14 @@ from urllib.parse import quote, urljoin, urlsplit
 import urllib3
 from urllib3.util.retry import Retry
 
-from .errors import (CopyError, GatedRepository, HubUnavailable, RateLimited, RepositoryNotFound,
-                     RevisionNotFound)
+from .errors import (
+    CopyError,
+    GatedRepository,
+    HubUnavailable,
+    RateLimited,
+    RepositoryNotFound,
+    RevisionNotFound,
+)
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -31,7 +37,8 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 
 def endpoint_from_env(explicit: Optional[str] = None) -> str:
-    """The Hub base URL: explicit, else HF_ENDPOINT (a mirror or private hub), else huggingface.co."""
+    """The Hub base URL: explicit, else HF_ENDPOINT (a mirror or private hub), else
+    huggingface.co."""
     return (explicit or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
@@ -67,9 +74,15 @@ class HubRetry(Retry):
 
 
 def default_retry(attempts: int = 8, backoff_s: float = 1.0) -> Retry:
-    return HubRetry(total=attempts, status_forcelist=RETRY_STATUSES, allowed_methods=None,
-                    backoff_factor=backoff_s, raise_on_status=False, raise_on_redirect=False,
-                    respect_retry_after_header=True)
+    return HubRetry(
+        total=attempts,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,
+        backoff_factor=backoff_s,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        respect_retry_after_header=True,
+    )
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -85,24 +98,36 @@ def clean_token(token: Optional[str]) -> Optional[str]:
     if not token:
         return None
     if not _TOKEN.match(token):
-        raise CopyError("the Hub token holds spaces or control characters inside it: store the "
-                        "token alone (plain text, or JSON {\"HF_TOKEN\": \"hf_...\"})")
+        raise CopyError(
+            "the Hub token holds spaces or control characters inside it: store the "
+            'token alone (plain text, or JSON {"HF_TOKEN": "hf_..."})'
+        )
     return token
 
 
 class HubClient:
-    def __init__(self, endpoint: Optional[str] = None, token: Optional[str] = None,
-                 retry: Optional[Retry] = None, pool_size: int = 16):
+    def __init__(
+        self,
+        endpoint: Optional[str] = None,
+        token: Optional[str] = None,
+        retry: Optional[Retry] = None,
+        pool_size: int = 16,
+    ):
         self.endpoint = endpoint_from_env(endpoint)
         self._token = clean_token(token)
         parts = urlsplit(self.endpoint)
         if self._token and parts.scheme != "https" and parts.hostname not in _LOOPBACK:
-            raise CopyError(f"refusing to send the Hub token over {parts.scheme}:// to "
-                            f"{parts.hostname}: use an https:// endpoint")
+            raise CopyError(
+                f"refusing to send the Hub token over {parts.scheme}:// to "
+                f"{parts.hostname}: use an https:// endpoint"
+            )
         self._retry = retry or default_retry()
         self._http = urllib3.PoolManager(
-            num_pools=8, maxsize=pool_size, retries=self._retry,
-            timeout=urllib3.Timeout(connect=10, read=60))
+            num_pools=8,
+            maxsize=pool_size,
+            retries=self._retry,
+            timeout=urllib3.Timeout(connect=10, read=60),
+        )
 
     # --- repository metadata -------------------------------------------------------------
     def resolve_revision(self, repo_id: str, revision: str) -> str:
@@ -123,8 +148,12 @@ class HubClient:
                 if item.get("type") != "file":
                     continue
                 lfs = item.get("lfs") or None
-                yield HubFile(path=item["path"], size=int(item["size"]), blob_id=item["oid"],
-                              sha256=lfs["oid"] if lfs else None)
+                yield HubFile(
+                    path=item["path"],
+                    size=int(item["size"]),
+                    blob_id=item["oid"],
+                    sha256=lfs["oid"] if lfs else None,
+                )
             match = _LINK_NEXT.search(response.headers.get("Link", ""))
             url = match.group(1) if match else None
 
@@ -139,8 +168,7 @@ class HubClient:
         url = self.resolve_url(repo_id, commit, path)
         seen = [url]
         while True:
-            response = self._request("HEAD", url, repo_id=repo_id, revision=commit,
-                                     redirect=False)
+            response = self._request("HEAD", url, repo_id=repo_id, revision=commit, redirect=False)
             if response.status not in REDIRECT_STATUSES:
                 return url
             target = _redirect_target(response, url, seen)
@@ -159,8 +187,9 @@ class HubClient:
             # The token goes to the Hub host only, never to the CDN.
             headers.update(self._auth_for(url))
             try:
-                response = self._http.request("GET", url, headers=headers, redirect=False,
-                                              preload_content=False)
+                response = self._http.request(
+                    "GET", url, headers=headers, redirect=False, preload_content=False
+                )
             except urllib3.exceptions.MaxRetryError as error:
                 raise TransientReadError(f"connection failed: {error.reason}") from error
             except urllib3.exceptions.HTTPError as error:
@@ -174,7 +203,8 @@ class HubClient:
                         raise CopyError(
                             f"GET {_without_query(url)} answered {response.status} with a "
                             f"redirect to another host ({_origin(target)}); a small file is "
-                            "served by the Hub host itself, so it is not followed")
+                            "served by the Hub host itself, so it is not followed"
+                        )
                     url = target
                     continue
                 self._check_range_answer(response, url, start, end)
@@ -196,8 +226,9 @@ class HubClient:
             raise SignatureExpired(url)
         if response.status in RETRY_STATUSES:
             raise TransientReadError(f"answered {response.status} after retries")
-        raise CopyError(f"GET {_without_query(url)} answered {response.status}: "
-                        f"{_body_excerpt(response)}")
+        raise CopyError(
+            f"GET {_without_query(url)} answered {response.status}: {_body_excerpt(response)}"
+        )
 
     # --- plumbing ---------------------------------------------------------------------------
     def _auth_for(self, url: str) -> dict:
@@ -206,10 +237,13 @@ class HubClient:
 
     def _request(self, method: str, url: str, *, repo_id: str, revision: str, redirect=True):
         try:
-            response = self._http.request(method, url, headers=self._auth_for(url),
-                                          redirect=redirect)
+            response = self._http.request(
+                method, url, headers=self._auth_for(url), redirect=redirect
+            )
         except urllib3.exceptions.MaxRetryError as error:
-            raise HubUnavailable(f"{self.endpoint} unreachable after retries: {error.reason}") from error
+            raise HubUnavailable(
+                f"{self.endpoint} unreachable after retries: {error.reason}"
+            ) from error
         if response.status < 400:
             return response
         raise self._error(response, method, url, repo_id, revision)
@@ -218,38 +252,53 @@ class HubClient:
         code = response.headers.get("X-Error-Code", "")
         status = response.status
         if code == "GatedRepo":
-            fix = ("the token has no access: accept the model's terms on its Hub page with the "
-                   "token's account" if self._token else
-                   "accept its terms on the Hub page, then pass a token (token_secret for "
-                   "HubWeights, HF_TOKEN for lmi stage-weights)")
+            fix = (
+                "the token has no access: accept the model's terms on its Hub page with the "
+                "token's account"
+                if self._token
+                else "accept its terms on the Hub page, then pass a token (token_secret for "
+                "HubWeights, HF_TOKEN for lmi stage-weights)"
+            )
             return GatedRepository(f"repository {repo_id} is gated ({status}): {fix}")
         if code == "RevisionNotFound":
-            return RevisionNotFound(f"revision {revision!r} not found in {repo_id}: pass a branch, "
-                                    "tag or commit sha that exists on the Hub")
+            return RevisionNotFound(
+                f"revision {revision!r} not found in {repo_id}: pass a branch, "
+                "tag or commit sha that exists on the Hub"
+            )
         if code == "RepoNotFound" or (status in (401, 404) and "/api/models/" in url):
             hint = "" if self._token else " (a private repository needs a token)"
-            return RepositoryNotFound(f"repository {repo_id} not found on {self.endpoint}{hint}: "
-                                      "check repo_id")
+            return RepositoryNotFound(
+                f"repository {repo_id} not found on {self.endpoint}{hint}: check repo_id"
+            )
         if status == 429:
-            return RateLimited(f"rate limited by {self.endpoint} after {self._retry.total} retries "
-                               f"(RateLimit: {response.headers.get('RateLimit', 'n/a')}): wait for "
-                               "the window to reset and deploy again; a token raises the limit")
+            return RateLimited(
+                f"rate limited by {self.endpoint} after {self._retry.total} retries "
+                f"(RateLimit: {response.headers.get('RateLimit', 'n/a')}): wait for "
+                "the window to reset and deploy again; a token raises the limit"
+            )
         if status >= 500:
-            return HubUnavailable(f"{method} {_without_query(url)} answered {status} after "
-                                  f"{self._retry.total} retries: the Hub is failing, retry later")
-        return CopyError(f"{method} {_without_query(url)} answered {status}: {_body_excerpt(response)}")
+            return HubUnavailable(
+                f"{method} {_without_query(url)} answered {status} after "
+                f"{self._retry.total} retries: the Hub is failing, retry later"
+            )
+        return CopyError(
+            f"{method} {_without_query(url)} answered {status}: {_body_excerpt(response)}"
+        )
 
 
 def _redirect_target(response, url: str, seen: List[str]) -> str:
     """The absolute URL a redirect points at; CopyError on a missing Location or a loop."""
     location = response.headers.get("Location")
     if not location:
-        raise CopyError(f"{_without_query(url)} answered {response.status} without a Location "
-                        "header")
+        raise CopyError(
+            f"{_without_query(url)} answered {response.status} without a Location header"
+        )
     target = urljoin(url, location)
     if target in seen or len(seen) > MAX_REDIRECTS:
-        raise CopyError(f"{_without_query(url)} answered {response.status}: a redirect loop "
-                        f"through {', '.join(_without_query(u) for u in seen)}")
+        raise CopyError(
+            f"{_without_query(url)} answered {response.status}: a redirect loop "
+            f"through {', '.join(_without_query(u) for u in seen)}"
+        )
     seen.append(target)
     return target
 
@@ -296,7 +345,9 @@ def _read_exactly(response, length: int) -> bytearray:
                 break
             filled += count
     except urllib3.exceptions.HTTPError as error:  # dropped mid-body
-        raise TransientReadError(f"read failed after {filled} of {length} bytes: {error}") from error
+        raise TransientReadError(
+            f"read failed after {filled} of {length} bytes: {error}"
+        ) from error
     finally:
         view.release()
     if filled != length:

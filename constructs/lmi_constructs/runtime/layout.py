@@ -25,7 +25,7 @@ CONTROL_DIR = ".lmi/"
 
 
 def selection_id(allow_patterns=None, ignore_patterns=None) -> str:
-    """"" for the default selection, else sel-<12 hex> naming the patterns (order-free)."""
+    """ "" for the default selection, else sel-<12 hex> naming the patterns (order-free)."""
     if not allow_patterns and not ignore_patterns:
         return ""
     text = json.dumps([sorted(allow_patterns or []), sorted(ignore_patterns or [])])
@@ -115,8 +115,13 @@ class Manifest:
 
     @property
     def layout(self) -> CopyLayout:
-        return CopyLayout(self.bucket, self.prefix, self.repo_id, self.commit,
-                          selection_id(self.allow_patterns, self.ignore_patterns))
+        return CopyLayout(
+            self.bucket,
+            self.prefix,
+            self.repo_id,
+            self.commit,
+            selection_id(self.allow_patterns, self.ignore_patterns),
+        )
 
     @property
     def total_bytes(self) -> int:

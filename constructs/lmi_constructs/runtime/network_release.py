@@ -11,5 +11,6 @@ from __future__ import annotations
 
 def interfaces_in(ec2, group_id: str) -> int:
     pages = ec2.get_paginator("describe_network_interfaces").paginate(
-        Filters=[{"Name": "group-id", "Values": [group_id]}])
+        Filters=[{"Name": "group-id", "Values": [group_id]}]
+    )
     return sum(len(page.get("NetworkInterfaces", [])) for page in pages)

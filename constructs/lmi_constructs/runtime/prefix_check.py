@@ -26,21 +26,26 @@ def check_prefix(s3, bucket: str, prefix: str) -> Tuple[int, int]:
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                relative = item["Key"][len(prefix):]
+                relative = item["Key"][len(prefix) :]
                 if relative.startswith(CONTROL_DIR):
-                    control.add(relative[len(CONTROL_DIR):])
+                    control.add(relative[len(CONTROL_DIR) :])
                 elif relative and not relative.endswith("/"):
                     count, size = count + 1, size + item["Size"]
     except ClientError as error:  # a refusal arrives as S3Denied, naming action and resource
         if error.response.get("Error", {}).get("Code", "") == "NoSuchBucket":
-            raise WeightsMissing(f"cannot list {where} (NoSuchBucket): the bucket does not exist; "
-                                 "check the bucket name in weightsUri / the model source"
-                                 ) from error
+            raise WeightsMissing(
+                f"cannot list {where} (NoSuchBucket): the bucket does not exist; "
+                "check the bucket name in weightsUri / the model source"
+            ) from error
         raise
     if count == 0:
-        raise WeightsMissing(f"no weights under {where}: stage them there first "
-                             "(lmi stage-weights) or fix weightsUri / the weights prefix")
+        raise WeightsMissing(
+            f"no weights under {where}: stage them there first "
+            "(lmi stage-weights) or fix weightsUri / the weights prefix"
+        )
     if "manifest.json" in control and "complete.json" not in control:
-        raise WeightsMissing(f"the copy under {where} is incomplete (a manifest without its "
-                             "completion marker): run lmi stage-weights again to finish it")
+        raise WeightsMissing(
+            f"the copy under {where} is incomplete (a manifest without its "
+            "completion marker): run lmi stage-weights again to finish it"
+        )
     return count, size

@@ -19,12 +19,17 @@ from .errors import S3Denied
 # botocore operation -> the IAM action S3 authorizes it with (Amazon S3 User Guide, "Actions,
 # resources, and condition keys for Amazon S3")
 _ACTIONS = {
-    "get_object": "s3:GetObject", "head_object": "s3:GetObject",
-    "put_object": "s3:PutObject", "create_multipart_upload": "s3:PutObject",
-    "upload_part": "s3:PutObject", "complete_multipart_upload": "s3:PutObject",
-    "copy_object": "s3:PutObject", "upload_part_copy": "s3:PutObject",
+    "get_object": "s3:GetObject",
+    "head_object": "s3:GetObject",
+    "put_object": "s3:PutObject",
+    "create_multipart_upload": "s3:PutObject",
+    "upload_part": "s3:PutObject",
+    "complete_multipart_upload": "s3:PutObject",
+    "copy_object": "s3:PutObject",
+    "upload_part_copy": "s3:PutObject",
     "abort_multipart_upload": "s3:AbortMultipartUpload",
-    "delete_object": "s3:DeleteObject", "delete_objects": "s3:DeleteObject",
+    "delete_object": "s3:DeleteObject",
+    "delete_objects": "s3:DeleteObject",
     "list_objects_v2": "s3:ListBucket",
 }
 _DENIED_CODES = ("AccessDenied", "403", "AllAccessDisabled")
@@ -46,8 +51,9 @@ def key_exists(s3, bucket: str, key: str) -> bool:
     return bool(contents) and contents[0]["Key"] == key
 
 
-def read_if_listed(s3, bucket: str, key: str, listed: Optional[Dict[str, int]] = None
-                   ) -> Optional[bytes]:
+def read_if_listed(
+    s3, bucket: str, key: str, listed: Optional[Dict[str, int]] = None
+) -> Optional[bytes]:
     """The object's bytes, or None when it does not exist (per listed, else a listing)."""
     present = key in listed if listed is not None else key_exists(s3, bucket, key)
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read() if present else None
@@ -72,6 +78,7 @@ class NamedRefusals:
                 return method(**params)
             except ClientError as error:
                 raise _named(error, action, params) from error
+
         return call
 
     def get_paginator(self, name):
@@ -98,5 +105,8 @@ def _named(error: ClientError, action: Optional[str], params) -> Exception:
         resource = f"arn:aws:s3:::{bucket} (prefix {params.get('Prefix', '')!r})"
     else:
         resource = f"arn:aws:s3:::{bucket}/{params.get('Key', '')}"
-    return S3Denied(f"S3 denied {action} on {resource}: the caller's role does not grant it",
-                    action=action, resource=resource)
+    return S3Denied(
+        f"S3 denied {action} on {resource}: the caller's role does not grant it",
+        action=action,
+        resource=resource,
+    )

@@ -26,4 +26,5 @@ def check_instance_type_change(event) -> None:
             f"instance type {old} -> {new} on endpoint {event['ResourceProperties']['Endpoint']} "
             "with autoscaling on: SageMaker refuses to change a variant registered as a scalable "
             "target. Deploy twice: first with the old instance type and autoscaling=None (the "
-            "scaling target is removed), then with the new instance type and autoscaling again")
+            "scaling target is removed), then with the new instance type and autoscaling again"
+        )

@@ -26,12 +26,17 @@ class WorkerStatus:
 
 def write_status(s3, layout: CopyLayout, index: int, status: WorkerStatus) -> None:
     status.updated_at = time.time()
-    s3.put_object(Bucket=layout.bucket, Key=layout.status_key(index),
-                  Body=json.dumps(asdict(status)).encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=layout.bucket,
+        Key=layout.status_key(index),
+        Body=json.dumps(asdict(status)).encode(),
+        ContentType="application/json",
+    )
 
 
-def read_status(s3, layout: CopyLayout, index: int,
-                listed: Optional[Dict[str, int]] = None) -> Optional[WorkerStatus]:
+def read_status(
+    s3, layout: CopyLayout, index: int, listed: Optional[Dict[str, int]] = None
+) -> Optional[WorkerStatus]:
     """The file's status, or None when the listing (given, else made) shows none."""
     body = read_if_listed(s3, layout.bucket, layout.status_key(index), listed)
     return WorkerStatus(**json.loads(body)) if body is not None else None

@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 
 def check_part_size(part_size: int) -> None:
     if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        raise ValueError(f"part size {part_size // MIB} MiB is outside S3's multipart limits "
-                         f"({MIN_PART_SIZE // MIB} MiB to {MAX_PART_SIZE // MIB // 1024} GiB)")
+        raise ValueError(
+            f"part size {part_size // MIB} MiB is outside S3's multipart limits "
+            f"({MIN_PART_SIZE // MIB} MiB to {MAX_PART_SIZE // MIB // 1024} GiB)"
+        )
 
 
 def ranges(size: int, part_size: int) -> List[Tuple[int, int]]:
@@ -66,15 +68,27 @@ class CopyOutcome:
 class FileCopier:
     """Copies manifest entries; one instance may serve many threads (it holds no per-file state)."""
 
-    def __init__(self, hub: HubClient, s3, manifest: Manifest, *,
-                 read_attempts: int = 6, backoff_s: float = 1.0):
+    def __init__(
+        self,
+        hub: HubClient,
+        s3,
+        manifest: Manifest,
+        *,
+        read_attempts: int = 6,
+        backoff_s: float = 1.0,
+    ):
         self.hub, self.s3, self.manifest = hub, s3, manifest
         self.layout = manifest.layout
         self.read_attempts, self.backoff_s = read_attempts, backoff_s
 
-    def copy(self, index: int, *, abort_upload_id: Optional[str] = None,
-             on_upload: Callable[[str], None] = lambda upload_id: None,
-             on_bytes: Callable[[int], None] = lambda n: None) -> CopyOutcome:
+    def copy(
+        self,
+        index: int,
+        *,
+        abort_upload_id: Optional[str] = None,
+        on_upload: Callable[[str], None] = lambda upload_id: None,
+        on_bytes: Callable[[int], None] = lambda n: None,
+    ) -> CopyOutcome:
         """Make entry `index` present and verified. abort_upload_id: a crashed attempt's upload."""
         entry = self.manifest.entries[index]
         key = self.layout.object_key(entry.path)
@@ -92,16 +106,18 @@ class FileCopier:
         self._download(entry, key, condition, on_upload, on_bytes)
         return CopyOutcome(entry.path, "downloaded", entry.size)
 
-    def is_verified(self, key: str, entry: ManifestEntry,
-                    listed: Optional[Dict[str, int]] = None) -> bool:
+    def is_verified(
+        self, key: str, entry: ManifestEntry, listed: Optional[Dict[str, int]] = None
+    ) -> bool:
         head = self._head(key, listed)
         return head is not None and _matches(head, entry)
 
     def _head(self, key: str, listed: Optional[Dict[str, int]] = None) -> Optional[dict]:
         """The object's HEAD, or None when a listing (given, else made) does not show it: a
         HEAD of a missing key is a 403 under a role without ListBucket (s3_objects)."""
-        present = key in listed if listed is not None else key_exists(
-            self.s3, self.layout.bucket, key)
+        present = (
+            key in listed if listed is not None else key_exists(self.s3, self.layout.bucket, key)
+        )
         return self.s3.head_object(Bucket=self.layout.bucket, Key=key) if present else None
 
     # --- inside S3 ------------------------------------------------------------------------------
@@ -110,26 +126,40 @@ class FileCopier:
         source = {"Bucket": bucket, "Key": entry.reuse_from}
         metadata = {CHECKSUM_METADATA: entry.checksum}
         if entry.size <= MAX_PART_SIZE:
-            self.s3.copy_object(Bucket=bucket, Key=key, CopySource=source,
-                                MetadataDirective="REPLACE", Metadata=metadata)
+            self.s3.copy_object(
+                Bucket=bucket,
+                Key=key,
+                CopySource=source,
+                MetadataDirective="REPLACE",
+                Metadata=metadata,
+            )
             return
-        upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)[
+            "UploadId"
+        ]
         try:
             parts = []
             for number, (start, end) in enumerate(ranges(entry.size, MAX_PART_SIZE), 1):
-                result = self.s3.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                  PartNumber=number, CopySource=source,
-                                                  CopySourceRange=f"bytes={start}-{end}")
+                result = self.s3.upload_part_copy(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
                 parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
-            self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                              MultipartUpload={"Parts": parts})
+            self.s3.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
         except BaseException:
             self._abort(key, upload_id)
             raise
 
     # --- from the Hub ---------------------------------------------------------------------------
-    def _download(self, entry: ManifestEntry, key: str, condition: dict, on_upload,
-                  on_bytes) -> None:
+    def _download(
+        self, entry: ManifestEntry, key: str, condition: dict, on_upload, on_bytes
+    ) -> None:
         url = [self._locate(entry)]
         hasher = new_hasher(entry)
         expected = entry.checksum.split(":", 1)[1]
@@ -142,14 +172,17 @@ class FileCopier:
             hasher.update(data)
             self._check(entry, hasher.hexdigest(), expected)
             try:
-                self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata,
-                                   **condition)
+                self.s3.put_object(
+                    Bucket=bucket, Key=key, Body=data, Metadata=metadata, **condition
+                )
             except ClientError as error:
                 self._unless_published_by_another(error, key, entry)
             on_bytes(len(data))
             return
 
-        upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)[
+            "UploadId"
+        ]
         on_upload(upload_id)
         # Download part n+1 while part n uploads: both directions of the link stay busy, and
         # memory holds at most two parts.
@@ -166,9 +199,13 @@ class FileCopier:
             parts.append(pending.result())
             self._check(entry, hasher.hexdigest(), expected)
             try:
-                self.s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                  MultipartUpload={"Parts": parts},
-                                                  **condition)
+                self.s3.complete_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    **condition,
+                )
             except ClientError as error:
                 self._unless_published_by_another(error, key, entry)
                 self._abort(key, upload_id)
@@ -180,8 +217,9 @@ class FileCopier:
             uploader.shutdown(wait=True)
 
     def _upload_part(self, key: str, upload_id: str, number: int, data, on_bytes) -> dict:
-        result = self.s3.upload_part(Bucket=self.layout.bucket, Key=key, UploadId=upload_id,
-                                     PartNumber=number, Body=data)
+        result = self.s3.upload_part(
+            Bucket=self.layout.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+        )
         on_bytes(len(data))
         return {"PartNumber": number, "ETag": result["ETag"]}
 
@@ -197,11 +235,14 @@ class FileCopier:
                 last_error = "the CDN refused the signed URL (403)"
             except TransientReadError as error:
                 last_error = str(error)
-                log.warning("%s bytes %d-%d: %s (attempt %d)", entry.path, start, end, error,
-                            attempt + 1)
-                time.sleep(self.backoff_s * 2 ** attempt)
-        raise HubUnavailable(f"{entry.path}: bytes {start}-{end} failed {self.read_attempts} "
-                             f"times, last: {last_error}")
+                log.warning(
+                    "%s bytes %d-%d: %s (attempt %d)", entry.path, start, end, error, attempt + 1
+                )
+                time.sleep(self.backoff_s * 2**attempt)
+        raise HubUnavailable(
+            f"{entry.path}: bytes {start}-{end} failed {self.read_attempts} "
+            f"times, last: {last_error}"
+        )
 
     def _locate(self, entry: ManifestEntry) -> str:
         """Where to read: the signed CDN URL for LFS files (one resolve call); small git files
@@ -213,8 +254,10 @@ class FileCopier:
     def _check(self, entry: ManifestEntry, got: str, expected: str) -> None:
         if got != expected:
             algorithm = entry.checksum.split(":", 1)[0]
-            raise ChecksumMismatch(f"checksum mismatch for {entry.path}: expected {algorithm} "
-                                   f"{expected}, got {got}; nothing was published for this file")
+            raise ChecksumMismatch(
+                f"checksum mismatch for {entry.path}: expected {algorithm} "
+                f"{expected}, got {got}; nothing was published for this file"
+            )
 
     def _unless_published_by_another(self, error: ClientError, key: str, entry: ManifestEntry):
         """A failed conditional write is fine when a concurrent worker published the same file."""
@@ -233,5 +276,7 @@ class FileCopier:
 
 
 def _matches(head: dict, entry: ManifestEntry) -> bool:
-    return (head["ContentLength"] == entry.size
-            and head.get("Metadata", {}).get(CHECKSUM_METADATA) == entry.checksum)
+    return (
+        head["ContentLength"] == entry.size
+        and head.get("Metadata", {}).get(CHECKSUM_METADATA) == entry.checksum
+    )

@@ -18,18 +18,28 @@ HEARTBEAT_EVERY_S = 5
 log = logging.getLogger(__name__)
 
 
-def run_worker(copier: FileCopier, index: int, attempt: int = 1,
-               on_bytes: Callable[[int], None] = lambda n: None) -> Optional[CopyOutcome]:
+def run_worker(
+    copier: FileCopier,
+    index: int,
+    attempt: int = 1,
+    on_bytes: Callable[[int], None] = lambda n: None,
+) -> Optional[CopyOutcome]:
     """Copy entry `index`; None when another attempt owns the file. CopyError is recorded in the
     status (so isComplete can report it) and raised."""
     s3, layout = copier.s3, copier.layout
     entry = copier.manifest.entries[index]
     status = read_status(s3, layout, index)
-    if status and (status.attempt > attempt or (status.state == DONE and status.attempt == attempt)):
+    if status and (
+        status.attempt > attempt or (status.state == DONE and status.attempt == attempt)
+    ):
         log.info("%s: attempt %d is outdated (%s)", entry.path, attempt, status.state)
         return None
-    if (status and status.state == RUNNING and status.attempt == attempt
-            and time.time() - status.updated_at < DUPLICATE_WINDOW_S):
+    if (
+        status
+        and status.state == RUNNING
+        and status.attempt == attempt
+        and time.time() - status.updated_at < DUPLICATE_WINDOW_S
+    ):
         log.info("%s: another delivery of attempt %d is running", entry.path, attempt)
         return None
 
@@ -50,12 +60,24 @@ def run_worker(copier: FileCopier, index: int, attempt: int = 1,
             last_report[0] = time.time()
 
     try:
-        outcome = copier.copy(index, abort_upload_id=status.upload_id if status else None,
-                              on_upload=on_upload, on_bytes=on_part)
+        outcome = copier.copy(
+            index,
+            abort_upload_id=status.upload_id if status else None,
+            on_upload=on_upload,
+            on_bytes=on_part,
+        )
     except CopyError as error:
-        write_status(s3, layout, index, WorkerStatus(FAILED, attempt, reason=short_reason(error),
-                                                     first_attempt=first_attempt))
+        write_status(
+            s3,
+            layout,
+            index,
+            WorkerStatus(FAILED, attempt, reason=short_reason(error), first_attempt=first_attempt),
+        )
         raise
-    write_status(s3, layout, index, WorkerStatus(DONE, attempt, bytes_done=entry.size,
-                                                 first_attempt=first_attempt))
+    write_status(
+        s3,
+        layout,
+        index,
+        WorkerStatus(DONE, attempt, bytes_done=entry.size, first_attempt=first_attempt),
+    )
     return outcome

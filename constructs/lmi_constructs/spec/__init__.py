@@ -6,4 +6,12 @@ from .engines import Engine
 from .errors import SpecError, Violation
 from .limits import RequestLimits
 
-__all__ = ["Capacity", "EndpointSpec", "Engine", "RequestLimits", "SpecError", "Violation", "format_plan"]
+__all__ = [
+    "Capacity",
+    "EndpointSpec",
+    "Engine",
+    "RequestLimits",
+    "SpecError",
+    "Violation",
+    "format_plan",
+]

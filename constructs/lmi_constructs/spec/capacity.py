@@ -22,10 +22,15 @@ from .instances import lookup_instance
 MAX_POOLS = 5
 PROVISION_TIMEOUT_RANGE = (300, 3600)
 RESERVATION_PREFERENCE = "capacity-reservations-only"
-_RESERVATION_ARN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:ml-reservation/.+$")
+_RESERVATION_ARN = re.compile(
+    r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:ml-reservation/.+$"
+)
 # GPU AMIs in the API reference: driver 535 / CUDA 12.2 (gpu-2, gpu-2-1), 550 / CUDA 12.4 (3-1).
-GPU_AMI_VERSIONS = ("al2-ami-sagemaker-inference-gpu-2", "al2-ami-sagemaker-inference-gpu-2-1",
-                    "al2-ami-sagemaker-inference-gpu-3-1")
+GPU_AMI_VERSIONS = (
+    "al2-ami-sagemaker-inference-gpu-2",
+    "al2-ami-sagemaker-inference-gpu-2-1",
+    "al2-ami-sagemaker-inference-gpu-3-1",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Capacity:
         capacity-reservations-only: no capacity there, no instance).
     ami_version: the host image (NVIDIA driver and CUDA); SageMaker's default when None.
     """
+
     fallback_instance_types: Tuple[str, ...] = ()
     provision_timeout_s: Optional[int] = None
     reservation_arn: Optional[str] = None
@@ -52,35 +58,70 @@ class Capacity:
         found = []
         types = self.instance_types(primary)
         if len(types) > MAX_POOLS:
-            found.append(Violation(f"{field}.fallback_instance_types", len(types) - 1,
-                                   f"makes {len(types)} pools; SageMaker takes at most "
-                                   f"{MAX_POOLS}", f"keep {MAX_POOLS - 1} fallbacks or fewer"))
+            found.append(
+                Violation(
+                    f"{field}.fallback_instance_types",
+                    len(types) - 1,
+                    f"makes {len(types)} pools; SageMaker takes at most {MAX_POOLS}",
+                    f"keep {MAX_POOLS - 1} fallbacks or fewer",
+                )
+            )
         for index, name in enumerate(self.fallback_instance_types):
-            if name in types[:index + 1]:
-                found.append(Violation(f"{field}.fallback_instance_types[{index}]", name,
-                                       "repeats an instance type already in the pools",
-                                       "list each instance type once"))
+            if name in types[: index + 1]:
+                found.append(
+                    Violation(
+                        f"{field}.fallback_instance_types[{index}]",
+                        name,
+                        "repeats an instance type already in the pools",
+                        "list each instance type once",
+                    )
+                )
             elif lookup_instance(name) is None:
-                found.append(Violation(f"{field}.fallback_instance_types[{index}]", name,
-                                       "is not in the GPU catalog",
-                                       "use a catalog type such as ml.g6e.12xlarge"))
+                found.append(
+                    Violation(
+                        f"{field}.fallback_instance_types[{index}]",
+                        name,
+                        "is not in the GPU catalog",
+                        "use a catalog type such as ml.g6e.12xlarge",
+                    )
+                )
         low, high = PROVISION_TIMEOUT_RANGE
         if self.provision_timeout_s is not None and not low <= self.provision_timeout_s <= high:
-            found.append(Violation(f"{field}.provision_timeout_s", self.provision_timeout_s,
-                                   f"is outside SageMaker's {low}..{high}", "pass e.g. 1800"))
+            found.append(
+                Violation(
+                    f"{field}.provision_timeout_s",
+                    self.provision_timeout_s,
+                    f"is outside SageMaker's {low}..{high}",
+                    "pass e.g. 1800",
+                )
+            )
         if self.reservation_arn is not None and not _RESERVATION_ARN.match(self.reservation_arn):
-            found.append(Violation(f"{field}.reservation_arn", self.reservation_arn,
-                                   "is not an ML capacity reservation ARN",
-                                   "pass arn:aws:sagemaker:<region>:<account>:ml-reservation/<id>"))
+            found.append(
+                Violation(
+                    f"{field}.reservation_arn",
+                    self.reservation_arn,
+                    "is not an ML capacity reservation ARN",
+                    "pass arn:aws:sagemaker:<region>:<account>:ml-reservation/<id>",
+                )
+            )
         if self.ami_version is not None and self.ami_version not in GPU_AMI_VERSIONS:
-            found.append(Violation(f"{field}.ami_version", self.ami_version,
-                                   "is not a GPU inference AMI SageMaker lists",
-                                   f"pass one of {', '.join(GPU_AMI_VERSIONS)}"))
+            found.append(
+                Violation(
+                    f"{field}.ami_version",
+                    self.ami_version,
+                    "is not a GPU inference AMI SageMaker lists",
+                    f"pass one of {', '.join(GPU_AMI_VERSIONS)}",
+                )
+            )
         return found
 
-    def fallback_violations(self, spec_for: Callable[[str], object], field: str = "",
-                            known: Iterable[Tuple[str, str]] = (),
-                            option: str = "capacity.fallback_instance_types") -> List[Violation]:
+    def fallback_violations(
+        self,
+        spec_for: Callable[[str], object],
+        field: str = "",
+        known: Iterable[Tuple[str, str]] = (),
+        option: str = "capacity.fallback_instance_types",
+    ) -> List[Violation]:
         """Each fallback pool checked as the first one is: spec_for(instance_type) builds its
         EndpointSpec (its GPUs, memory, storage). Problems the first pool already reported
         (known: (field, problem) pairs) are not repeated."""
@@ -91,9 +132,16 @@ class Capacity:
             try:
                 spec_for(name)
             except SpecError as error:
-                found += [Violation(f"{field}pools[{priority}:{name}].{v.field}", v.value,
-                                    v.problem, f"drop {name} from {option}")
-                          for v in error.violations if (v.field, v.problem) not in known]
+                found += [
+                    Violation(
+                        f"{field}pools[{priority}:{name}].{v.field}",
+                        v.value,
+                        v.problem,
+                        f"drop {name} from {option}",
+                    )
+                    for v in error.violations
+                    if (v.field, v.problem) not in known
+                ]
         return found
 
     def plan_lines(self, primary: str) -> List[str]:

@@ -16,8 +16,8 @@ from .instances import INSTANCES, GpuInstance, has_local_nvme, is_instance_name,
 from .limits import RequestLimits
 from .models import ModelInfo, lookup_model, valid_tensor_parallel_degrees
 
-GIB = 2 ** 30
-GB = 10 ** 9
+GIB = 2**30
+GB = 10**9
 # Share of GPU memory kept free for activations and the KV cache.
 ACTIVATION_RESERVE = 0.10
 RESERVE_TEXT = f"{ACTIVATION_RESERVE:.0%}"
@@ -59,8 +59,16 @@ class EndpointSpec:
         try:
             self.engine = Engine.parse(self.engine)
         except ValueError as error:
-            raise SpecError([Violation("engine", self.engine, str(error),
-                                       "pass Engine.DEEPSPEED, ACCELERATE or VLLM")]) from None
+            raise SpecError(
+                [
+                    Violation(
+                        "engine",
+                        self.engine,
+                        str(error),
+                        "pass Engine.DEEPSPEED, ACCELERATE or VLLM",
+                    )
+                ]
+            ) from None
         self.dtype = str(self.dtype).lower()
         violations = _Rules(self).check()
         if violations:
@@ -139,15 +147,23 @@ class EndpointSpec:
             "usable_gib_per_gpu": _round(self.usable_gib_per_gpu),
             "image_tag": self.resolved_image_tag,
             "model_data_download_timeout_s": self.model_data_download_timeout_s,
-            "container_startup_health_check_timeout_s": self.container_startup_health_check_timeout_s,
-            "volume": ("local NVMe (VolumeSizeInGB not sent)" if self.local_nvme
-                       else f"{self.effective_volume_size_gb} GB EBS" if self.effective_volume_size_gb
-                       else "SageMaker default EBS"),
+            "container_startup_health_check_timeout_s": (
+                self.container_startup_health_check_timeout_s
+            ),
+            "volume": (
+                "local NVMe (VolumeSizeInGB not sent)"
+                if self.local_nvme
+                else f"{self.effective_volume_size_gb} GB EBS"
+                if self.effective_volume_size_gb
+                else "SageMaker default EBS"
+            ),
             "weights_location": self.weights_location,
-            "limits": {"max_input_tokens": self.request_limits.max_input_tokens,
-                       "max_new_tokens": self.request_limits.max_new_tokens,
-                       "max_total_tokens": self.request_limits.total_tokens,
-                       "max_batch_size": self.request_limits.max_batch_size},
+            "limits": {
+                "max_input_tokens": self.request_limits.max_input_tokens,
+                "max_new_tokens": self.request_limits.max_new_tokens,
+                "max_total_tokens": self.request_limits.total_tokens,
+                "max_batch_size": self.request_limits.max_batch_size,
+            },
             "warnings": list(self.warnings),
         }
 
@@ -160,12 +176,16 @@ def usable_gib(instance: GpuInstance) -> float:
 def format_plan(title: str, plan: Dict[str, object]) -> str:
     """A short human plan, the same from `make synth` and `lmi plan`."""
     per_gpu = plan["weights_per_gpu_gib"]
-    memory = (f"{per_gpu} GiB of weights per GPU, {plan['usable_gib_per_gpu']} GiB usable "
-              f"after the {RESERVE_TEXT} reserve" if per_gpu is not None
-              else "unknown (pass num_parameters to check it)")
+    memory = (
+        f"{per_gpu} GiB of weights per GPU, {plan['usable_gib_per_gpu']} GiB usable "
+        f"after the {RESERVE_TEXT} reserve"
+        if per_gpu is not None
+        else "unknown (pass num_parameters to check it)"
+    )
     lines = [
         f"{title}",
-        f"  model         {plan['model']}" + (f" ({plan['model_id']})" if plan.get("model_id") else ""),
+        f"  model         {plan['model']}"
+        + (f" ({plan['model_id']})" if plan.get("model_id") else ""),
         f"  engine        {plan['engine']}, dtype {plan['dtype']}, image {plan['image_tag']}",
         f"  instance      {plan['instance_count']} x {plan['instance_type']}: {plan['gpus']}",
         f"  tensor par.   {plan['tensor_parallel_degree']}",
@@ -177,23 +197,35 @@ def format_plan(title: str, plan: Dict[str, object]) -> str:
     ]
     limits = plan.get("limits")
     if limits:
-        lines.append(f"  requests      up to {limits['max_input_tokens']} input + "
-                     f"{limits['max_new_tokens']} new tokens, {limits['max_total_tokens']} in all, "
-                     f"batch {limits['max_batch_size']}; real-time answers within 60 s")
+        lines.append(
+            f"  requests      up to {limits['max_input_tokens']} input + "
+            f"{limits['max_new_tokens']} new tokens, {limits['max_total_tokens']} in all, "
+            f"batch {limits['max_batch_size']}; real-time answers within 60 s"
+        )
     if "streaming" in plan:
-        lines.append("  streaming     " + ("yes: InvokeEndpointWithResponseStream, \"stream\": true"
-                                         if plan["streaming"] else "no: whole answers only"))
+        lines.append(
+            "  streaming     "
+            + (
+                'yes: InvokeEndpointWithResponseStream, "stream": true'
+                if plan["streaming"]
+                else "no: whole answers only"
+            )
+        )
     component = plan.get("component")
     if component:
         zero = " (scales to zero)" if component["min_copies"] == 0 else ""
-        lines.append(f"  component     {component['accelerators']} GPU(s) and "
-                     f"{component['memory_mb']} MB per copy, {component['copies']} copies at "
-                     f"start, {component['min_copies']}..{component['max_copies']}{zero}; "
-                     f"weights fetched by {component['weights_fetched_by']}")
+        lines.append(
+            f"  component     {component['accelerators']} GPU(s) and "
+            f"{component['memory_mb']} MB per copy, {component['copies']} copies at "
+            f"start, {component['min_copies']}..{component['max_copies']}{zero}; "
+            f"weights fetched by {component['weights_fetched_by']}"
+        )
     else:
         # UpdateEndpoint is blue/green: the new fleet is up before the old one goes.
-        lines.append(f"  updates       blue/green: quota for {2 * plan['instance_count']} x "
-                     f"{plan['instance_type']} during a change of weights, image or settings")
+        lines.append(
+            f"  updates       blue/green: quota for {2 * plan['instance_count']} x "
+            f"{plan['instance_type']} during a change of weights, image or settings"
+        )
     pools = plan.get("pools") or []
     if len(pools) > 1:
         lines += [f"  pool          {pool}" for pool in pools]
@@ -243,52 +275,88 @@ class _Rules:
     def check_instance(self) -> Optional[GpuInstance]:
         spec = self.spec
         if spec.gpu_count is not None and spec.gpu_count < 1:
-            self.fail("gpu_count", spec.gpu_count, "must be at least 1", "pass the instance's GPU count")
+            self.fail(
+                "gpu_count", spec.gpu_count, "must be at least 1", "pass the instance's GPU count"
+            )
         if spec.gpu_memory_gib is not None and spec.gpu_memory_gib <= 0:
-            self.fail("gpu_memory_gib", spec.gpu_memory_gib, "must be positive",
-                      "pass the usable GiB per GPU")
+            self.fail(
+                "gpu_memory_gib",
+                spec.gpu_memory_gib,
+                "must be positive",
+                "pass the usable GiB per GPU",
+            )
         if not is_instance_name(spec.instance_type):
-            self.fail("instance_type", spec.instance_type,
-                      "is not a SageMaker instance type (expected ml.<family>.<size>)",
-                      "use e.g. ml.g5.12xlarge or ml.p4d.24xlarge")
+            self.fail(
+                "instance_type",
+                spec.instance_type,
+                "is not a SageMaker instance type (expected ml.<family>.<size>)",
+                "use e.g. ml.g5.12xlarge or ml.p4d.24xlarge",
+            )
             return None
         instance = lookup_instance(spec.instance_type, spec.gpu_count, spec.gpu_memory_gib)
         if instance is None:
-            self.fail("instance_type", spec.instance_type,
-                      "is not in the GPU catalog, so GPU count and memory are unknown",
-                      "pass gpu_count and gpu_memory_gib for it, or pick one of "
-                      + ", ".join(_suggested_instances()))
+            self.fail(
+                "instance_type",
+                spec.instance_type,
+                "is not in the GPU catalog, so GPU count and memory are unknown",
+                "pass gpu_count and gpu_memory_gib for it, or pick one of "
+                + ", ".join(_suggested_instances()),
+            )
         return instance if not [v for v in self.violations if v.field.startswith("gpu_")] else None
 
     def check_count(self) -> None:
         if not isinstance(self.spec.instance_count, int) or self.spec.instance_count < 1:
-            self.fail("instance_count", self.spec.instance_count, "must be an integer >= 1",
-                      "set instance_count=1 or more")
+            self.fail(
+                "instance_count",
+                self.spec.instance_count,
+                "must be an integer >= 1",
+                "set instance_count=1 or more",
+            )
 
     def check_dtype(self, instance: Optional[GpuInstance]) -> None:
         spec = self.spec
         if spec.dtype not in BYTES_PER_DTYPE:
-            self.fail("dtype", spec.dtype, f"is not one of {', '.join(BYTES_PER_DTYPE)}",
-                      "pick one of those")
+            self.fail(
+                "dtype",
+                spec.dtype,
+                f"is not one of {', '.join(BYTES_PER_DTYPE)}",
+                "pick one of those",
+            )
             return
         if spec.dtype not in spec.engine.dtypes:
-            self.fail("dtype", spec.dtype, f"is not supported by engine {spec.engine.name} "
-                      f"(supports {', '.join(spec.engine.dtypes)})",
-                      f"use dtype {spec.engine.dtypes[0]} or another engine")
+            self.fail(
+                "dtype",
+                spec.dtype,
+                f"is not supported by engine {spec.engine.name} "
+                f"(supports {', '.join(spec.engine.dtypes)})",
+                f"use dtype {spec.engine.dtypes[0]} or another engine",
+            )
         if spec.dtype == "bf16" and instance is not None and instance.gpu in ("T4", "V100"):
-            self.fail("dtype", spec.dtype, f"needs an Ampere or newer GPU; {spec.instance_type} has "
-                      f"{instance.gpu}", "use dtype fp16, or an A10G/A100/H100 instance")
+            self.fail(
+                "dtype",
+                spec.dtype,
+                f"needs an Ampere or newer GPU; {spec.instance_type} has {instance.gpu}",
+                "use dtype fp16, or an A10G/A100/H100 instance",
+            )
         model = spec.model
         if model is not None and model.stored_dtype == "int8" and spec.dtype != "int8":
-            self.fail("dtype", spec.dtype, f"{spec.model_id} is a pre-quantized int8 checkpoint "
-                      "and loads only as int8", "set dtype int8, or use an fp16/bf16 repository")
+            self.fail(
+                "dtype",
+                spec.dtype,
+                f"{spec.model_id} is a pre-quantized int8 checkpoint and loads only as int8",
+                "set dtype int8, or use an fp16/bf16 repository",
+            )
 
     def check_tensor_parallel(self, instance: Optional[GpuInstance]) -> bool:
         spec = self.spec
         tp = spec.tensor_parallel_degree
         if not isinstance(tp, int) or tp < 1:
-            self.fail("tensor_parallel_degree", tp, "must be an integer >= 1",
-                      "use the number of GPUs the model should be split across")
+            self.fail(
+                "tensor_parallel_degree",
+                tp,
+                "must be an integer >= 1",
+                "use the number of GPUs the model should be split across",
+            )
             return False
         ok = True
         heads = spec.attention_heads
@@ -297,22 +365,32 @@ class _Rules:
             valid = valid_tensor_parallel_degrees(heads, gpus)
             choices = ", ".join(str(d) for d in valid)
             if tp > gpus:
-                self.fail("tensor_parallel_degree", tp,
-                          f"exceeds the {gpus} GPUs of {spec.instance_type}",
-                          f"use one of {choices}, or a larger instance")
+                self.fail(
+                    "tensor_parallel_degree",
+                    tp,
+                    f"exceeds the {gpus} GPUs of {spec.instance_type}",
+                    f"use one of {choices}, or a larger instance",
+                )
                 ok = False
             elif gpus % tp:
-                self.fail("tensor_parallel_degree", tp,
-                          f"does not divide the {gpus} GPUs of {spec.instance_type}",
-                          f"use one of {choices}")
+                self.fail(
+                    "tensor_parallel_degree",
+                    tp,
+                    f"does not divide the {gpus} GPUs of {spec.instance_type}",
+                    f"use one of {choices}",
+                )
                 ok = False
         if heads is not None and tp >= 1 and heads % tp:
             name = spec.model.name if spec.model else "the model"
             gpus = instance.gpu_count if instance else tp
             valid = ", ".join(str(d) for d in valid_tensor_parallel_degrees(heads, max(gpus, 1)))
-            self.fail("tensor_parallel_degree", tp,
-                      f"does not divide the {heads} attention heads of {name} "
-                      "(DeepSpeed and DJL require heads % tp == 0)", f"use one of {valid}")
+            self.fail(
+                "tensor_parallel_degree",
+                tp,
+                f"does not divide the {heads} attention heads of {name} "
+                "(DeepSpeed and DJL require heads % tp == 0)",
+                f"use one of {valid}",
+            )
             ok = False
         return ok
 
@@ -324,26 +402,42 @@ class _Rules:
         offered = usable_gib(instance)
         if needed <= offered:
             return
-        self.fail("tensor_parallel_degree", spec.tensor_parallel_degree,
-                  f"weights need {needed:.1f} GiB per GPU ({spec.dtype}, tp={spec.tensor_parallel_degree})"
-                  f" but {spec.instance_type} offers {instance.gpu_memory_gib:g} GiB per GPU, "
-                  f"{offered:.1f} GiB after keeping {RESERVE_TEXT} for activations and KV cache",
-                  _what_would_fit(spec, instance))
+        self.fail(
+            "tensor_parallel_degree",
+            spec.tensor_parallel_degree,
+            f"weights need {needed:.1f} GiB per GPU "
+            f"({spec.dtype}, tp={spec.tensor_parallel_degree})"
+            f" but {spec.instance_type} offers {instance.gpu_memory_gib:g} GiB per GPU, "
+            f"{offered:.1f} GiB after keeping {RESERVE_TEXT} for activations and KV cache",
+            _what_would_fit(spec, instance),
+        )
 
     def check_model_known(self) -> None:
         spec = self.spec
         if spec.num_parameters is not None and spec.num_parameters <= 0:
-            self.fail("num_parameters", spec.num_parameters, "must be positive",
-                      "pass the parameter count, e.g. 7e9")
+            self.fail(
+                "num_parameters",
+                spec.num_parameters,
+                "must be positive",
+                "pass the parameter count, e.g. 7e9",
+            )
         if spec.num_attention_heads is not None and spec.num_attention_heads < 1:
-            self.fail("num_attention_heads", spec.num_attention_heads, "must be >= 1",
-                      "pass num_attention_heads from the model's config.json")
+            self.fail(
+                "num_attention_heads",
+                spec.num_attention_heads,
+                "must be >= 1",
+                "pass num_attention_heads from the model's config.json",
+            )
         if spec.model is None and spec.num_parameters is None:
-            self.warn(f"model {spec.model_id or '(unnamed)'} is not in the catalog: memory and "
-                      "volume checks skipped; pass num_parameters and num_attention_heads to run them")
+            self.warn(
+                f"model {spec.model_id or '(unnamed)'} is not in the catalog: memory and "
+                "volume checks skipped; pass num_parameters and num_attention_heads to run them"
+            )
         elif spec.model is None and spec.num_attention_heads is None:
-            self.warn(f"model {spec.model_id or '(unnamed)'}: attention heads unknown, tensor "
-                      "parallel divisibility not checked; pass num_attention_heads")
+            self.warn(
+                f"model {spec.model_id or '(unnamed)'}: attention heads unknown, tensor "
+                "parallel divisibility not checked; pass num_attention_heads"
+            )
 
     def check_volume_and_kms(self) -> None:
         spec = self.spec
@@ -353,96 +447,161 @@ class _Rules:
         volume = spec.volume_size_gb
         if volume is not None:
             if nvme:
-                self.fail("volume_size_gb", volume, f"is not accepted on {spec.instance_type}, which "
-                          "has local NVMe storage (SageMaker rejects VolumeSizeInGB there)",
-                          "remove volume_size_gb; the weights go to the local NVMe disk")
+                self.fail(
+                    "volume_size_gb",
+                    volume,
+                    f"is not accepted on {spec.instance_type}, which "
+                    "has local NVMe storage (SageMaker rejects VolumeSizeInGB there)",
+                    "remove volume_size_gb; the weights go to the local NVMe disk",
+                )
             elif not isinstance(volume, int) or not VOLUME_MIN_GB <= volume <= VOLUME_MAX_GB:
-                self.fail("volume_size_gb", volume,
-                          f"must be an integer in {VOLUME_MIN_GB}..{VOLUME_MAX_GB} GB",
-                          f"use a size within {VOLUME_MIN_GB}..{VOLUME_MAX_GB}")
+                self.fail(
+                    "volume_size_gb",
+                    volume,
+                    f"must be an integer in {VOLUME_MIN_GB}..{VOLUME_MAX_GB} GB",
+                    f"use a size within {VOLUME_MIN_GB}..{VOLUME_MAX_GB}",
+                )
             else:
                 needed = _volume_needed_gb(spec.weights_bytes)
                 if needed is not None and volume < needed:
-                    self.fail("volume_size_gb", volume,
-                              f"cannot hold the weights: {spec.weights_bytes / GB:.1f} GB plus "
-                              f"{VOLUME_HEADROOM - 1:.0%} "
-                              f"headroom needs {needed} GB", f"use volume_size_gb={needed} or more")
+                    self.fail(
+                        "volume_size_gb",
+                        volume,
+                        f"cannot hold the weights: {spec.weights_bytes / GB:.1f} GB plus "
+                        f"{VOLUME_HEADROOM - 1:.0%} "
+                        f"headroom needs {needed} GB",
+                        f"use volume_size_gb={needed} or more",
+                    )
         elif not nvme:
             needed = _volume_needed_gb(spec.weights_bytes)
             if needed is not None and needed > VOLUME_MAX_GB:
-                self.fail("volume_size_gb", None,
-                          f"the weights need {needed} GB of disk but an EBS volume stops at "
-                          f"{VOLUME_MAX_GB} GB on {spec.instance_type}",
-                          "pick an instance with local NVMe storage (p4d, p4de, p5, g5, g6)")
+                self.fail(
+                    "volume_size_gb",
+                    None,
+                    f"the weights need {needed} GB of disk but an EBS volume stops at "
+                    f"{VOLUME_MAX_GB} GB on {spec.instance_type}",
+                    "pick an instance with local NVMe storage (p4d, p4de, p5, g5, g6)",
+                )
         if spec.kms_key_id and nvme:
-            self.fail("kms_key", spec.kms_key_id, f"is rejected by SageMaker on {spec.instance_type}, "
-                      "whose local NVMe storage is encrypted by the hardware",
-                      "remove the endpoint KMS key, or use an EBS-only instance such as ml.p3.8xlarge")
+            self.fail(
+                "kms_key",
+                spec.kms_key_id,
+                f"is rejected by SageMaker on {spec.instance_type}, "
+                "whose local NVMe storage is encrypted by the hardware",
+                "remove the endpoint KMS key, or use an EBS-only instance such as ml.p3.8xlarge",
+            )
 
     def check_timeouts(self) -> None:
         for name in ("model_data_download_timeout_s", "container_startup_health_check_timeout_s"):
             value = getattr(self.spec, name)
             if not isinstance(value, int) or not TIMEOUT_MIN_S <= value <= TIMEOUT_MAX_S:
-                self.fail(name.removesuffix("_s"), f"{value}s",
-                          f"must be within {TIMEOUT_MIN_S}..{TIMEOUT_MAX_S} seconds (SageMaker limit)",
-                          "use e.g. Duration.minutes(40)")
+                self.fail(
+                    name.removesuffix("_s"),
+                    f"{value}s",
+                    f"must be within {TIMEOUT_MIN_S}..{TIMEOUT_MAX_S} seconds (SageMaker limit)",
+                    "use e.g. Duration.minutes(40)",
+                )
 
     def check_image(self, instance: Optional[GpuInstance]) -> None:
         spec = self.spec
         tag_text = spec.resolved_image_tag
         if spec.image_uri and spec.image_tag:
-            self.fail("image", spec.image_uri, "both an image URI and an image tag were given",
-                      "pass only one")
+            self.fail(
+                "image",
+                spec.image_uri,
+                "both an image URI and an image tag were given",
+                "pass only one",
+            )
             return
         if not tag_text:
             self.warn(f"image {spec.image_uri} has no tag: engine compatibility not checked")
             return
         tag = images.parse_tag(tag_text)
         if tag is None:
-            self.warn(f"image tag {tag_text} has an unknown shape: engine compatibility not checked")
+            self.warn(
+                f"image tag {tag_text} has an unknown shape: engine compatibility not checked"
+            )
             return
         if tag_text not in images.KNOWN_TAGS:
             self.warn(f"image tag {tag_text} is not in the catalog; checked by its version only")
         engine = spec.engine
-        if engine is Engine.DEEPSPEED and (tag.flavor != "deepspeed"
-                                           or tag.djl_version > images.LAST_DEEPSPEED_VERSION):
-            self.fail("image", tag_text, "engine DEEPSPEED exists only in the djl-inference "
-                      "*-deepspeed images up to 0.27.0 (removed in 0.28.0)",
-                      f"use {images.DEEPSPEED_TAGS[-1]}, or engine VLLM on a newer image")
+        if engine is Engine.DEEPSPEED and (
+            tag.flavor != "deepspeed" or tag.djl_version > images.LAST_DEEPSPEED_VERSION
+        ):
+            self.fail(
+                "image",
+                tag_text,
+                "engine DEEPSPEED exists only in the djl-inference "
+                "*-deepspeed images up to 0.27.0 (removed in 0.28.0)",
+                f"use {images.DEEPSPEED_TAGS[-1]}, or engine VLLM on a newer image",
+            )
         if engine.rolling_batch and tag.djl_version < images.FIRST_ROLLING_BATCH_VERSION:
-            self.fail("image", tag_text, f"engine {engine.name} needs option.rolling_batch, "
-                      "which appeared in 0.23.0", f"use {engine.default_image_tag}")
-        elif (not engine.needs_model_code
-              and tag.djl_version < images.FIRST_OPTION_ENVIRONMENT_VERSION):
-            self.fail("image", tag_text, f"engine {engine.name} is configured through OPTION_* "
-                      "environment variables, which DJL Serving reads from 0.24.0 on",
-                      f"use {engine.default_image_tag}")
-        if (instance is not None and instance.gpu == "V100"
-                and tag.cuda >= images.FIRST_CUDA_WITHOUT_VOLTA):
-            self.fail("image", tag_text, f"CUDA {tag.cuda[0]}.{tag.cuda[1]} no longer supports the "
-                      f"V100 GPUs of {spec.instance_type}",
-                      f"use an image built for CUDA 12 such as {images.LMI_TAGS[-2]}, or an A10G/A100 instance")
+            self.fail(
+                "image",
+                tag_text,
+                f"engine {engine.name} needs option.rolling_batch, which appeared in 0.23.0",
+                f"use {engine.default_image_tag}",
+            )
+        elif (
+            not engine.needs_model_code
+            and tag.djl_version < images.FIRST_OPTION_ENVIRONMENT_VERSION
+        ):
+            self.fail(
+                "image",
+                tag_text,
+                f"engine {engine.name} is configured through OPTION_* "
+                "environment variables, which DJL Serving reads from 0.24.0 on",
+                f"use {engine.default_image_tag}",
+            )
+        if (
+            instance is not None
+            and instance.gpu == "V100"
+            and tag.cuda >= images.FIRST_CUDA_WITHOUT_VOLTA
+        ):
+            self.fail(
+                "image",
+                tag_text,
+                f"CUDA {tag.cuda[0]}.{tag.cuda[1]} no longer supports the "
+                f"V100 GPUs of {spec.instance_type}",
+                f"use an image built for CUDA 12 such as {images.LMI_TAGS[-2]}, "
+                "or an A10G/A100 instance",
+            )
 
     def check_model_code(self) -> None:
         spec = self.spec
         if spec.engine.needs_model_code and not spec.has_model_code:
-            self.fail("model_code", None, f"engine {spec.engine.name} runs our model.py, which "
-                      "loads the weights", "pass model_code=ModelCode.from_directory('model_code')")
+            self.fail(
+                "model_code",
+                None,
+                f"engine {spec.engine.name} runs our model.py, which loads the weights",
+                "pass model_code=ModelCode.from_directory('model_code')",
+            )
 
     def check_request_limits(self) -> None:
         spec, model = self.spec, self.spec.model
         self.violations += spec.request_limits.violations(
-            model.max_sequence_length if model else None, model.name if model else "the model")
+            model.max_sequence_length if model else None, model.name if model else "the model"
+        )
 
     def check_region(self) -> None:
         spec = self.spec
         if spec.region and not spec.image_uri and spec.region not in images.DLC_ACCOUNTS:
-            self.fail("region", spec.region, "has no known LMI container (DLC) account",
-                      "deploy to a region such as us-east-1, or pass image=<full image URI>")
+            self.fail(
+                "region",
+                spec.region,
+                "has no known LMI container (DLC) account",
+                "deploy to a region such as us-east-1, or pass image=<full image URI>",
+            )
 
 
 def _suggested_instances() -> List[str]:
-    return ["ml.g5.12xlarge", "ml.g5.48xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge"]
+    return [
+        "ml.g5.12xlarge",
+        "ml.g5.48xlarge",
+        "ml.p4d.24xlarge",
+        "ml.p4de.24xlarge",
+        "ml.p5.48xlarge",
+    ]
 
 
 def _fits(spec: EndpointSpec, instance: GpuInstance, tp: int, dtype: str) -> bool:
@@ -457,20 +616,30 @@ def _what_would_fit(spec: EndpointSpec, instance: GpuInstance) -> str:
         if tp > spec.tensor_parallel_degree and _fits(spec, instance, tp, spec.dtype):
             options.append(f"tensor_parallel_degree={tp}")
             break
-    smaller = [d for d in spec.engine.dtypes
-               if BYTES_PER_DTYPE[d] < BYTES_PER_DTYPE[spec.dtype]
-               and _fits(spec, instance, spec.tensor_parallel_degree, d)]
+    smaller = [
+        d
+        for d in spec.engine.dtypes
+        if BYTES_PER_DTYPE[d] < BYTES_PER_DTYPE[spec.dtype]
+        and _fits(spec, instance, spec.tensor_parallel_degree, d)
+    ]
     if smaller:
         options.append(f"dtype={smaller[0]}")
     bigger = _smallest_instance_that_fits(spec, heads)
     if bigger:
         options.append(f"instance_type={bigger[0]} with tensor_parallel_degree={bigger[1]}")
-    return " or ".join(options) if options else "no catalog instance holds these weights; quantize " \
-                                                "or choose a smaller model"
+    return (
+        " or ".join(options)
+        if options
+        else "no catalog instance holds these weights; quantize or choose a smaller model"
+    )
 
 
-def _smallest_instance_that_fits(spec: EndpointSpec, heads: Optional[int]) -> Optional[Tuple[str, int]]:
-    candidates = sorted(INSTANCES.values(), key=lambda i: (i.total_gpu_memory_gib, i.gpu_count, i.name))
+def _smallest_instance_that_fits(
+    spec: EndpointSpec, heads: Optional[int]
+) -> Optional[Tuple[str, int]]:
+    candidates = sorted(
+        INSTANCES.values(), key=lambda i: (i.total_gpu_memory_gib, i.gpu_count, i.name)
+    )
     for candidate in candidates:
         if spec.dtype == "bf16" and not candidate.supports_bf16:
             continue

@@ -15,12 +15,22 @@ BYTES_PER_DTYPE = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 class Engine(Enum):
     # value: (serving engine, default image tag, dtypes, needs custom model.py, rolling batch)
-    DEEPSPEED = ("DeepSpeed", "0.27.0-deepspeed0.12.6-cu121", ("fp16", "bf16", "int8", "fp32"),
-                 True, None)
+    DEEPSPEED = (
+        "DeepSpeed",
+        "0.27.0-deepspeed0.12.6-cu121",
+        ("fp16", "bf16", "int8", "fp32"),
+        True,
+        None,
+    )
     # Hugging Face Accelerate through our model.py on the Python engine: the reference's comparison.
     # The DeepSpeed images carry transformers + accelerate, the reference ran it there.
-    ACCELERATE = ("Python", "0.27.0-deepspeed0.12.6-cu121", ("fp16", "bf16", "int8", "fp32"),
-                  True, None)
+    ACCELERATE = (
+        "Python",
+        "0.27.0-deepspeed0.12.6-cu121",
+        ("fp16", "bf16", "int8", "fp32"),
+        True,
+        None,
+    )
     VLLM = ("Python", "0.36.0-lmi27.0.0-cu130", ("fp16", "bf16", "fp32"), False, "vllm")
 
     @property
@@ -51,5 +61,6 @@ class Engine(Enum):
         try:
             return cls[str(text).strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown engine {text!r}; choose one of "
-                             f"{', '.join(e.name for e in cls)}") from None
+            raise ValueError(
+                f"unknown engine {text!r}; choose one of {', '.join(e.name for e in cls)}"
+            ) from None

@@ -24,7 +24,9 @@ class SpecError(ValueError):
         self.violations: List[Violation] = list(violations)
         lines = "\n".join(f"  - {violation}" for violation in self.violations)
         count = len(self.violations)
-        super().__init__(f"invalid {subject} ({count} problem{'s' if count != 1 else ''}):\n{lines}")
+        super().__init__(
+            f"invalid {subject} ({count} problem{'s' if count != 1 else ''}):\n{lines}"
+        )
 
     @property
     def fields(self) -> List[str]:

@@ -14,10 +14,27 @@ REPOSITORY = "djl-inference"
 
 _MAIN_ACCOUNT = "763104351884"
 DLC_ACCOUNTS: Dict[str, str] = {
-    **{region: _MAIN_ACCOUNT for region in (
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
-        "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1",
-        "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2")},
+    **{
+        region: _MAIN_ACCOUNT
+        for region in (
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "ca-central-1",
+            "sa-east-1",
+            "eu-central-1",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "eu-north-1",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-south-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+        )
+    },
     "af-south-1": "626614931356",
     "ap-east-1": "871362719292",
     "ap-northeast-3": "364406365360",
@@ -38,13 +55,23 @@ DLC_ACCOUNTS: Dict[str, str] = {
 }
 
 DEEPSPEED_TAGS = (
-    "0.19.0-deepspeed0.7.3-cu113", "0.20.0-deepspeed0.7.5-cu116", "0.21.0-deepspeed0.8.3-cu117",
-    "0.22.1-deepspeed0.9.2-cu118", "0.23.0-deepspeed0.9.5-cu118", "0.24.0-deepspeed0.10.0-cu118",
-    "0.25.0-deepspeed0.11.0-cu118", "0.26.0-deepspeed0.12.6-cu121", "0.27.0-deepspeed0.12.6-cu121",
+    "0.19.0-deepspeed0.7.3-cu113",
+    "0.20.0-deepspeed0.7.5-cu116",
+    "0.21.0-deepspeed0.8.3-cu117",
+    "0.22.1-deepspeed0.9.2-cu118",
+    "0.23.0-deepspeed0.9.5-cu118",
+    "0.24.0-deepspeed0.10.0-cu118",
+    "0.25.0-deepspeed0.11.0-cu118",
+    "0.26.0-deepspeed0.12.6-cu121",
+    "0.27.0-deepspeed0.12.6-cu121",
 )
 LMI_TAGS = (
     # Only the tags FACTS.md names; other tags of the same shape are accepted with a warning.
-    "0.28.0-lmi10.0.0-cu124", "0.33.0-lmi15.0.0-cu128", "0.34.0-lmi16.0.0-cu128", "0.35.0-lmi17.0.0-cu128", "0.36.0-lmi27.0.0-cu130",
+    "0.28.0-lmi10.0.0-cu124",
+    "0.33.0-lmi15.0.0-cu128",
+    "0.34.0-lmi16.0.0-cu128",
+    "0.35.0-lmi17.0.0-cu128",
+    "0.36.0-lmi27.0.0-cu130",
 )
 KNOWN_TAGS = DEEPSPEED_TAGS + LMI_TAGS
 
@@ -58,7 +85,8 @@ FIRST_OPTION_ENVIRONMENT_VERSION = (0, 24, 0)
 FIRST_CUDA_WITHOUT_VOLTA = (13, 0)
 
 _TAG_PATTERN = re.compile(
-    r"^(?P<djl>\d+\.\d+\.\d+)-(?P<flavor>[a-z]+)(?P<flavor_version>[\d.]*)-cu(?P<cuda>\d{3})$")
+    r"^(?P<djl>\d+\.\d+\.\d+)-(?P<flavor>[a-z]+)(?P<flavor_version>[\d.]*)-cu(?P<cuda>\d{3})$"
+)
 
 
 @dataclass(frozen=True)
@@ -80,8 +108,9 @@ def parse_tag(tag: str) -> Optional[ImageTag]:
         return None
     major, minor, patch = (int(part) for part in match.group("djl").split("."))
     cuda = match.group("cuda")
-    return ImageTag(tag, (major, minor, patch), match.group("flavor"),
-                    (int(cuda[:-1]), int(cuda[-1])))
+    return ImageTag(
+        tag, (major, minor, patch), match.group("flavor"), (int(cuda[:-1]), int(cuda[-1]))
+    )
 
 
 def tag_of_uri(image_uri: str) -> Optional[str]:

@@ -38,14 +38,24 @@ def _family(gpu: str, memory: float, nvme: bool, sizes: Dict[str, int], prefix: 
 
 
 _ONE_FOUR_EIGHT = {
-    "xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1,
-    "12xlarge": 4, "24xlarge": 4, "48xlarge": 8,
+    "xlarge": 1,
+    "2xlarge": 1,
+    "4xlarge": 1,
+    "8xlarge": 1,
+    "16xlarge": 1,
+    "12xlarge": 4,
+    "24xlarge": 4,
+    "48xlarge": 8,
 }
 
 INSTANCES: Dict[str, GpuInstance] = {
-    **_family("T4", 15, True,
-              {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4},
-              "g4dn"),
+    **_family(
+        "T4",
+        15,
+        True,
+        {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4},
+        "g4dn",
+    ),
     **_family("A10G", 22.35, True, _ONE_FOUR_EIGHT, "g5"),
     **_family("L4", 22.35, True, _ONE_FOUR_EIGHT, "g6"),
     **_family("L40S", 44.7, True, _ONE_FOUR_EIGHT, "g6e"),
@@ -77,15 +87,17 @@ def is_instance_name(instance_type: str) -> bool:
     return bool(_INSTANCE_PATTERN.match(instance_type))
 
 
-def lookup_instance(instance_type: str, gpu_count: Optional[int] = None,
-                    gpu_memory_gib: Optional[float] = None) -> Optional[GpuInstance]:
+def lookup_instance(
+    instance_type: str, gpu_count: Optional[int] = None, gpu_memory_gib: Optional[float] = None
+) -> Optional[GpuInstance]:
     """The catalog entry, with user overrides applied; None when unknown and not overridden."""
     known = INSTANCES.get(instance_type)
     if known is None:
         if gpu_count is None or gpu_memory_gib is None:
             return None
-        return GpuInstance(instance_type, gpu_count, "unknown", gpu_memory_gib,
-                           has_local_nvme(instance_type))
+        return GpuInstance(
+            instance_type, gpu_count, "unknown", gpu_memory_gib, has_local_nvme(instance_type)
+        )
     return GpuInstance(
         known.name,
         gpu_count if gpu_count is not None else known.gpu_count,

@@ -27,31 +27,56 @@ class RequestLimits:
     def total_tokens(self) -> int:
         return self.max_total_tokens or self.max_input_tokens + self.max_new_tokens
 
-    def violations(self, max_sequence_length: Optional[int] = None,
-                   model_name: str = "the model") -> List[Violation]:
+    def violations(
+        self, max_sequence_length: Optional[int] = None, model_name: str = "the model"
+    ) -> List[Violation]:
         found = []
         for name in ("max_input_tokens", "max_new_tokens", "max_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                found.append(Violation(f"request_limits.{name}", value, "must be a whole number "
-                                       ">= 1", f"pass e.g. {getattr(RequestLimits, name)}"))
+                found.append(
+                    Violation(
+                        f"request_limits.{name}",
+                        value,
+                        "must be a whole number >= 1",
+                        f"pass e.g. {getattr(RequestLimits, name)}",
+                    )
+                )
         total = self.max_total_tokens
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
-                                  or total < 2):
-            found.append(Violation("request_limits.max_total_tokens", total, "must be a whole "
-                                   "number >= 2", "leave it out: it defaults to input + output"))
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or total < 2
+        ):
+            found.append(
+                Violation(
+                    "request_limits.max_total_tokens",
+                    total,
+                    "must be a whole number >= 2",
+                    "leave it out: it defaults to input + output",
+                )
+            )
         if found:
             return found
         if total is not None and total > self.max_input_tokens + self.max_new_tokens:
-            found.append(Violation(
-                "request_limits.max_total_tokens", total, f"exceeds max_input_tokens + "
-                f"max_new_tokens ({self.max_input_tokens + self.max_new_tokens}), so no request "
-                "can use it and DeepSpeed reserves KV-cache memory for nothing",
-                "leave it out, or raise max_input_tokens / max_new_tokens"))
+            found.append(
+                Violation(
+                    "request_limits.max_total_tokens",
+                    total,
+                    f"exceeds max_input_tokens + max_new_tokens "
+                    f"({self.max_input_tokens + self.max_new_tokens}), so no request can use it "
+                    "and DeepSpeed reserves KV-cache memory for nothing",
+                    "leave it out, or raise max_input_tokens / max_new_tokens",
+                )
+            )
         if max_sequence_length is not None and self.total_tokens > max_sequence_length:
-            found.append(Violation(
-                "request_limits.max_total_tokens", self.total_tokens, f"exceeds the "
-                f"{max_sequence_length} positions of {model_name}: longer requests index past "
-                "its position embeddings", f"set max_total_tokens={max_sequence_length}, or "
-                "lower max_input_tokens and max_new_tokens"))
+            found.append(
+                Violation(
+                    "request_limits.max_total_tokens",
+                    self.total_tokens,
+                    f"exceeds the "
+                    f"{max_sequence_length} positions of {model_name}: longer requests index past "
+                    "its position embeddings",
+                    f"set max_total_tokens={max_sequence_length}, or "
+                    "lower max_input_tokens and max_new_tokens",
+                )
+            )
         return found

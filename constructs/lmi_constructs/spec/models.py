@@ -25,10 +25,21 @@ class ModelInfo:
     max_sequence_length: Optional[int] = None
 
 
-_BLOOM = dict(name="BLOOM-176B", num_parameters=176.2e9, num_attention_heads=112,
-              hidden_size=14336, num_layers=70)
-_OPT_30B = dict(name="OPT-30B", num_parameters=30.0e9, num_attention_heads=56,
-                hidden_size=7168, num_layers=48, max_sequence_length=2048)
+_BLOOM = dict(
+    name="BLOOM-176B",
+    num_parameters=176.2e9,
+    num_attention_heads=112,
+    hidden_size=14336,
+    num_layers=70,
+)
+_OPT_30B = dict(
+    name="OPT-30B",
+    num_parameters=30.0e9,
+    num_attention_heads=56,
+    hidden_size=7168,
+    num_layers=48,
+    max_sequence_length=2048,
+)
 
 MODELS: Dict[str, ModelInfo] = {
     "bigscience/bloom": ModelInfo(**_BLOOM, stored_dtype="bf16"),
@@ -36,18 +47,24 @@ MODELS: Dict[str, ModelInfo] = {
     "microsoft/bloom-deepspeed-inference-fp16": ModelInfo(**_BLOOM, stored_dtype="fp16"),
     "facebook/opt-30b": ModelInfo(**_OPT_30B, stored_dtype="fp16"),
     "meta-llama/Llama-3.1-8B-Instruct": ModelInfo(
-        "Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16", max_sequence_length=131072),
+        "Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16", max_sequence_length=131072
+    ),
     "meta-llama/Llama-3.1-70B-Instruct": ModelInfo(
-        "Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16", max_sequence_length=131072),
+        "Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16", max_sequence_length=131072
+    ),
     "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo(
-        "Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", max_sequence_length=32768),
+        "Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", max_sequence_length=32768
+    ),
     "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo(
-        "Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", max_sequence_length=32768),
+        "Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", max_sequence_length=32768
+    ),
     # config.json: hidden 3584, 28 heads (4 KV heads), 28 layers, 32768 positions; card: 7.61B
     "Qwen/Qwen2.5-7B-Instruct": ModelInfo(
-        "Qwen2.5-7B", 7.61e9, 28, 3584, 28, "bf16", max_sequence_length=32768),
+        "Qwen2.5-7B", 7.61e9, 28, 3584, 28, "bf16", max_sequence_length=32768
+    ),
     "Qwen/Qwen2.5-72B-Instruct": ModelInfo(
-        "Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", max_sequence_length=32768),
+        "Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", max_sequence_length=32768
+    ),
 }
 
 
@@ -60,8 +77,12 @@ def lookup_model(model_id: Optional[str]) -> Optional[ModelInfo]:
     return lowered.get(model_id.lower())
 
 
-def valid_tensor_parallel_degrees(num_attention_heads: Optional[int],
-                                  gpu_count: int) -> Tuple[int, ...]:
+def valid_tensor_parallel_degrees(
+    num_attention_heads: Optional[int], gpu_count: int
+) -> Tuple[int, ...]:
     """Degrees that divide the GPU count and the head count (DeepSpeed asserts it), when known."""
-    return tuple(tp for tp in range(1, gpu_count + 1)
-                 if gpu_count % tp == 0 and (num_attention_heads is None or num_attention_heads % tp == 0))
+    return tuple(
+        tp
+        for tp in range(1, gpu_count + 1)
+        if gpu_count % tp == 0 and (num_attention_heads is None or num_attention_heads % tp == 0)
+    )

@@ -17,12 +17,18 @@ from .engines import Engine
 from .errors import Violation
 
 # DJL Serving reads these itself (engine choice, handler file, workers' TP, load timeout).
-DJL_KEYS = ("engine", "option.entryPoint", "option.tensor_parallel_degree",
-            "option.model_loading_timeout")
+DJL_KEYS = (
+    "engine",
+    "option.entryPoint",
+    "option.tensor_parallel_degree",
+    "option.model_loading_timeout",
+)
 DEFAULT_ENTRY_POINT = "model.py"
 _HANDLER_BACKENDS = {Engine.DEEPSPEED: "deepspeed", Engine.ACCELERATE: "accelerate"}
-HEADER = ("# Rendered by LmiEndpoint from its validated props; the keys above the blank line are\n"
-          "# its own. Change them through the construct, not here.\n")
+HEADER = (
+    "# Rendered by LmiEndpoint from its validated props; the keys above the blank line are\n"
+    "# its own. Change them through the construct, not here.\n"
+)
 
 
 def model_code_properties(spec) -> Dict[str, str]:
@@ -76,10 +82,15 @@ def render_properties(directory_text: str, owned: Dict[str, str]) -> Tuple[str, 
     for key, value in parse_properties(directory_text):
         if key in owned:
             if value != owned[key]:
-                violations.append(Violation(
-                    "model_code serving.properties", f"{key}={value}", f"disagrees with "
-                    f"{key}={owned[key]}, which LmiEndpoint renders from its props",
-                    "remove the line; set it through LmiEndpoint's props"))
+                violations.append(
+                    Violation(
+                        "model_code serving.properties",
+                        f"{key}={value}",
+                        f"disagrees with "
+                        f"{key}={owned[key]}, which LmiEndpoint renders from its props",
+                        "remove the line; set it through LmiEndpoint's props",
+                    )
+                )
         else:
             kept.append((key, value))
     if not any(key == "option.entryPoint" for key, _ in kept):

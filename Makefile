@@ -38,6 +38,7 @@ synth: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Figures, not a test: Hub -> S3 with `lmi stage-weights` vs download-then-upload, on local servers.

@@ -7,7 +7,7 @@ strings, from cdk.json as JSON values; both are accepted.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 from constructs import Construct
 from lmi_constructs import RequestLimits, SpecError, Violation
@@ -47,7 +47,8 @@ def apply_overrides(
     scope: Construct, stack_name: str, defaults: ReferenceSettings
 ) -> ReferenceSettings:
     """defaults with `<stack_name>:<key>` context values applied; SpecError on bad values."""
-    changes, violations = {}, []
+    changes: Dict[str, Any] = {}
+    violations: List[Violation] = []
     for key, (field_name, parse) in _KEYS.items():
         raw = scope.node.try_get_context(f"{stack_name}:{key}")
         if raw is None:

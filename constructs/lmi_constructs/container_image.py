@@ -42,6 +42,7 @@ def _dlc_account(stack: Stack) -> str:
                 for region, account in sorted(images.DLC_ACCOUNTS.items())
             },
         )
+    assert isinstance(mapping, CfnMapping)
     return mapping.find_in_map(Aws.REGION, "account")
 
 
@@ -49,6 +50,7 @@ def resolve_image(scope: Construct, tag: Optional[str], custom_uri: Optional[str
     stack = Stack.of(scope)
     if custom_uri:
         return ResolvedImage(custom_uri, "", stack.region, _repository_arn_of(stack, custom_uri))
+    assert tag, "the spec resolves a tag whenever no image URI is given"
     account = _dlc_account(stack)
     region = known_region(stack)
     url_suffix = images.url_suffix_for(region) if region else stack.url_suffix

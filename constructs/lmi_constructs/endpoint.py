@@ -183,7 +183,10 @@ class LmiEndpoint(Construct):
         self.weights: WeightsLocation = model.bind(self, self.role, self.weights_bucket)
         self.weights_uri = self.weights.s3_uri
 
-        code = model_code.bind(self, self.role, serving_properties) if model_code else None
+        code = None
+        if model_code:
+            assert serving_properties is not None, "rendered above, refused if it could not be"
+            code = model_code.bind(self, self.role, serving_properties)
         self.serving_properties = code.serving_properties if code else None
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
             image=resolved_image.uri,
@@ -257,9 +260,7 @@ class LmiEndpoint(Construct):
             "Endpoint",
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
-            deployment_config=deployment_config(rollout, list(self.monitoring.alarms.values()))
-            if rollout
-            else None,
+            deployment_config=deployment_config(rollout, self._alarms()) if rollout else None,
             # An update keeps the instance count autoscaling has set, instead of resetting it to
             # the config's initial count (UpdateEndpoint, RetainAllVariantProperties).
             retain_all_variant_properties=True if autoscaling else None,
@@ -270,7 +271,7 @@ class LmiEndpoint(Construct):
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=["cloudwatch:DescribeAlarms"],
-                    resources=[alarm.alarm_arn for alarm in self.monitoring.alarms.values()],
+                    resources=[alarm.alarm_arn for alarm in self._alarms()],
                 )
             )
         self.scalable_target = (
@@ -292,6 +293,7 @@ class LmiEndpoint(Construct):
             self.endpoint.node.add_dependency(guard)
         own_group = self.node.try_find_child("SecurityGroup")
         if own_group is not None:  # the group is ours: delete it only once SageMaker let go
+            assert isinstance(own_group, ec2.SecurityGroup)
             release = NetworkRelease(self, "NetworkRelease", group=own_group)
             self.endpoint.node.add_dependency(release)
         # SageMaker's own log group for the endpoint, with an expiry, deleted with the stack
@@ -364,6 +366,11 @@ class LmiEndpoint(Construct):
             env["OPTION_MODEL_ID"] = SAGEMAKER_MODEL_DIR if fetched else self.weights.s3_uri
         return env
 
+    def _alarms(self) -> list:
+        """The alarms a rollout rolls back on: the option check requires observability."""
+        assert self.monitoring is not None, "rollout is refused without observability"
+        return list(self.monitoring.alarms.values())
+
     def _depend_on_role_policies(self, resource: sagemaker.CfnModel) -> None:
         """CreateModel checks image access with the role: create its policy first."""
         for child in self.role.node.children:
@@ -400,8 +407,9 @@ def _environment_violations(
     environment: Optional[Mapping[str, str]], has_code: bool, image_tag: Optional[str]
 ) -> List[Violation]:
     """User environment variables that would be overridden, or silently ignored by DJL."""
-    found = []
-    for key in sorted(set(environment or {}) & set(MANAGED_ENVIRONMENT)):
+    found: List[Violation] = []
+    environment = environment or {}
+    for key in sorted(set(environment) & set(MANAGED_ENVIRONMENT)):
         found.append(
             Violation(
                 f"environment.{key}",

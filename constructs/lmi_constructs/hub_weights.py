@@ -140,7 +140,7 @@ class HubWeights(Construct):
             )
         self.worker.grant_invoke(self.is_complete)
         nag.acknowledge_wildcard_resource(
-            self.is_complete.role.node.find_child("DefaultPolicy"),
+            nag.default_policy(self.is_complete),
             f"{self.worker.function_arn}:*",
             "CDK's grant_invoke covers the worker's versions and aliases; nothing else.",
         )
@@ -151,7 +151,7 @@ class HubWeights(Construct):
                 bucket.encryption_key.grant_encrypt_decrypt(function)
                 nag.acknowledge_kms_grant_wildcards(function.role, nag.KMS_GRANT_REASON)
             nag.acknowledge_wildcard_resource(
-                function.role.node.find_child("DefaultPolicy"),
+                nag.default_policy(function),
                 repo_objects,
                 "The copier writes the files of the commit it resolves at deploy time; the "
                 "wildcard stops at this repository's prefix.",

@@ -139,7 +139,9 @@ class LmiInferenceEndpoint(Construct):
             raise SpecError(problems, subject=f"{self.node.path} endpoint")
         self.instance_type, self.min_instances = instance_type, min_instances
         self.max_instances = max_instances
-        self.instance = lookup_instance(instance_type)
+        instance = lookup_instance(instance_type)
+        assert instance is not None, "an unknown instance type was refused above"
+        self.instance = instance
         self.instance_types = self.capacity.instance_types(instance_type)  # by priority
         self.endpoint_name = endpoint_name or Names.unique_resource_name(
             self, max_length=63, separator="-"
@@ -298,6 +300,7 @@ class LmiInferenceEndpoint(Construct):
             )
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} model {id}")
+        assert spec is not None, "no problems, so the first pool's spec was built"
 
         scope = Construct(self, id)
         resolved = resolve_image(scope, spec.resolved_image_tag, image_uri)

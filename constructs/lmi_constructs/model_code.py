@@ -83,7 +83,9 @@ class ModelCode:
             digest.update(contents.get(relative) or (self.directory / relative).read_bytes())
         # Staged in this app's own output directory, which only this user writes (a shared,
         # predictable temp directory could be created first by someone else).
-        staging = Path(Stage.of(scope).outdir) / "lmi-model-code" / digest.hexdigest()[:16]
+        stage = Stage.of(scope)
+        assert stage is not None, "a construct in an app is in a stage"
+        staging = Path(stage.outdir) / "lmi-model-code" / digest.hexdigest()[:16]
         tarball = build_tarball(self.directory, staging / "model.tar.gz", files, contents)
         # The asset's identity is the content digest, not the tarball's bytes: those also depend
         # on the local zlib build, and a new hash would roll the endpoint for nothing.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from aws_cdk import Acknowledgment, Stack, Validations
 
 from constructs import IConstruct
@@ -13,7 +15,16 @@ KMS_GRANT_REASON = (
 )
 
 
-def acknowledge(construct: IConstruct, rule: str, reason: str, finding: str = None) -> None:
+def default_policy(function) -> IConstruct:
+    """The DefaultPolicy of a Lambda function's role, which CDK creates for our functions."""
+    role = function.role
+    assert role is not None, "our functions get their own role"
+    return role.node.find_child("DefaultPolicy")
+
+
+def acknowledge(
+    construct: IConstruct, rule: str, reason: str, finding: Optional[str] = None
+) -> None:
     """Acknowledge `AwsSolutions-<rule>` (optionally `[finding]`) on exactly this construct."""
     rule_id = f"{PACK}-{rule}" + (f"[{finding}]" if finding else "")
     Validations.of(construct).acknowledge(Acknowledgment(id=f"{PACK}::{rule_id}", reason=reason))
@@ -43,7 +54,7 @@ def nag_text(value) -> str:
     return render_resolved(value, "<{}>")
 
 
-def render_resolved(value, reference: str, unknown: str = None) -> str:
+def render_resolved(value, reference: str, unknown: Optional[str] = None) -> str:
     """A resolved CloudFormation value as text, each Ref/GetAtt written as reference.format(name).
 
     Raises ValueError on other intrinsics unless `unknown` is given to stand in for them.

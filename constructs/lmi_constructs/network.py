@@ -91,7 +91,9 @@ def _is_s3_gateway(child) -> bool:
     if not isinstance(child, ec2.GatewayVpcEndpoint):
         return False
     cfn = child.node.default_child
-    service = Stack.of(child).resolve(cfn.service_name) if cfn is not None else None
+    service = (
+        Stack.of(child).resolve(cfn.service_name) if isinstance(cfn, ec2.CfnVPCEndpoint) else None
+    )
     return ".s3" in json.dumps(service)
 
 
@@ -129,7 +131,7 @@ class NetworkRelease(Construct):
             iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces"], resources=["*"])
         )
         nag.acknowledge_wildcard_resource(
-            released.role.node.find_child("DefaultPolicy"),
+            nag.default_policy(released),
             "*",
             "ec2:DescribeNetworkInterfaces supports no resource-level permissions (EC2 "
             "authorization reference); it only reads which interfaces use the group.",

@@ -60,7 +60,7 @@ def _tar_info(relative: Path, size: int) -> tarfile.TarInfo:
 def build_tarball(
     source: Path,
     destination: Path,
-    files: Iterable[Path] = None,
+    files: Optional[Iterable[Path]] = None,
     contents: Optional[Mapping[Path, bytes]] = None,
 ) -> Path:
     """Write source's files into destination (a .tar.gz) deterministically; return destination.

@@ -7,7 +7,7 @@ endpoints track their backlog per instance, and only they may scale to zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, Dict, List
 
 from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -156,7 +156,7 @@ def add_autoscaling(
         max_capacity=options.max_instances,
     )
     target.node.add_dependency(depends_on)  # the variant must exist before it is registered
-    common = dict(
+    common: Dict[str, Any] = dict(
         target_value=options.target,
         scale_in_cooldown=Duration.seconds(options.scale_in_cooldown_s),
         scale_out_cooldown=Duration.seconds(options.scale_out_cooldown_s),
@@ -185,9 +185,3 @@ def add_autoscaling(
             **common,
         )
     return target
-
-
-def optional_violations(
-    options: Optional[AutoScaling], asynchronous: bool, instance_count: int
-) -> List[Violation]:
-    return options.violations(asynchronous, instance_count) if options else []

@@ -4,18 +4,18 @@ pools"), the provisioning timeout, the ML capacity reservation and the inference
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict
 
 from aws_cdk import aws_sagemaker as sagemaker
 
 from .spec.capacity import RESERVATION_PREFERENCE, Capacity
 
 
-def capacity_properties(instance_type: str, capacity: Capacity) -> Dict[str, object]:
+def capacity_properties(instance_type: str, capacity: Capacity) -> Dict[str, Any]:
     """InstanceType, or InstancePools (which replace it) when there are fallbacks; the other
     capacity settings only when set."""
     variant = sagemaker.CfnEndpointConfig
-    properties: Dict[str, object] = {"instance_type": instance_type}
+    properties: Dict[str, Any] = {"instance_type": instance_type}
     if capacity.fallback_instance_types:
         properties = {
             "instance_pools": [

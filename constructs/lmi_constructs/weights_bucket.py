@@ -74,4 +74,5 @@ class WeightsBucket(Construct):
         # A retained bucket keeps its policy (TLS-only deny, log delivery grant): CDK gives the
         # BucketPolicy resource its own removal policy, DESTROY by default.
         for bucket in (self.access_logs, self.bucket):
+            assert bucket.policy is not None, "enforce_ssl gives every bucket a policy"
             bucket.policy.apply_removal_policy(removal_policy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Dict, List, Union
+from typing import Any, Dict, List, Union
 
 from .config import HandlerConfig
 
@@ -65,7 +65,7 @@ class BadRequest(ValueError):
 @dataclass
 class GenerationRequest:
     prompts: List[str]
-    parameters: Dict[str, object] = field(default_factory=dict)
+    parameters: Dict[str, Any] = field(default_factory=dict)
     batched: bool = False  # "inputs" was a list
 
 
@@ -95,7 +95,7 @@ def parse_request(body: Union[bytes, str], config: HandlerConfig) -> GenerationR
         raise BadRequest(f"unknown field(s) {unknown_fields}: use inputs and parameters")
     inputs = payload.get("inputs")
     batched = isinstance(inputs, list)
-    prompts = inputs if batched else [inputs]
+    prompts: List[Any] = list(inputs) if isinstance(inputs, list) else [inputs]
     if inputs is None or (batched and not prompts):
         raise BadRequest('"inputs" is missing or empty: pass a string or a list of strings')
     if not all(isinstance(p, str) for p in prompts):
@@ -117,7 +117,7 @@ def parse_request(body: Union[bytes, str], config: HandlerConfig) -> GenerationR
     return GenerationRequest(prompts, _parameters(payload.get("parameters", {}), config), batched)
 
 
-def _parameters(parameters, config: HandlerConfig) -> Dict[str, object]:
+def _parameters(parameters, config: HandlerConfig) -> Dict[str, Any]:
     if not isinstance(parameters, dict):
         raise BadRequest('"parameters" must be a JSON object')
     unknown = sorted(set(parameters) - set(_PARAMETERS))

@@ -125,7 +125,7 @@ class Botocore:
     def list(self, bucket: str, prefix: str) -> Dict[str, int]:
         found, token = {}, None
         while True:
-            extra = {"ContinuationToken": token} if token else {}
+            extra: Dict[str, str] = {"ContinuationToken": token} if token else {}
             page = self._call(
                 f"ListObjectsV2 s3://{bucket}/{prefix}",
                 self.client.list_objects_v2,

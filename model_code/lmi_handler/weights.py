@@ -101,6 +101,8 @@ def _process_group():
 def ensure_downloaded(config: HandlerConfig, s3=None) -> bool:
     """Make weights_dir hold the prefix, verified; False when a valid DONE marker said so."""
     bucket, prefix = config.weights_bucket, config.weights_prefix
+    if bucket is None:
+        raise WeightsError("MODEL_S3_BUCKET is not set: nothing to download the weights from")
     directory = Path(config.weights_dir)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / FAILED_MARKER).unlink(missing_ok=True)

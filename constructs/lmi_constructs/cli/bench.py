@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from .endpoint_target import TargetError, add_target_arguments, resolve_target
 from .invoke import WHOLE_ANSWER_ENGINES
@@ -171,7 +171,7 @@ def _one(target, payload) -> Dict[str, float]:
     return {"latency_ms": round(latency_ms, 3), "generated_tokens": tokens}
 
 
-def _one_streamed(target, payload) -> Dict[str, object]:
+def _one_streamed(target, payload) -> Dict[str, Any]:
     started = time.perf_counter()
     arrivals = []
     try:
@@ -212,7 +212,7 @@ def percentile(values: List[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def summarise(samples: List[Dict[str, object]], wall_s: float) -> Dict[str, float]:
+def summarise(samples: List[Dict[str, Any]], wall_s: float) -> Dict[str, Any]:
     latencies = [s["latency_ms"] for s in samples]
     tokens = sum(s["generated_tokens"] for s in samples)
     summary = {

@@ -8,7 +8,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from .aws_setup import explain
 
@@ -51,7 +51,7 @@ class Target:
     endpoint: Optional[str] = None
     inference_component: Optional[str] = None
     description: Dict[str, str] = field(default_factory=dict)
-    _runtime: object = None
+    _runtime: Any = None  # a boto3 sagemaker-runtime client
 
     def _component(self) -> Dict[str, str]:
         return (

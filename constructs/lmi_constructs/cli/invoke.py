@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(body, indent=1))
     else:  # our handler answers a list; LMI's rolling batch one object
-        for result in body if isinstance(body, list) else [body]:
+        results: list = body if isinstance(body, list) else [body]
+        for result in results:
             print(result["generated_text"])
     return 0
 

@@ -175,5 +175,6 @@ def _copy_all(copier, workers: int, bar, run_worker) -> None:
         for future in not_done:
             future.cancel()
     for future in futures:
-        if future.done() and not future.cancelled() and future.exception():
-            raise future.exception()
+        error = future.exception() if future.done() and not future.cancelled() else None
+        if error is not None:
+            raise error

@@ -4,6 +4,7 @@ for `lmi local --demo` and the tests. Its text is gibberish; the request path is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -52,7 +53,9 @@ def build(directory, architecture: str = "bloom", seed: int = 0, hidden_size: in
     )
     torch.manual_seed(seed)
     if architecture == "bloom":
-        model = BloomForCausalLM(BloomConfig(hidden_size=hidden_size, n_layer=2, n_head=4, **ids))
+        model: Any = BloomForCausalLM(
+            BloomConfig(hidden_size=hidden_size, n_layer=2, n_head=4, **ids)
+        )
     elif architecture == "opt":
         model = OPTForCausalLM(
             OPTConfig(

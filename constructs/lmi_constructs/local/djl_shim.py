@@ -76,6 +76,6 @@ def install() -> bool:
     if "djl_python" in sys.modules or importlib.util.find_spec("djl_python") is not None:
         return False
     module = types.ModuleType("djl_python", __doc__)
-    module.Input, module.Output = Input, Output
+    module.__dict__.update(Input=Input, Output=Output)
     sys.modules["djl_python"] = module
     return True

@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 VALIDATION_STATUS = 424  # LMI's status for a payload it refuses
 DEFAULT_MAX_NEW_TOKENS = 30  # LMI's default (GenerationParameters)
@@ -148,7 +148,9 @@ class RollingBatchModel:
         for _, piece, _, finish in tokens:
             reason = finish  # the last token's
             text, count = text + piece, count + 1
-        answer = {"generated_text": (request.prompt + text) if request.return_full_text else text}
+        answer: Dict[str, Any] = {
+            "generated_text": (request.prompt + text) if request.return_full_text else text
+        }
         if request.details:
             answer["details"] = {
                 "finish_reason": reason,
@@ -192,7 +194,7 @@ class RollingBatchModel:
                 logits = self.model(input_ids=sequence).logits[0, -1].float()
                 token_id, log_prob = self._choose(logits, request, generator)
                 chosen.append(token_id)
-                full = self.tokenizer.decode(chosen, skip_special_tokens=True)
+                full = str(self.tokenizer.decode(chosen, skip_special_tokens=True))
                 piece, text = full[len(text) :], full
                 reason = (
                     "eos_token"

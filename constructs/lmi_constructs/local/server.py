@@ -23,7 +23,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from . import djl_shim
 
@@ -59,13 +59,14 @@ class LocalEndpoint:
         self.engine = engine
         self.model_code = Path(model_code).resolve() if model_code else None
         self.properties = {
-            **(read_serving_properties(self.model_code) if model_code else {}),
+            **(read_serving_properties(self.model_code) if self.model_code else {}),
             **properties,
             "model_dir": str(self.model_code),
         }
-        self.state, self.error = "loading", None
+        self.state = "loading"
+        self.error: Optional[str] = None
         self._request_lock = threading.Lock()
-        self._module = None
+        self._module: Any = None  # model.py's module, or the RollingBatchModel
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.port = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -99,11 +100,13 @@ class LocalEndpoint:
                 self.state = "ready"
                 return
             djl_shim.install()
+            assert self.model_code is not None, "engine model_code needs the directory"
             if str(self.model_code) not in sys.path:
                 sys.path.insert(0, str(self.model_code))  # as DJL does: model.py imports siblings
             spec = importlib.util.spec_from_file_location(
                 f"lmi_local_model_{next(_module_ids)}", self.model_code / "model.py"
             )
+            assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             from djl_python import Input

@@ -154,7 +154,9 @@ def completed_copy(s3, request: CopyRequest) -> Optional[Manifest]:
         read_completed(s3, CopyLayout(request.bucket, request.prefix, request.repo_id, commit))
         for commit in commits_in(s3, root)
     ]
-    matching = [m for m in candidates if wanted(m) and m.revision == request.revision]
+    matching = [
+        m for m in candidates if m is not None and wanted(m) and m.revision == request.revision
+    ]
     return max(matching, key=lambda m: m.created_at, default=None)
 
 

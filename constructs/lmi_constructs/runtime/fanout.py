@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .coordinator import Progress, check_progress
 from .errors import CopyError, short_reason
@@ -59,7 +59,8 @@ def advance(
             )
         )
 
-    busy, ready = 0, []
+    busy = 0
+    ready: List[Tuple[int, int, Optional[str], int]] = []  # index, attempt, upload id, first
     for index in pending:
         status = statuses[index]
         if status is None:

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import boto3
 from botocore.config import Config
@@ -57,7 +57,7 @@ log.setLevel(logging.INFO)
 # botocore's DEBUG logs carry response bodies, GetSecretValue's included: never let them through.
 logging.getLogger("botocore").setLevel(logging.WARNING)
 
-_clients = {}
+_clients: Dict[str, Any] = {}
 
 
 def on_event(event, context):
@@ -290,7 +290,7 @@ def _token() -> Optional[str]:
     return _clients["token"]
 
 
-def _token_from_secret(secret: str) -> str:
+def _token_from_secret(secret: str) -> Optional[str]:
     """A plain-text secret, or JSON with an HF_TOKEN or token key."""
     try:
         data = json.loads(secret)

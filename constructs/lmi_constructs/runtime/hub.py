@@ -141,7 +141,7 @@ class HubClient:
         return list(self._iter_tree(repo_id, commit))
 
     def _iter_tree(self, repo_id: str, commit: str) -> Iterator[HubFile]:
-        url = f"{self.endpoint}/api/models/{repo_id}/tree/{commit}?recursive=true"
+        url: Optional[str] = f"{self.endpoint}/api/models/{repo_id}/tree/{commit}?recursive=true"
         while url:
             response = self._request("GET", url, repo_id=repo_id, revision=commit)
             for item in json.loads(response.data):

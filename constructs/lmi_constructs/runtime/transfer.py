@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -188,7 +188,8 @@ class FileCopier:
         # memory holds at most two parts.
         uploader = ThreadPoolExecutor(1, thread_name_prefix="upload")
         try:
-            parts, pending = [], None
+            parts: List[Dict] = []
+            pending: Optional[Future] = None
             for number, (start, end) in enumerate(spans, 1):
                 data = self._fetch(url, entry, start, end)
                 hasher.update(data)  # only whole, length-checked ranges reach the hash
@@ -196,6 +197,7 @@ class FileCopier:
                     parts.append(pending.result())
                 pending = uploader.submit(self._upload_part, key, upload_id, number, data, on_bytes)
                 del data
+            assert pending is not None, "every file has at least one range"
             parts.append(pending.result())
             self._check(entry, hasher.hexdigest(), expected)
             try:
@@ -223,7 +225,7 @@ class FileCopier:
         on_bytes(len(data))
         return {"PartNumber": number, "ETag": result["ETag"]}
 
-    def _fetch(self, url: List[str], entry: ManifestEntry, start: int, end: int) -> bytes:
+    def _fetch(self, url: List[str], entry: ManifestEntry, start: int, end: int) -> bytearray:
         """One range, whole, with retries; re-resolves when the CDN signature has expired."""
         last_error = None
         for attempt in range(self.read_attempts):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import images
 from .engines import BYTES_PER_DTYPE, Engine
@@ -77,7 +77,9 @@ class EndpointSpec:
     # ---- derived facts, valid after construction ----
     @property
     def instance(self) -> GpuInstance:
-        return lookup_instance(self.instance_type, self.gpu_count, self.gpu_memory_gib)
+        instance = lookup_instance(self.instance_type, self.gpu_count, self.gpu_memory_gib)
+        assert instance is not None, "validation refuses an instance it cannot look up"
+        return instance
 
     @property
     def model(self) -> Optional[ModelInfo]:
@@ -131,7 +133,7 @@ class EndpointSpec:
         needed = _volume_needed_gb(self.weights_bytes)
         return max(DEFAULT_EBS_VOLUME_GB, needed) if needed is not None else None
 
-    def plan(self) -> Dict[str, object]:
+    def plan(self) -> Dict[str, Any]:
         """The facts a user checks before a 40-minute deploy, as plain values."""
         instance = self.instance
         return {
@@ -173,7 +175,7 @@ def usable_gib(instance: GpuInstance) -> float:
     return instance.gpu_memory_gib * (1 - ACTIVATION_RESERVE)
 
 
-def format_plan(title: str, plan: Dict[str, object]) -> str:
+def format_plan(title: str, plan: Dict[str, Any]) -> str:
     """A short human plan, the same from `make synth` and `lmi plan`."""
     per_gpu = plan["weights_per_gpu_gib"]
     memory = (
@@ -383,13 +385,14 @@ class _Rules:
         if heads is not None and tp >= 1 and heads % tp:
             name = spec.model.name if spec.model else "the model"
             gpus = instance.gpu_count if instance else tp
-            valid = ", ".join(str(d) for d in valid_tensor_parallel_degrees(heads, max(gpus, 1)))
+            divisors = valid_tensor_parallel_degrees(heads, max(gpus, 1))
+            valid_text = ", ".join(str(d) for d in divisors)
             self.fail(
                 "tensor_parallel_degree",
                 tp,
                 f"does not divide the {heads} attention heads of {name} "
                 "(DeepSpeed and DJL require heads % tp == 0)",
-                f"use one of {valid}",
+                f"use one of {valid_text}",
             )
             ok = False
         return ok
@@ -400,7 +403,7 @@ class _Rules:
             return
         needed = spec.weights_per_gpu_gib
         offered = usable_gib(instance)
-        if needed <= offered:
+        if needed is None or needed <= offered:
             return
         self.fail(
             "tensor_parallel_degree",
@@ -463,7 +466,7 @@ class _Rules:
                 )
             else:
                 needed = _volume_needed_gb(spec.weights_bytes)
-                if needed is not None and volume < needed:
+                if needed is not None and spec.weights_bytes is not None and volume < needed:
                     self.fail(
                         "volume_size_gb",
                         volume,
@@ -605,6 +608,8 @@ def _suggested_instances() -> List[str]:
 
 
 def _fits(spec: EndpointSpec, instance: GpuInstance, tp: int, dtype: str) -> bool:
+    if spec.parameters is None:
+        return True  # unknown size: nothing to compare
     per_gpu = spec.parameters * BYTES_PER_DTYPE[dtype] / tp / GIB
     return per_gpu <= usable_gib(instance)
 

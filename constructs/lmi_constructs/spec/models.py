@@ -8,7 +8,7 @@ count; BLOOM-176B and OPT-30B as in shared/FACTS.md ("Models").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,14 @@ class ModelInfo:
     max_sequence_length: Optional[int] = None
 
 
-_BLOOM = dict(
+_BLOOM: Dict[str, Any] = dict(
     name="BLOOM-176B",
     num_parameters=176.2e9,
     num_attention_heads=112,
     hidden_size=14336,
     num_layers=70,
 )
-_OPT_30B = dict(
+_OPT_30B: Dict[str, Any] = dict(
     name="OPT-30B",
     num_parameters=30.0e9,
     num_attention_heads=56,

@@ -15,7 +15,9 @@ from .context import ReferenceSettings, apply_overrides
 from .weights_stack import WeightsStack
 
 MODEL_CODE_DIR = Path(__file__).resolve().parent.parent / "model_code"
-# Both load timeouts of the reference deployment (FACTS.md): 40 minutes.
+# Both load timeouts of the reference deployment (the AWS Machine Learning blog's 2022 post
+# "Deploy BLOOM-176B and OPT-30B on Amazon SageMaker with large model inference Deep Learning
+# Containers and DeepSpeed"): 40 minutes.
 REFERENCE_TIMEOUT = Duration.seconds(2400)
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 

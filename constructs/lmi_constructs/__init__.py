@@ -10,6 +10,7 @@ _CONSTRUCTS = {
     "AsyncInference": ".async_inference",
     "AutoScaling": ".scaling",
     "BlueGreenRollout": ".rollout",
+    "ContainerImage": ".container_image",
     "CopyScaling": ".component_scaling",
     "DataCapture": ".data_capture",
     "HubWeights": ".hub_weights",

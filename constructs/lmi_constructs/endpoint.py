@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from aws_cdk import Annotations, ArnFormat, CfnOutput, CfnTag, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -18,7 +18,7 @@ from constructs import Construct
 
 from . import nag
 from .async_inference import AsyncInference, async_inference_config
-from .container_image import known_region, resolve_image
+from .container_image import ContainerImage, known_region
 from .data_capture import DataCapture, data_capture_config
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_code import ModelCode
@@ -59,6 +59,45 @@ class LmiEndpoint(Construct):
 
     Every prop is validated by EndpointSpec before any resource is created; a SpecError lists
     all problems at once.
+
+    Args:
+        model: where the weights come from (ModelSource: the Hub, a bucket, an s3:// URI).
+        instance_type: e.g. ml.g5.24xlarge, from the GPU catalog (or with gpu_count and
+            gpu_memory_gib for one outside it).
+        tensor_parallel_degree: GPUs the model is split across; divides the GPUs and the heads.
+        engine: Engine.DEEPSPEED or ACCELERATE (our model.py) or VLLM (LMI's own handler).
+        dtype: fp16, bf16, int8 or fp32, as the engine and the GPU allow.
+        model_code: our handler (ModelCode.from_directory); required by DEEPSPEED/ACCELERATE.
+        image: ContainerImage, or an LMI tag or image URI. Default: the engine's image.
+        instance_count: instances at creation. Default 1.
+        volume_size_gb: EBS volume on instances without local NVMe. Default: sized to the
+            weights.
+        model_data_download_timeout, container_startup_health_check_timeout: 60 s..3600 s.
+            Default 40 minutes each.
+        request_limits: input, output and total tokens and the batch size. Default
+            RequestLimits().
+        environment: extra container variables; those the construct sets are refused.
+        role: the execution role. Default: a least-privilege role created here.
+        weights_bucket: where a Hub copy lands. Default: a WeightsBucket created here.
+        endpoint_name: fixed name. Default: `<stack>-<id>-<hash>`, known at synth.
+        kms_key: encrypts the endpoint's storage volume (EBS instances only).
+        num_parameters, num_attention_heads: for models outside the catalog.
+        gpu_count, gpu_memory_gib: for instances outside the catalog.
+        autoscaling: instances scaled on a metric (AutoScaling). Default: fixed.
+        observability: alarms and dashboard (Observability). Default: enabled.
+        rollout: blue/green traffic shifting with rollback alarms (BlueGreenRollout).
+        data_capture: requests and responses to S3 (DataCapture).
+        async_inference: answers written to S3, scaling to zero (AsyncInference).
+        vpc, vpc_subnets, security_groups: run the endpoint in your VPC.
+        enable_network_isolation: no network for the container; needs
+            sagemaker_fetches_weights. Default False.
+        sagemaker_fetches_weights: SageMaker copies the weights to /opt/ml/model (vLLM without
+            model_code). Default False.
+        streaming: InvokeEndpointWithResponseStream. Default: when the engine can stream.
+        capacity: fallback instance pools, provisioning timeout, reservation, AMI (Capacity).
+        weights_key: encrypts the WeightsBucket created here.
+        check_weights: list pre-staged weights before the Model exists. Default True.
+        log_retention: of the endpoint's own log group. Default one month.
     """
 
     def __init__(
@@ -72,7 +111,7 @@ class LmiEndpoint(Construct):
         engine: Engine,
         dtype: str,
         model_code: Optional[ModelCode] = None,
-        image: Optional[str] = None,
+        image: Union[None, str, ContainerImage] = None,
         instance_count: int = 1,
         volume_size_gb: Optional[int] = None,
         model_data_download_timeout: Duration = Duration.minutes(40),
@@ -104,7 +143,7 @@ class LmiEndpoint(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ):
         super().__init__(scope, id)
-        image_uri = image if image and "/" in image else None
+        image_source = ContainerImage.of(image) or ContainerImage()  # default: the engine's tag
         try:
             self.spec = EndpointSpec(
                 instance_type=instance_type,
@@ -113,8 +152,8 @@ class LmiEndpoint(Construct):
                 dtype=dtype,
                 model_id=model.model_id,
                 instance_count=instance_count,
-                image_tag=None if image_uri else image,
-                image_uri=image_uri,
+                image_tag=image_source.spec_tag,
+                image_uri=image_source.spec_uri,
                 volume_size_gb=volume_size_gb,
                 model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
                 container_startup_health_check_timeout_s=int(
@@ -173,7 +212,7 @@ class LmiEndpoint(Construct):
         for warning in self.spec.warnings:
             Annotations.of(self).add_warning_v2("lmi:spec", warning)
 
-        resolved_image = resolve_image(self, self.spec.resolved_image_tag, image_uri)
+        resolved_image = image_source.bind(self, self.spec.resolved_image_tag)
         self.role = role or create_execution_role(self, "ExecutionRole")
         grant_runtime(self.role, resolved_image, endpoint_name)
 

@@ -13,7 +13,7 @@ endpoint and of its models reported together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Union
 
 import jsii
 from aws_cdk import CfnOutput, Duration, Names
@@ -25,7 +25,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
 from .component_scaling import CopyScaling, add_copy_scaling
-from .container_image import known_region, resolve_image
+from .container_image import ContainerImage, known_region
 from .endpoint import describe_location, model_tags
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
@@ -210,7 +210,7 @@ class LmiInferenceEndpoint(Construct):
         engine: Engine = Engine.VLLM,
         copies: int = 1,
         scaling: Optional[CopyScaling] = None,
-        image: Optional[str] = None,
+        image: Union[None, str, ContainerImage] = None,
         request_limits: RequestLimits = RequestLimits(),
         model_data_download_timeout: Duration = Duration.minutes(20),
         container_startup_health_check_timeout: Duration = Duration.minutes(20),
@@ -242,7 +242,7 @@ class LmiInferenceEndpoint(Construct):
                 [Violation(f"{field}.engine", engine, str(error), "pass Engine.VLLM")],
                 subject=f"{self.node.path} model {id}",
             ) from None
-        image_uri = image if image and "/" in image else None
+        image_source = ContainerImage.of(image) or ContainerImage()  # default: the engine's tag
 
         def spec_on(instance_type: str) -> EndpointSpec:
             return EndpointSpec(
@@ -252,8 +252,8 @@ class LmiInferenceEndpoint(Construct):
                 dtype=dtype,
                 model_id=model.model_id,
                 instance_count=1,
-                image_tag=None if image_uri else image,
-                image_uri=image_uri,
+                image_tag=image_source.spec_tag,
+                image_uri=image_source.spec_uri,
                 model_data_download_timeout_s=int(model_data_download_timeout.to_seconds()),
                 container_startup_health_check_timeout_s=int(
                     container_startup_health_check_timeout.to_seconds()
@@ -303,7 +303,7 @@ class LmiInferenceEndpoint(Construct):
         assert spec is not None, "no problems, so the first pool's spec was built"
 
         scope = Construct(self, id)
-        resolved = resolve_image(scope, spec.resolved_image_tag, image_uri)
+        resolved = image_source.bind(scope, spec.resolved_image_tag)
         grant_runtime(self.role, resolved, self.endpoint_name)
         bucket = self.weights_bucket if model.needs_weights_bucket else self._weights_bucket
         weights = model.bind(scope, self.role, bucket)

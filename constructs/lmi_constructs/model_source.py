@@ -198,7 +198,6 @@ class _HubSource(ModelSource):
         copy = HubWeights(
             scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id, **self.options
         )
-        self.hub_weights = copy
         location = WeightsLocation(
             weights_bucket, copy.key_prefix, self.model_id, display_prefix=copy.display_prefix
         )

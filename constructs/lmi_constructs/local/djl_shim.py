@@ -1,5 +1,6 @@
 """A small stand-in for DJL Serving's `djl_python` Input/Output API (not published on PyPI), used
-only when the real module is absent. It follows the documented API (FACTS.md): Input.is_empty,
+only when the real module is absent. It follows djl_python's own input.py and outputs.py
+(deepjavalibrary/djl-serving, engines/python/setup/djl_python): Input.is_empty,
 get_properties, get_property, get_as_json, get_as_string, get_as_bytes; Output(code, message),
 add, add_as_json, add_property, set_code, set_message, error; every Output method chains.
 """

@@ -24,7 +24,8 @@ from .layout import CHECKSUM_METADATA, Manifest, ManifestEntry
 from .s3_objects import key_exists
 
 MIB = 1024 * 1024
-MIN_PART_SIZE = 5 * MIB  # S3 multipart limits (FACTS.md)
+# S3 multipart limits: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+MIN_PART_SIZE = 5 * MIB
 MAX_PART_SIZE = 5 * 1024 * MIB
 MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 64 * MIB

@@ -1,7 +1,7 @@
 """Inference engines the endpoint can run, each with its default image tag and dtypes.
 
-Source: djl-serving's serving.properties documentation and release notes (shared/FACTS.md, "LMI
-(DJL Serving) containers"): engine=DeepSpeed exists up to 0.27.0; vLLM runs as engine=Python with
+Source: djl-serving's documentation (deepjavalibrary/djl-serving, serving/docs/lmi/) and its
+release notes: engine=DeepSpeed exists up to 0.27.0; vLLM runs as engine=Python with
 option.rolling_batch=vllm from 0.23.0 and needs no custom model.py.
 """
 

@@ -1,7 +1,8 @@
 """LMI (DJL Serving) container images: the DLC account per region and the known tags.
 
-Source: the SageMaker Python SDK's image_uri_config/djl-*.json and the djl-serving release tags,
-as summarised in shared/FACTS.md ("LMI (DJL Serving) containers").
+Source: the SageMaker Python SDK's image_uri_config/djl-*.json (accounts per region) and the
+Deep Learning Containers' available images list
+(https://github.com/aws/deep-learning-containers/blob/master/available_images.md, the tags).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ DEEPSPEED_TAGS = (
     "0.27.0-deepspeed0.12.6-cu121",
 )
 LMI_TAGS = (
-    # Only the tags FACTS.md names; other tags of the same shape are accepted with a warning.
+    # The tags the available-images list names; others of the same shape get a warning.
     "0.28.0-lmi10.0.0-cu124",
     "0.33.0-lmi15.0.0-cu128",
     "0.34.0-lmi16.0.0-cu128",
@@ -95,10 +96,6 @@ class ImageTag:
     djl_version: Tuple[int, int, int]
     flavor: str  # "deepspeed" or "lmi"
     cuda: Tuple[int, int]
-
-    @property
-    def djl_version_text(self) -> str:
-        return ".".join(str(part) for part in self.djl_version)
 
 
 def parse_tag(tag: str) -> Optional[ImageTag]:

@@ -1,8 +1,10 @@
 """GPU instance catalog for SageMaker real-time endpoints.
 
-Source: AWS instance type pages and the SageMaker Python SDK's rule for local NVMe storage,
-as summarised in shared/FACTS.md ("GPU instance catalog", "SageMaker API limits"). Usable GiB is
-what the driver leaves to CUDA, not the marketing number.
+Sources: the EC2 accelerated-computing instance pages
+(https://aws.amazon.com/ec2/instance-types/#Accelerated_Computing) for GPUs and their memory, and
+the SageMaker Python SDK's rule for instances with local NVMe storage, which refuse
+VolumeSizeInGB (API reference, ProductionVariant). Usable GiB is what the driver leaves to
+CUDA, not the marketing number.
 """
 
 from __future__ import annotations

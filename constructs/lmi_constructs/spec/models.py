@@ -1,8 +1,9 @@
 """Model catalog: the sizes that decide tensor parallelism and memory.
 
 Source: each model's config.json on the Hugging Face Hub (num_attention_heads / n_head,
-hidden_size, num_hidden_layers, max_position_embeddings) and its model card for the parameter
-count; BLOOM-176B and OPT-30B as in shared/FACTS.md ("Models").
+max_position_embeddings) and its model card for the parameter count, e.g.
+https://huggingface.co/bigscience/bloom/blob/main/config.json and
+https://huggingface.co/facebook/opt-30b/blob/main/config.json.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ class ModelInfo:
     name: str
     num_parameters: float
     num_attention_heads: int
-    hidden_size: int
-    num_layers: int
     # dtype the weights in this repository are stored in ("int8" for pre-quantized shards)
     stored_dtype: str = "fp16"
     # positions the model can attend over (config.json max_position_embeddings); None for
@@ -29,15 +28,11 @@ _BLOOM: Dict[str, Any] = dict(
     name="BLOOM-176B",
     num_parameters=176.2e9,
     num_attention_heads=112,
-    hidden_size=14336,
-    num_layers=70,
 )
 _OPT_30B: Dict[str, Any] = dict(
     name="OPT-30B",
     num_parameters=30.0e9,
     num_attention_heads=56,
-    hidden_size=7168,
-    num_layers=48,
     max_sequence_length=2048,
 )
 
@@ -47,23 +42,23 @@ MODELS: Dict[str, ModelInfo] = {
     "microsoft/bloom-deepspeed-inference-fp16": ModelInfo(**_BLOOM, stored_dtype="fp16"),
     "facebook/opt-30b": ModelInfo(**_OPT_30B, stored_dtype="fp16"),
     "meta-llama/Llama-3.1-8B-Instruct": ModelInfo(
-        "Llama-3.1-8B", 8.03e9, 32, 4096, 32, "bf16", max_sequence_length=131072
+        "Llama-3.1-8B", 8.03e9, 32, "bf16", max_sequence_length=131072
     ),
     "meta-llama/Llama-3.1-70B-Instruct": ModelInfo(
-        "Llama-3.1-70B", 70.6e9, 64, 8192, 80, "bf16", max_sequence_length=131072
+        "Llama-3.1-70B", 70.6e9, 64, "bf16", max_sequence_length=131072
     ),
     "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo(
-        "Mistral-7B-v0.3", 7.25e9, 32, 4096, 32, "bf16", max_sequence_length=32768
+        "Mistral-7B-v0.3", 7.25e9, 32, "bf16", max_sequence_length=32768
     ),
     "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo(
-        "Mixtral-8x7B", 46.7e9, 32, 4096, 32, "bf16", max_sequence_length=32768
+        "Mixtral-8x7B", 46.7e9, 32, "bf16", max_sequence_length=32768
     ),
-    # config.json: hidden 3584, 28 heads (4 KV heads), 28 layers, 32768 positions; card: 7.61B
+    # config.json: 28 heads (4 KV heads), 32768 positions; model card: 7.61B parameters
     "Qwen/Qwen2.5-7B-Instruct": ModelInfo(
-        "Qwen2.5-7B", 7.61e9, 28, 3584, 28, "bf16", max_sequence_length=32768
+        "Qwen2.5-7B", 7.61e9, 28, "bf16", max_sequence_length=32768
     ),
     "Qwen/Qwen2.5-72B-Instruct": ModelInfo(
-        "Qwen2.5-72B", 72.7e9, 64, 8192, 80, "bf16", max_sequence_length=32768
+        "Qwen2.5-72B", 72.7e9, 64, "bf16", max_sequence_length=32768
     ),
 }
 

@@ -181,7 +181,7 @@ class LmiEndpoint(Construct):
                 model_code_properties(self.spec)
             )
             problems += rendering
-        problems += _environment_violations(
+        problems += environment_violations(
             environment, model_code is not None, self.spec.resolved_image_tag
         )
         problems += _option_violations(
@@ -442,7 +442,7 @@ def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
     ]
 
 
-def _environment_violations(
+def environment_violations(
     environment: Optional[Mapping[str, str]], has_code: bool, image_tag: Optional[str]
 ) -> List[Violation]:
     """User environment variables that would be overridden, or silently ignored by DJL."""
@@ -453,7 +453,7 @@ def _environment_violations(
             Violation(
                 f"environment.{key}",
                 environment[key],
-                "is set by LmiEndpoint from its props",
+                "is set by the construct from its props",
                 "pass tensor_parallel_degree, engine, dtype, request_limits and model instead",
             )
         )

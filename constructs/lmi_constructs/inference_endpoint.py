@@ -26,7 +26,7 @@ from constructs import Construct, IValidation
 
 from .component_scaling import CopyScaling, add_copy_scaling
 from .container_image import ContainerImage, known_region
-from .endpoint import describe_location, model_tags
+from .endpoint import describe_location, environment_violations, model_tags
 from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
@@ -283,6 +283,10 @@ class LmiInferenceEndpoint(Construct):
         problems += self.capacity.fallback_violations(
             spec_on, f"{field}.", known={(v.field, v.problem) for v in first}
         )
+        problems += [  # the model's variables the construct sets may not be overridden
+            Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
+            for v in environment_violations(environment, False, None)
+        ]
         problems += _component_violations(
             field,
             engine,

@@ -553,3 +553,13 @@ def test_pools_share_one_volume_setting():
     assert violation.field == "pools[2:ml.p3.8xlarge].volume_size_gb"
     assert "cannot hold the weights" in violation.problem
     assert violation.fix == "drop ml.p3.8xlarge from capacity.fallback_instance_types"
+
+
+def test_a_models_environment_cannot_override_what_the_construct_sets():
+    with pytest.raises(SpecError) as error:
+        _llama(_endpoint(), environment={"OPTION_MODEL_ID": "s3://elsewhere/", "HF_HOME": "/tmp"})
+    assert [str(v) for v in error.value.violations] == [
+        "models.Llama.environment.OPTION_MODEL_ID=s3://elsewhere/: is set by the construct from "
+        "its props; fix: pass tensor_parallel_degree, engine, dtype, request_limits and model "
+        "instead"
+    ]

@@ -237,7 +237,7 @@ def test_managed_environment_cannot_be_overridden():
     _, stack = platform_stack()
     with pytest.raises(
         SpecError,
-        match="environment.TENSOR_PARALLEL_DEGREE=2: is set by LmiEndpoint from its props",
+        match="environment.TENSOR_PARALLEL_DEGREE=2: is set by the construct from its props",
     ):
         LmiEndpoint(
             stack,
@@ -267,7 +267,7 @@ def test_option_variables_the_image_ignores_are_refused():
             environment={"OPTION_ROLLING_BATCH": "auto", "OPTION_WEIGHTS_DIR": "/x"},
         )
     assert [str(v) for v in error.value.violations] == [
-        "environment.OPTION_ROLLING_BATCH=auto: is set by LmiEndpoint from its props; fix: pass "
+        "environment.OPTION_ROLLING_BATCH=auto: is set by the construct from its props; fix: pass "
         "tensor_parallel_degree, engine, dtype, request_limits and model instead",
         "environment.OPTION_WEIGHTS_DIR=/x: is ignored by DJL Serving 0.20.0, which maps OPTION_* "
         "variables only from 0.24.0; fix: write option.weights_dir into model_code's "

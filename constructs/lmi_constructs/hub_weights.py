@@ -3,8 +3,8 @@
 A custom resource on the CDK Provider framework: onEvent resolves the revision, lists and selects
 the files and writes the manifest; isComplete (every 30 s, up to the hour CloudFormation allows)
 fans out one worker Lambda per file, at most `max_parallel_workers` at a time, verifies every file
-and writes the completion marker last. The code under runtime/ needs only what the Lambda Python
-runtime has, so the asset is the folder itself: no bundling, no Docker at synth.
+and writes the completion marker last. Their code (lambda_code/) needs only what the Lambda
+Python runtime has, so the asset is the folder itself: no bundling, no Docker at synth.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from . import nag
-from .runtime.hub import DEFAULT_ENDPOINT
-from .runtime.layout import CopyLayout, normalise_prefix, selection_id
-from .runtime.transfer import MIB, check_part_size
-from .runtime_functions import acknowledge_provider_framework, runtime_function
-from .runtime_functions import provider as framework_provider
+from .lambda_code.copier.hub import DEFAULT_ENDPOINT
+from .lambda_code.copier.layout import CopyLayout, normalise_prefix, selection_id
+from .lambda_code.copier.transfer import MIB, check_part_size
+from .lambda_code.settings import DispatchSettings, HubSettings
+from .lambda_functions import acknowledge_provider_framework, lambda_function
+from .lambda_functions import provider as framework_provider
 from .s3_paths import check_grant_prefix
 from .spec import SpecError, Violation
 
@@ -72,44 +73,45 @@ class HubWeights(Construct):
         self.bucket, self.repo_id, self.revision = bucket, repo_id, revision
         prefix = normalise_prefix(prefix)
         repo_objects = bucket.arn_for_objects(f"{prefix}{repo_id}/*")
-        environment = {
-            "BUCKET": bucket.bucket_name,
-            "HF_ENDPOINT": hub_endpoint or DEFAULT_ENDPOINT,
-        }
-        if token_secret:
-            environment["HF_TOKEN_SECRET_ARN"] = token_secret.secret_arn  # the ARN, not the token
+        environment = HubSettings(
+            bucket=bucket.bucket_name,
+            hub_endpoint=hub_endpoint or DEFAULT_ENDPOINT,
+            token_secret_arn=token_secret.secret_arn if token_secret else None,  # not the token
+        ).environment()
 
         worker_memory = max(512, 2 * part_size_mib + 256)  # two parts in flight, plus the runtime
-        self.worker = runtime_function(
+        self.worker = lambda_function(
             self,
             "Worker",
-            "worker",
+            "hub_weights.worker",
             Duration.minutes(15),
             worker_memory,
             environment,
             "Copies one file from the Hub into S3",
         )
-        self.on_event = runtime_function(
+        self.on_event = lambda_function(
             self,
             "OnEvent",
-            "on_event",
+            "hub_weights.on_event",
             Duration.minutes(5),
             512,
             environment,
             "Plans the copy: commit, files, manifest",
         )
         deadline = TOTAL_TIMEOUT.to_seconds() - 2 * QUERY_INTERVAL.to_seconds()
-        self.is_complete = runtime_function(
+        self.is_complete = lambda_function(
             self,
             "IsComplete",
-            "is_complete",
+            "hub_weights.is_complete",
             Duration.minutes(5),
             512,
             {
                 **environment,
-                "WORKER_FUNCTION": self.worker.function_name,
-                "MAX_PARALLEL_WORKERS": str(max_parallel_workers),
-                "COPY_DEADLINE_S": str(deadline),
+                **DispatchSettings(
+                    worker_function=self.worker.function_name,
+                    max_parallel_workers=max_parallel_workers,
+                    copy_deadline_s=deadline,
+                ).environment(),
             },
             "Dispatches workers, verifies the copy, writes the completion marker",
         )

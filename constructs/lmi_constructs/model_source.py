@@ -17,7 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 
-from .runtime.layout import normalise_prefix
+from .lambda_code.copier.layout import normalise_prefix
 from .s3_paths import check_grant_prefix, parse_s3_uri
 
 

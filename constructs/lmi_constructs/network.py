@@ -99,7 +99,7 @@ def _is_s3_gateway(child) -> bool:
 
 class NetworkRelease(Construct):
     """Holds the deletion of the security group LmiEndpoint made until SageMaker has released its
-    network interfaces (runtime/network_release.py): the endpoint depends on this, this on the
+    network interfaces (lambda_code/network_release.py): the endpoint depends on this, this on the
     group, so CloudFormation deletes the endpoint, waits here, then deletes the group."""
 
     def __init__(self, scope: Construct, id: str, *, group: ec2.SecurityGroup):
@@ -107,21 +107,21 @@ class NetworkRelease(Construct):
         from aws_cdk import CustomResource, Duration
 
         from . import nag
-        from .runtime_functions import acknowledge_provider_framework, provider, runtime_function
+        from .lambda_functions import acknowledge_provider_framework, lambda_function, provider
 
-        started = runtime_function(
+        started = lambda_function(
             self,
             "Start",
-            "network_release_started",
+            "network_release.on_event",
             Duration.minutes(1),
             128,
             {},
             "Names the wait for the endpoint's interfaces",
         )
-        released = runtime_function(
+        released = lambda_function(
             self,
             "Check",
-            "network_released",
+            "network_release.is_complete",
             Duration.minutes(1),
             128,
             {},

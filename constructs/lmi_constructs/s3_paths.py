@@ -8,7 +8,7 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from . import nag
-from .runtime.layout import split_s3_uri
+from .lambda_code.copier.layout import split_s3_uri
 from .spec import SpecError, Violation
 
 IAM_WILDCARDS = ("*", "?")  # in a grant's resource ARN they match anything

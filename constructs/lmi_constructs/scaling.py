@@ -112,16 +112,16 @@ class AutoScaling:
 class ScalingGuard(Construct):
     """Fails a deploy that changes the instance type of the autoscaled variant, before the
     endpoint update (which SageMaker would refuse), with the two-deploy procedure
-    (runtime/scaling_guard.py). The endpoint depends on it, so it runs first."""
+    (lambda_code/scaling_guard.py). The endpoint depends on it, so it runs first."""
 
     def __init__(self, scope: Construct, id: str, *, endpoint_name: str, instance_type: str):
         super().__init__(scope, id)
-        from .runtime_functions import acknowledge_provider_framework, provider, runtime_function
+        from .lambda_functions import acknowledge_provider_framework, lambda_function, provider
 
-        function = runtime_function(
+        function = lambda_function(
             self,
             "Check",
-            "guard_instance_type",
+            "scaling_guard.on_event",
             Duration.minutes(1),
             128,
             {},

@@ -12,18 +12,18 @@ from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 
+from .lambda_functions import acknowledge_provider_framework, lambda_function
+from .lambda_functions import provider as framework_provider
 from .model_source import WeightsLocation
-from .runtime_functions import acknowledge_provider_framework, runtime_function
-from .runtime_functions import provider as framework_provider
 
 
 class WeightsCheck(Construct):
     def __init__(self, scope: Construct, id: str, *, location: WeightsLocation):
         super().__init__(scope, id)
-        self.function = runtime_function(
+        self.function = lambda_function(
             self,
             "Check",
-            "check_weights",
+            "weights_check.on_event",
             Duration.minutes(2),
             256,
             {},

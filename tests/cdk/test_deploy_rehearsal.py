@@ -417,7 +417,7 @@ def check_of(staged_assembly, world, prefix, without=None):
         template,
         resolver,
         world["gate"],
-        "check_weights",
+        "weights_check.on_event",
         Clock(),
         without=without,
     )
@@ -492,8 +492,8 @@ def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(
 
     rehearsal, properties, _, _ = rehearsal_for(reference_assembly, "BloomStack", world)
     world["hub"].add_repo(REPOS["BloomStack"], repository("BloomStack"))
-    package = rehearsal.functions["OnEvent"].handlers.__name__.rsplit(".", 1)[0]
-    hub_module = importlib.import_module(f"{package}.hub")
+    package = rehearsal.functions["OnEvent"].package
+    hub_module = importlib.import_module(f"{package}.copier.hub")
     slow_listing = hub_module.HubClient.list_files
 
     def list_files(self, *args):
@@ -502,19 +502,20 @@ def test_the_copys_deadline_counts_from_the_request_not_from_the_manifest(
 
     hub_module.HubClient.list_files = list_files
     # workers that stay alive (a heartbeat every poll) and never finish: a slow link
-    worker = rehearsal.functions["Worker"].handlers
-    status = importlib.import_module(worker.__name__.rsplit(".", 1)[0] + ".status")
+    worker = rehearsal.functions["Worker"]
+    status = importlib.import_module(f"{worker.package}.copier.status")
+    s3 = importlib.import_module(f"{worker.package}.aws_clients").s3
     alive = {}
 
     def heartbeat():
         alive.update({p["index"]: p for p in rehearsal.lambda_service.queue})
         rehearsal.lambda_service.queue = []
-        manifest = worker.read_manifest(
-            worker._s3(), world["bucket"], next(iter(alive.values()))["manifest_key"]
+        manifest = worker.module.read_manifest(
+            s3(), world["bucket"], next(iter(alive.values()))["manifest_key"]
         )
         for index, payload in alive.items():
             status.write_status(
-                worker._s3(),
+                s3(),
                 manifest.layout,
                 index,
                 status.WorkerStatus(status.RUNNING, payload["attempt"]),

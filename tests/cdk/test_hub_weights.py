@@ -54,10 +54,10 @@ def test_worker_fan_out_wiring_and_timeouts(templates):
     found = functions(template)
     worker, on_event = by_name(found, "Worker"), by_name(found, "OnEvent")
     is_complete = by_name(found, "IsComplete")
-    assert worker["Handler"] == "runtime.handlers.worker"
+    assert worker["Handler"] == "lambda_code.hub_weights.worker"
     assert worker["Timeout"] == 900 and worker["MemorySize"] == 512
-    assert on_event["Handler"] == "runtime.handlers.on_event"
-    assert is_complete["Handler"] == "runtime.handlers.is_complete"
+    assert on_event["Handler"] == "lambda_code.hub_weights.on_event"
+    assert is_complete["Handler"] == "lambda_code.hub_weights.is_complete"
     for function in (worker, on_event, is_complete):
         assert function["Runtime"] == "python3.14" and function["Architectures"] == ["arm64"]
         assert function["Environment"]["Variables"]["HF_ENDPOINT"] == "https://huggingface.co"
@@ -129,7 +129,7 @@ def test_each_function_writes_only_under_the_repository_prefix(templates):
     assert len(ours) == 3 and all("ManagedPolicyArns" not in r["Properties"] for r in ours)
 
 
-def test_the_lambda_asset_holds_only_the_runtime_package(reference_assembly):
+def test_the_lambda_asset_holds_only_the_lambda_code_package(reference_assembly):
     from pathlib import Path
 
     template = reference_assembly.get_stack_by_name("BloomStack").template
@@ -140,8 +140,8 @@ def test_the_lambda_asset_holds_only_the_runtime_package(reference_assembly):
         for p in (Path(reference_assembly.directory) / f"asset.{asset_hash}").rglob("*")
         if p.is_file()
     )
-    assert files and all(f.startswith("runtime/") and f.endswith(".py") for f in files)
-    assert "runtime/handlers.py" in files and "runtime/hub.py" in files
+    assert files and all(f.startswith("lambda_code/") and f.endswith(".py") for f in files)
+    assert "lambda_code/hub_weights.py" in files and "lambda_code/copier/hub.py" in files
     for path in files:  # no aws_cdk, nothing outside the Lambda runtime
         text = (Path(reference_assembly.directory) / f"asset.{asset_hash}" / path).read_text()
         assert "aws_cdk" not in text.replace("Never import aws_cdk", "")

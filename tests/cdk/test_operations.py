@@ -18,10 +18,10 @@ from lmi_constructs import (
     Observability,
     SpecError,
 )
+from tests.support.lint import LINT_IGNORED
 
 from .production_app import llama
 from .template_queries import as_text, only, policy_statements, resources_of
-from .test_nag_and_lint import LINT_IGNORED
 
 REGION = "us-east-1"
 

@@ -87,19 +87,22 @@ class LoadedFunction:
         package = f"rehearsal_{name.lower()}_{next(_packages)}"
         spec = importlib.util.spec_from_file_location(
             package,
-            asset_dir / "runtime" / "__init__.py",
-            submodule_search_locations=[str(asset_dir / "runtime")],
+            asset_dir / "lambda_code" / "__init__.py",
+            submodule_search_locations=[str(asset_dir / "lambda_code")],
         )
         module = importlib.util.module_from_spec(spec)
         sys.modules[package] = module
         spec.loader.exec_module(module)
-        self.handlers = importlib.import_module(f"{package}.handlers")
+        self.package = package
+        module_name, self.function_name = handler.rsplit(".", 1)
+        self.module = importlib.import_module(f"{package}.{module_name}")
+        self.clients = importlib.import_module(f"{package}.aws_clients").CLIENTS
         for loaded in [m for n, m in sys.modules.items() if n.startswith(package + ".")]:
             if getattr(loaded, "time", None) is real_time:
                 loaded.time = clock
         # The function's own credentials: its boto3 clients are made here, not from the
         # process environment, so each function runs as its own role.
-        self.handlers._clients["s3"] = boto3.client(
+        self.clients["s3"] = boto3.client(
             "s3",
             endpoint_url=gate.endpoint,
             aws_access_key_id=key_id,
@@ -111,7 +114,7 @@ class LoadedFunction:
 
     def __call__(self, event):
         with patched_environment(self.environment):
-            return getattr(self.handlers, self.handler_name)(event, None)
+            return getattr(self.module, self.function_name)(event, None)
 
 
 class FakeCloudFormation:
@@ -184,7 +187,7 @@ def load_function(
     hub_endpoint: Optional[str] = None,
     without: Optional[str] = None,
 ) -> Tuple[LoadedFunction, Policy]:
-    """runtime.handlers.<handler> from its asset, as its role (minus the `without` action)."""
+    """lambda_code.<handler> from its asset, as its role (minus the `without` action)."""
     spec = functions_by_handler(template)[handler]
     properties = spec["properties"]
     policy = role_policy(template, properties["Role"]["Fn::GetAtt"][0], resolver)
@@ -206,7 +209,11 @@ def load_function(
 class CopyRehearsal:
     """HubWeights' three functions from one synthesized stack, ready to receive events."""
 
-    NAMES = {"on_event": "OnEvent", "is_complete": "IsComplete", "worker": "Worker"}
+    NAMES = {
+        "hub_weights.on_event": "OnEvent",
+        "hub_weights.is_complete": "IsComplete",
+        "hub_weights.worker": "Worker",
+    }
 
     def __init__(
         self,
@@ -227,12 +234,12 @@ class CopyRehearsal:
             self.functions[short], self.policies[short] = load_function(
                 assembly_dir, template, resolver, gate, handler, self.clock, hub_endpoint, removed
             )
-        worker = functions_by_handler(template)["worker"]["logical_id"]
+        worker = functions_by_handler(template)["hub_weights.worker"]["logical_id"]
         arns = {resolver.refs[worker]: resolver.attributes[(worker, "Arn")]}
         self.lambda_service = FakeLambda(self.policies["IsComplete"], "IsCompleteRole", arns)
-        self.functions["IsComplete"].handlers._clients["lambda"] = self.lambda_service
+        self.functions["IsComplete"].clients["lambda"] = self.lambda_service
         self.stack_status = "CREATE_IN_PROGRESS"  # what DescribeStacks answers onEvent
-        self.functions["OnEvent"].handlers._clients["cloudformation"] = FakeCloudFormation(
+        self.functions["OnEvent"].clients["cloudformation"] = FakeCloudFormation(
             self.policies["OnEvent"], lambda: self.stack_status
         )
 

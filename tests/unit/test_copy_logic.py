@@ -2,11 +2,11 @@
 
 import pytest
 
-from lmi_constructs.runtime.errors import CopyError, NoMatchingFiles
-from lmi_constructs.runtime.handlers import _token_from_secret
-from lmi_constructs.runtime.hub import MAX_WAIT_S, HubFile, HubRetry
-from lmi_constructs.runtime.selection import select_files
-from lmi_constructs.runtime.transfer import MAX_PARTS, MIB, check_part_size, ranges
+from lmi_constructs.lambda_code.copier.hub import MAX_WAIT_S, HubFile, HubRetry
+from lmi_constructs.lambda_code.copier.selection import select_files
+from lmi_constructs.lambda_code.copier.transfer import MAX_PARTS, MIB, check_part_size, ranges
+from lmi_constructs.lambda_code.errors import CopyError, NoMatchingFiles
+from lmi_constructs.lambda_code.hub_weights import token_from_secret
 
 
 def files(*paths):
@@ -88,8 +88,8 @@ def test_rate_limit_header_sets_the_wait_and_is_capped():
 
 
 def test_token_secret_formats():
-    assert _token_from_secret("hf_abc\n") == "hf_abc"
-    assert _token_from_secret('{"HF_TOKEN": "hf_abc"}') == "hf_abc"
-    assert _token_from_secret('{"token": "hf_abc"}') == "hf_abc"
+    assert token_from_secret("hf_abc\n") == "hf_abc"
+    assert token_from_secret('{"HF_TOKEN": "hf_abc"}') == "hf_abc"
+    assert token_from_secret('{"token": "hf_abc"}') == "hf_abc"
     with pytest.raises(CopyError, match="without an HF_TOKEN or token key"):
-        _token_from_secret('{"password": "x"}')
+        token_from_secret('{"password": "x"}')

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..runtime.layout import split_s3_uri
+from ..lambda_code.copier.layout import split_s3_uri
 
 
 def register(commands) -> None:

@@ -37,8 +37,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..runtime.errors import CopyError
-    from ..runtime.hub import HubClient
+    from ..lambda_code.copier.hub import HubClient
+    from ..lambda_code.errors import CopyError
 
     if not _REPO_ID.match(args.repo_id):
         print(

@@ -57,9 +57,9 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..runtime.coordinator import CopyRequest
-    from ..runtime.layout import split_s3_uri
-    from ..runtime.transfer import MIB
+    from ..lambda_code.copier.coordinator import CopyRequest
+    from ..lambda_code.copier.layout import split_s3_uri
+    from ..lambda_code.copier.transfer import MIB
 
     destination = split_s3_uri(args.dest)
     problems = []
@@ -95,7 +95,7 @@ def _stage(request, workers: int) -> int:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ..runtime.coordinator import (
+    from ..lambda_code.copier.coordinator import (
         check_progress,
         copy_attributes,
         plan_copy,
@@ -104,11 +104,11 @@ def _stage(request, workers: int) -> int:
         register_holder,
         same_files,
     )
-    from ..runtime.errors import CopyError
-    from ..runtime.hub import HubClient
-    from ..runtime.s3_objects import NamedRefusals
-    from ..runtime.transfer import FileCopier
-    from ..runtime.worker import run_worker
+    from ..lambda_code.copier.hub import HubClient
+    from ..lambda_code.copier.s3_objects import NamedRefusals
+    from ..lambda_code.copier.transfer import FileCopier
+    from ..lambda_code.copier.worker import run_worker
+    from ..lambda_code.errors import CopyError
     from .aws_setup import explain
     from .progress_bar import ProgressBar
 
@@ -158,7 +158,7 @@ def _stage(request, workers: int) -> int:
 
 def _copy_all(copier, workers: int, bar, run_worker) -> None:
     """Every entry on a thread pool; the first failure cancels what has not started."""
-    from ..runtime.status import read_status
+    from ..lambda_code.copier.status import read_status
 
     def one(index: int) -> None:
         # A later attempt than any recorded one: this run takes over from an interrupted run

@@ -1,4 +1,5 @@
-"""Lambda functions running the runtime/ package, and the CDK Provider framework around them.
+"""This library's Lambda functions (their code is lambda_code/), and the CDK Provider framework
+around them.
 
 Each function gets its own log group and a role that may write only there (no
 AWSLambdaBasicExecutionRole); the Provider framework's own resources are acknowledged by name.
@@ -20,9 +21,10 @@ from . import nag
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+CODE_PACKAGE = "lambda_code"
 
 
-def runtime_function(
+def lambda_function(
     scope: Construct,
     id: str,
     handler: str,
@@ -31,7 +33,8 @@ def runtime_function(
     environment,
     description: str,
 ) -> lambda_.Function:
-    """runtime.handlers.<handler> with its own log group and a role that may write only there."""
+    """lambda_code.<handler> (module.function) with its own log group and a role that may write
+    only there."""
     owner = type(scope).__name__
     log_group = logs.LogGroup(
         scope,
@@ -50,8 +53,8 @@ def runtime_function(
         id,
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
-        handler=f"runtime.handlers.{handler}",
-        code=runtime_code(),
+        handler=f"{CODE_PACKAGE}.{handler}",
+        code=lambda_code(),
         timeout=timeout,
         memory_size=memory,
         environment=environment,
@@ -73,10 +76,19 @@ def runtime_function(
     return function
 
 
-def runtime_code() -> lambda_.Code:
-    """Only the runtime/ package of lmi_constructs: stdlib, boto3 and urllib3 come with Lambda."""
+def lambda_code() -> lambda_.Code:
+    """Only the lambda_code/ package of lmi_constructs: stdlib, boto3 and urllib3 come with
+    Lambda."""
     return lambda_.Code.from_asset(
-        str(PACKAGE_DIR), exclude=["*", "!runtime", "!runtime/*.py", "**/__pycache__"]
+        str(PACKAGE_DIR),
+        exclude=[
+            "*",
+            f"!{CODE_PACKAGE}",
+            f"!{CODE_PACKAGE}/*.py",
+            f"!{CODE_PACKAGE}/copier",
+            f"!{CODE_PACKAGE}/copier/*.py",
+            "**/__pycache__",
+        ],
     )
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 
 from lmi_constructs.cli.main import main
-from lmi_constructs.runtime import handlers
-from lmi_constructs.runtime.errors import CopyError
+from lmi_constructs.lambda_code import aws_clients, hub_weights
+from lmi_constructs.lambda_code.errors import CopyError
+from tests.support.cfn_events import cfn_event, stack_in
+from tests.support.copy_deploys import REPO, deploy, keys_under, props
 from tests.support.hub_emulator import HubBlob
 
 from .conftest import tiny_model_files
-from .test_custom_resource import REPO, cfn_event, deploy, keys_under, props, stack_in
 
 
 def test_copies_of_one_commit_with_different_patterns_never_share_a_manifest(
@@ -50,22 +51,22 @@ def test_destroy_keeps_a_prefix_another_copy_still_uses(hub, s3, bucket, lambda_
     # two stacks' copies of the same commit and selection: prod RETAIN, dev DESTROY
     prod = cfn_event("Create", props())
     prod.update(retained_event)
-    created = handlers.on_event(prod, None)
+    created = hub_weights.on_event(prod, None)
     _, _, _ = deploy("Create", props(RemovalPolicy="destroy"))  # dev, same prefix
     base = f"hub/{REPO}/{commit}/"
-    handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
-    handlers.on_event(
+    aws_clients.CLIENTS["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
+    hub_weights.on_event(
         cfn_event("Delete", props(RemovalPolicy="destroy"), created["PhysicalResourceId"]), None
     )
     assert len(keys_under(s3, bucket, base)) > 5  # prod still holds it
     # once prod's copy is gone too, a DESTROY copy deletes it
-    handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
+    aws_clients.CLIENTS["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
     release = cfn_event("Delete", props(), created["PhysicalResourceId"])
     release.update(retained_event)
-    handlers.on_event(release, None)
+    hub_weights.on_event(release, None)
     again = deploy("Create", props(RemovalPolicy="destroy"))
-    handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
-    handlers.on_event(
+    aws_clients.CLIENTS["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
+    hub_weights.on_event(
         cfn_event("Delete", props(RemovalPolicy="destroy"), again[0]["PhysicalResourceId"]), None
     )
     assert keys_under(s3, bucket, base) == []
@@ -75,8 +76,8 @@ def test_a_prefix_staged_by_hand_is_never_deleted_by_a_destroy_copy(hub, s3, buc
     commit = hub.add_repo(REPO, tiny_model_files())
     assert main(["stage-weights", "--repo-id", REPO, "--dest", f"s3://{bucket}/hub"]) == 0
     created, _, _ = deploy("Create", props(RemovalPolicy="destroy"))
-    handlers._clients["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
-    handlers.on_event(
+    aws_clients.CLIENTS["cloudformation"] = stack_in("DELETE_IN_PROGRESS")
+    hub_weights.on_event(
         cfn_event("Delete", props(RemovalPolicy="destroy"), created["PhysicalResourceId"]), None
     )
     assert len(keys_under(s3, bucket, f"hub/{REPO}/{commit}/")) > 5
@@ -118,12 +119,12 @@ def test_paths_a_hostile_mirror_lists_stop_the_copy(hub, s3, bucket, lambda_env,
 
 
 def test_a_token_with_a_pasted_newline_works_and_a_broken_one_is_never_echoed():
-    from lmi_constructs.runtime.hub import HubClient
+    from lmi_constructs.lambda_code.copier.hub import HubClient
 
-    assert handlers._token_from_secret('{"HF_TOKEN": "hf_abc123\\n"}') == "hf_abc123"
-    assert handlers._token_from_secret("hf_abc123\r\n") == "hf_abc123"
+    assert hub_weights.token_from_secret('{"HF_TOKEN": "hf_abc123\\n"}') == "hf_abc123"
+    assert hub_weights.token_from_secret("hf_abc123\r\n") == "hf_abc123"
     with pytest.raises(CopyError) as broken:
-        handlers._token_from_secret('{"HF_TOKEN": "hf_abc 123"}')
+        hub_weights.token_from_secret('{"HF_TOKEN": "hf_abc 123"}')
     assert "hf_abc" not in str(broken.value) and "spaces or control characters" in str(broken.value)
     with pytest.raises(
         CopyError, match="refusing to send the Hub token over http:// to hub.example.com"

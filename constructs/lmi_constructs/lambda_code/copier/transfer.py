@@ -18,8 +18,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
-from .errors import ChecksumMismatch, HubUnavailable
-from .hub import HubClient, SignatureExpired, TransientReadError
+from ..errors import ChecksumMismatch, HubUnavailable, SignatureExpired, TransientReadError
+from .hub import HubClient
 from .layout import CHECKSUM_METADATA, Manifest, ManifestEntry
 from .s3_objects import key_exists
 
@@ -244,7 +244,9 @@ class FileCopier:
                 time.sleep(self.backoff_s * 2**attempt)
         raise HubUnavailable(
             f"{entry.path}: bytes {start}-{end} failed {self.read_attempts} "
-            f"times, last: {last_error}"
+            f"times, last: {last_error}",
+            repo_id=self.manifest.repo_id,
+            path=entry.path,
         )
 
     def _locate(self, entry: ManifestEntry) -> str:
@@ -259,7 +261,9 @@ class FileCopier:
             algorithm = entry.checksum.split(":", 1)[0]
             raise ChecksumMismatch(
                 f"checksum mismatch for {entry.path}: expected {algorithm} "
-                f"{expected}, got {got}; nothing was published for this file"
+                f"{expected}, got {got}; nothing was published for this file",
+                repo_id=self.manifest.repo_id,
+                path=entry.path,
             )
 
     def _unless_published_by_another(self, error: ClientError, key: str, entry: ManifestEntry):

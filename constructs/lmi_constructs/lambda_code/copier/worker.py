@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Callable, Optional
 
-from .errors import CopyError, short_reason
+from ..errors import CopyError, short_reason
 from .status import DONE, FAILED, RUNNING, WorkerStatus, read_status, write_status
 from .transfer import CopyOutcome, FileCopier
 

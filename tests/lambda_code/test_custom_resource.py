@@ -12,64 +12,15 @@ import uuid
 import boto3
 import pytest
 
-from lmi_constructs.runtime import handlers
-from lmi_constructs.runtime.errors import CopyError
-from lmi_constructs.runtime.layout import CopyLayout
-from lmi_constructs.runtime.status import RUNNING, WorkerStatus, write_status
+from lmi_constructs.lambda_code import aws_clients, hub_weights
+from lmi_constructs.lambda_code.copier.layout import CopyLayout
+from lmi_constructs.lambda_code.copier.status import RUNNING, WorkerStatus, write_status
+from lmi_constructs.lambda_code.errors import CopyError
+from tests.support.cfn_events import cfn_event, stack_in
+from tests.support.copy_deploys import REPO, deploy, keys_under, props
 from tests.support.hub_emulator import HubBlob
 
 from .conftest import tiny_model_files
-
-REPO = "org/tiny"
-
-
-STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/BloomStack/guid"
-
-
-def cfn_event(request_type, properties, physical_id=None, old_properties=None):
-    event = {
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:p",
-        "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
-        "StackId": STACK_ID,
-        "RequestId": str(uuid.uuid4()),
-        "LogicalResourceId": "EndpointHubWeightsCopy",
-        "ResourceType": "Custom::HubWeights",
-        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:...", **properties},
-    }
-    if physical_id:
-        event["PhysicalResourceId"] = physical_id
-    if old_properties:
-        event["OldResourceProperties"] = old_properties
-    return event
-
-
-def props(revision="main", **extra):
-    return {
-        "RepoId": REPO,
-        "Revision": revision,
-        "Prefix": "hub",
-        "PartSizeBytes": "5242880",
-        **extra,
-    }
-
-
-def deploy(request_type, properties, physical_id=None, old_properties=None, max_polls=20):
-    """What the Provider framework does: onEvent, then isComplete until it says so."""
-    event = cfn_event(request_type, properties, physical_id, old_properties)
-    result = handlers.on_event(event, None)
-    event = {**event, "PhysicalResourceId": result["PhysicalResourceId"]}
-    for poll in range(1, max_polls + 1):
-        status = handlers.is_complete(event, None)
-        if status["IsComplete"]:
-            return result, {**result.get("Data", {}), **status.get("Data", {})}, poll
-    raise AssertionError("never completed")
-
-
-def keys_under(s3, bucket, prefix):
-    return sorted(
-        item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-    )
 
 
 def test_create_copies_with_at_most_n_workers_at_a_time(hub, s3, bucket, lambda_env):
@@ -124,8 +75,8 @@ def test_delete_retains_by_default_and_destroy_removes_the_prefix(hub, s3, bucke
     physical_id = created["PhysicalResourceId"]
     base = f"hub/{REPO}/{commit}/"
 
-    handlers.on_event(cfn_event("Delete", props(), physical_id), None)
-    assert handlers.is_complete(cfn_event("Delete", props(), physical_id), None)["IsComplete"]
+    hub_weights.on_event(cfn_event("Delete", props(), physical_id), None)
+    assert hub_weights.is_complete(cfn_event("Delete", props(), physical_id), None)["IsComplete"]
     assert len(keys_under(s3, bucket, base)) > 5
 
     # DESTROY deletes only when the stack is deleted (or an update is cleaned up), never in a
@@ -135,36 +86,9 @@ def test_delete_retains_by_default_and_destroy_removes_the_prefix(hub, s3, bucke
         ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", True),
         ("DELETE_IN_PROGRESS", False),
     ):
-        handlers._clients["cloudformation"] = stack_in(status)
-        handlers.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"), physical_id), None)
+        aws_clients.CLIENTS["cloudformation"] = stack_in(status)
+        hub_weights.on_event(cfn_event("Delete", props(RemovalPolicy="destroy"), physical_id), None)
         assert (len(keys_under(s3, bucket, base)) > 5) is kept, status
-
-
-def stack_in(status):
-    """A CloudFormation client whose DescribeStacks reports `status` (botocore Stubber)."""
-    import boto3
-    from botocore.stub import Stubber
-
-    client = boto3.client(
-        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    stubber = Stubber(client)
-    stubber.add_response(
-        "describe_stacks",
-        {
-            "Stacks": [
-                {
-                    "StackName": "BloomStack",
-                    "StackId": STACK_ID,
-                    "StackStatus": status,
-                    "CreationTime": "2026-11-27T00:00:00Z",
-                }
-            ]
-        },
-        {"StackName": STACK_ID},
-    )
-    stubber.activate()
-    return client
 
 
 def test_a_checksum_failure_fails_the_deploy_with_the_reason_and_no_marker(
@@ -199,7 +123,7 @@ def test_deploying_again_after_a_failure_retries_the_failed_file(hub, s3, bucket
 def test_create_fails_before_copying_when_the_repository_is_gated(hub, s3, bucket, lambda_env):
     hub.add_repo(REPO, tiny_model_files(), gated=True)
     with pytest.raises(CopyError, match="org/tiny is gated"):
-        handlers.on_event(cfn_event("Create", props()), None)
+        hub_weights.on_event(cfn_event("Create", props()), None)
     assert keys_under(s3, bucket, "hub/") == [] and lambda_env == []
 
 
@@ -207,22 +131,22 @@ def test_a_silent_worker_is_replaced_and_its_upload_aborted(
     hub, s3, bucket, lambda_env, monkeypatch
 ):
     commit = hub.add_repo(REPO, tiny_model_files(shards=1))
-    created = handlers.on_event(cfn_event("Create", props()), None)
+    created = hub_weights.on_event(cfn_event("Create", props()), None)
     layout = CopyLayout(bucket, "hub/", REPO, commit)
     shard_key = layout.object_key("model-00001-of-00001.safetensors")
     dead_upload = s3.create_multipart_upload(Bucket=bucket, Key=shard_key)["UploadId"]
     write_status(s3, layout, 1, WorkerStatus(RUNNING, attempt=1, upload_id=dead_upload))
     event = cfn_event("Create", props(), created["PhysicalResourceId"])
 
-    handlers.is_complete(event, None)
+    hub_weights.is_complete(event, None)
     assert [p["index"] for p in lambda_env] == [0]  # the running worker is left alone
 
-    monkeypatch.setattr(time, "time", lambda real=time.time: real() + 700)  # ...until silent
-    handlers.is_complete(event, None)
+    with monkeypatch.context() as later:  # ...until silent
+        later.setattr(time, "time", lambda real=time.time: real() + 700)
+        hub_weights.is_complete(event, None)
     assert (1, 2) in [(p["index"], p["attempt"]) for p in lambda_env]
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    monkeypatch.undo()
-    assert handlers.is_complete(event, None)["IsComplete"]
+    assert hub_weights.is_complete(event, None)["IsComplete"]
 
 
 def test_the_token_comes_from_secrets_manager_and_is_never_logged(
@@ -247,27 +171,29 @@ def test_running_out_of_time_fails_with_the_progress_made(hub, bucket, lambda_en
     hub.add_repo(REPO, tiny_model_files())
     monkeypatch.setenv("MAX_PARALLEL_WORKERS", "1")
     monkeypatch.setenv("COPY_DEADLINE_S", "0")
-    created = handlers.on_event(cfn_event("Create", props()), None)
+    created = hub_weights.on_event(cfn_event("Create", props()), None)
     with pytest.raises(CopyError, match=r"timed out after 0 min with 0/5 files.*deploy again"):
-        handlers.is_complete(cfn_event("Create", props(), created["PhysicalResourceId"]), None)
+        hub_weights.is_complete(cfn_event("Create", props(), created["PhysicalResourceId"]), None)
 
 
 def test_attempts_of_earlier_deploys_do_not_count_against_this_one(
     hub, s3, bucket, lambda_env, monkeypatch
 ):
-    from lmi_constructs.runtime.fanout import MAX_ATTEMPTS
-    from lmi_constructs.runtime.status import read_status
+    from lmi_constructs.lambda_code.copier.fanout import MAX_ATTEMPTS
+    from lmi_constructs.lambda_code.copier.status import read_status
 
     commit = hub.add_repo(REPO, tiny_model_files(shards=1))
     layout = CopyLayout(bucket, "hub/", REPO, commit)
     # an earlier deploy left file 1 at attempt 5, silent
     write_status(s3, layout, 1, WorkerStatus(RUNNING, attempt=MAX_ATTEMPTS + 2))
-    created = handlers.on_event(cfn_event("Create", props()), None)
+    created = hub_weights.on_event(cfn_event("Create", props()), None)
     event = cfn_event("Create", props(), created["PhysicalResourceId"])
-    monkeypatch.setattr(handlers, "_invoke_worker", lambda bucket, key: lambda index, attempt: None)
+    monkeypatch.setattr(
+        hub_weights, "_invoke_worker", lambda function, bucket, key: lambda index, attempt: None
+    )
 
-    handlers.is_complete(event, None)  # re-dispatched as attempt 6, first of this deploy
+    hub_weights.is_complete(event, None)  # re-dispatched as attempt 6, first of this deploy
     assert read_status(s3, layout, 1).first_attempt == MAX_ATTEMPTS + 3
     monkeypatch.setattr(time, "time", lambda real=time.time: real() + 700)
-    handlers.is_complete(event, None)  # silent once: dispatched again, not given up
+    hub_weights.is_complete(event, None)  # silent once: dispatched again, not given up
     assert read_status(s3, layout, 1).attempt == MAX_ATTEMPTS + 4

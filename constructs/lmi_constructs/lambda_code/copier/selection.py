@@ -10,7 +10,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import List, Optional, Sequence
 
-from .errors import NoMatchingFiles, UnsafePath
+from ..errors import NoMatchingFiles, UnsafePath
 from .hub import HubFile
 from .layout import CONTROL_DIR
 
@@ -49,7 +49,9 @@ def check_repo_path(path: str, repo_id: str) -> None:
         raise UnsafePath(
             f"{repo_id}: the Hub listed the path {path!r}, which is not a plain "
             "relative path (leading '/', an empty, '.' or '..' segment, a "
-            "backslash or a control character); nothing was copied"
+            "backslash or a control character); nothing was copied",
+            repo_id=repo_id,
+            path=path,
         )
 
 
@@ -78,7 +80,9 @@ def select_files(
         raise NoMatchingFiles(
             f"no weight files of {repo_id}@{commit[:12]} match allow_patterns="
             f"{list(allow_patterns or [])} ignore_patterns={list(ignore_patterns or [])}; "
-            f"the repository has: {sample}; pass allow_patterns that name its weight files"
+            f"the repository has: {sample}; pass allow_patterns that name its weight files",
+            repo_id=repo_id,
+            revision=commit,
         )
     return selected
 

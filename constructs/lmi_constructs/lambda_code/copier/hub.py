@@ -18,13 +18,15 @@ from urllib.parse import quote, urljoin, urlsplit
 import urllib3
 from urllib3.util.retry import Retry
 
-from .errors import (
+from ..errors import (
     CopyError,
     GatedRepository,
     HubUnavailable,
     RateLimited,
     RepositoryNotFound,
     RevisionNotFound,
+    SignatureExpired,
+    TransientReadError,
 )
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -53,14 +55,6 @@ class HubFile:
     def checksum(self) -> str:
         """What the copy must match: the LFS sha256, else the git blob sha1 of the content."""
         return f"sha256:{self.sha256}" if self.sha256 else f"gitsha1:{self.blob_id}"
-
-
-class SignatureExpired(Exception):
-    """The CDN refused a signed URL (403): resolve the file again."""
-
-
-class TransientReadError(Exception):
-    """A range read ended early or the connection dropped: read the range again."""
 
 
 class HubRetry(Retry):
@@ -259,30 +253,39 @@ class HubClient:
                 else "accept its terms on the Hub page, then pass a token (token_secret for "
                 "HubWeights, HF_TOKEN for lmi stage-weights)"
             )
-            return GatedRepository(f"repository {repo_id} is gated ({status}): {fix}")
+            return GatedRepository(
+                f"repository {repo_id} is gated ({status}): {fix}", repo_id=repo_id
+            )
         if code == "RevisionNotFound":
             return RevisionNotFound(
                 f"revision {revision!r} not found in {repo_id}: pass a branch, "
-                "tag or commit sha that exists on the Hub"
+                "tag or commit sha that exists on the Hub",
+                repo_id=repo_id,
+                revision=revision,
             )
         if code == "RepoNotFound" or (status in (401, 404) and "/api/models/" in url):
             hint = "" if self._token else " (a private repository needs a token)"
             return RepositoryNotFound(
-                f"repository {repo_id} not found on {self.endpoint}{hint}: check repo_id"
+                f"repository {repo_id} not found on {self.endpoint}{hint}: check repo_id",
+                repo_id=repo_id,
             )
         if status == 429:
             return RateLimited(
                 f"rate limited by {self.endpoint} after {self._retry.total} retries "
                 f"(RateLimit: {response.headers.get('RateLimit', 'n/a')}): wait for "
-                "the window to reset and deploy again; a token raises the limit"
+                "the window to reset and deploy again; a token raises the limit",
+                repo_id=repo_id,
             )
         if status >= 500:
             return HubUnavailable(
                 f"{method} {_without_query(url)} answered {status} after "
-                f"{self._retry.total} retries: the Hub is failing, retry later"
+                f"{self._retry.total} retries: the Hub is failing, retry later",
+                repo_id=repo_id,
             )
         return CopyError(
-            f"{method} {_without_query(url)} answered {status}: {_body_excerpt(response)}"
+            f"{method} {_without_query(url)} answered {status}: {_body_excerpt(response)}",
+            repo_id=repo_id,
+            revision=revision,
         )
 
 

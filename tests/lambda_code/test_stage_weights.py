@@ -14,7 +14,7 @@ import time
 import pytest
 
 from lmi_constructs.cli.main import main
-from lmi_constructs.runtime.layout import CHECKSUM_METADATA, CopyLayout
+from lmi_constructs.lambda_code.copier.layout import CHECKSUM_METADATA, CopyLayout
 from tests.support.hub_emulator import HubBlob
 
 from .conftest import tiny_model_files
@@ -291,9 +291,9 @@ def test_a_duplicate_delivery_racing_the_first_publishes_nothing_twice(hub, s3, 
     writes are not atomic under true concurrency (S3's are)."""
     import threading
 
-    from lmi_constructs.runtime.coordinator import CopyRequest, plan_copy
-    from lmi_constructs.runtime.hub import HubClient
-    from lmi_constructs.runtime.transfer import FileCopier
+    from lmi_constructs.lambda_code.copier.coordinator import CopyRequest, plan_copy
+    from lmi_constructs.lambda_code.copier.hub import HubClient
+    from lmi_constructs.lambda_code.copier.transfer import FileCopier
 
     files = {"model.safetensors": HubBlob(random.Random(6).randbytes(11 * MIB))}
     hub.add_repo(REPO, files)
@@ -329,9 +329,9 @@ def test_a_duplicate_delivery_racing_the_first_publishes_nothing_twice(hub, s3, 
 
 
 def test_a_file_too_large_for_one_worker_is_refused_before_anything_is_copied(hub, s3, bucket):
-    from lmi_constructs.runtime.coordinator import CopyRequest, plan_copy
-    from lmi_constructs.runtime.errors import FileTooLarge
-    from lmi_constructs.runtime.hub import HubClient
+    from lmi_constructs.lambda_code.copier.coordinator import CopyRequest, plan_copy
+    from lmi_constructs.lambda_code.copier.hub import HubClient
+    from lmi_constructs.lambda_code.errors import FileTooLarge
 
     hub.add_repo(REPO, tiny_model_files())
     request = CopyRequest(repo_id=REPO, bucket=bucket, prefix="hub", max_file_bytes=299_999)

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from lmi_constructs.runtime import handlers
-from lmi_constructs.runtime.prefix_check import WeightsMissing
-
-from .test_custom_resource import cfn_event
+from lmi_constructs.lambda_code import aws_clients, weights_check
+from lmi_constructs.lambda_code.errors import WeightsMissing
+from tests.support.cfn_events import cfn_event
 
 
 @pytest.fixture(autouse=True)
 def fresh_clients():
-    handlers._clients.clear()
+    aws_clients.CLIENTS.clear()
     yield
-    handlers._clients.clear()
+    aws_clients.CLIENTS.clear()
 
 
 def check(request_type, bucket, prefix, physical_id=None):
-    return handlers.check_weights(
+    return weights_check.on_event(
         cfn_event(request_type, {"Bucket": bucket, "Prefix": prefix}, physical_id), None
     )
 
@@ -36,8 +35,11 @@ def test_files_under_the_prefix_pass_with_their_count(s3, bucket):
 
 def test_an_empty_prefix_fails_the_deploy_with_the_fix(s3, bucket):
     s3.put_object(Bucket=bucket, Key="elsewhere/model.safetensors", Body=b"x")
-    with pytest.raises(WeightsMissing, match=f"no weights under s3://{bucket}/opt/: stage them"):
+    with pytest.raises(
+        WeightsMissing, match=f"no weights under s3://{bucket}/opt/: stage them"
+    ) as raised:
         check("Create", bucket, "opt/")
+    assert (raised.value.bucket, raised.value.prefix) == (bucket, "opt/")
 
 
 def test_a_copy_without_its_completion_marker_fails(s3, bucket):

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .errors import FileTooLarge
+from ..errors import FileTooLarge
 from .hub import HubClient
 from .layout import CONTROL_DIR, CopyLayout, Manifest, ManifestEntry, normalise_prefix, selection_id
 from .s3_objects import list_keys, read_if_listed
@@ -87,7 +87,9 @@ def plan_copy(
         raise FileTooLarge(
             f"{len(too_large)} file(s) exceed what one worker copies in Lambda's 15 minutes "
             f"({request.max_file_bytes / 1e9:.1f} GB): {names}; stage them with "
-            "`lmi stage-weights` (no time limit) and deploy with weightsUri"
+            "`lmi stage-weights` (no time limit) and deploy with weightsUri",
+            repo_id=request.repo_id,
+            paths=[f.path for f in too_large],
         )
     layout = CopyLayout(
         request.bucket,

@@ -11,8 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..errors import CopyError, short_reason
 from .coordinator import Progress, check_progress
-from .errors import CopyError, short_reason
 from .s3_objects import list_keys
 from .status import DONE, FAILED, QUEUED, WorkerStatus, read_status, write_status
 from .transfer import FileCopier
@@ -73,7 +73,9 @@ def advance(
                 raise CopyError(
                     f"{manifest.entries[index].path}: the worker stopped without reporting "
                     f"{status.attempt} times (timeout or out of memory?); see the worker "
-                    "function's log group, then deploy again (verified files are kept)"
+                    "function's log group, then deploy again (verified files are kept)",
+                    repo_id=manifest.repo_id,
+                    path=manifest.entries[index].path,
                 )
             ready.append((index, status.attempt + 1, status.upload_id, status.first_attempt))
         else:

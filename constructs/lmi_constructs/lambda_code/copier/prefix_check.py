@@ -10,12 +10,8 @@ from typing import Tuple
 
 from botocore.exceptions import ClientError
 
-from .errors import CopyError
+from ..errors import WeightsMissing
 from .layout import CONTROL_DIR
-
-
-class WeightsMissing(CopyError):
-    pass
 
 
 def check_prefix(s3, bucket: str, prefix: str) -> Tuple[int, int]:
@@ -35,17 +31,23 @@ def check_prefix(s3, bucket: str, prefix: str) -> Tuple[int, int]:
         if error.response.get("Error", {}).get("Code", "") == "NoSuchBucket":
             raise WeightsMissing(
                 f"cannot list {where} (NoSuchBucket): the bucket does not exist; "
-                "check the bucket name in weightsUri / the model source"
+                "check the bucket name in weightsUri / the model source",
+                bucket=bucket,
+                prefix=prefix,
             ) from error
         raise
     if count == 0:
         raise WeightsMissing(
             f"no weights under {where}: stage them there first "
-            "(lmi stage-weights) or fix weightsUri / the weights prefix"
+            "(lmi stage-weights) or fix weightsUri / the weights prefix",
+            bucket=bucket,
+            prefix=prefix,
         )
     if "manifest.json" in control and "complete.json" not in control:
         raise WeightsMissing(
             f"the copy under {where} is incomplete (a manifest without its "
-            "completion marker): run lmi stage-weights again to finish it"
+            "completion marker): run lmi stage-weights again to finish it",
+            bucket=bucket,
+            prefix=prefix,
         )
     return count, size

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 from botocore.exceptions import ClientError
 
-from .errors import S3Denied
+from ..errors import S3Denied
 
 # botocore operation -> the IAM action S3 authorizes it with (Amazon S3 User Guide, "Actions,
 # resources, and condition keys for Amazon S3")

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lmi_constructs.runtime import handlers
+from lmi_constructs.lambda_code import aws_clients, network_release
 
 GROUP = "sg-0123456789abcdef0"
 
@@ -27,7 +27,7 @@ def ec2(monkeypatch):
         "ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     stubber = Stubber(client)
-    monkeypatch.setitem(handlers._clients, "ec2", client)
+    monkeypatch.setitem(aws_clients.CLIENTS, "ec2", client)
     with stubber:
         yield stubber
 
@@ -40,15 +40,15 @@ def test_deletion_waits_for_sagemakers_interfaces(ec2):
     expected = {"Filters": [{"Name": "group-id", "Values": [GROUP]}]}
     ec2.add_response("describe_network_interfaces", interfaces(2), expected)
     ec2.add_response("describe_network_interfaces", interfaces(0), expected)
-    assert handlers.network_released(event("Delete"), None) == {"IsComplete": False}
-    assert handlers.network_released(event("Delete"), None) == {"IsComplete": True}
+    assert network_release.is_complete(event("Delete"), None) == {"IsComplete": False}
+    assert network_release.is_complete(event("Delete"), None) == {"IsComplete": True}
     ec2.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
 def test_creates_and_updates_wait_for_nothing(ec2, request_type):
-    assert handlers.network_released(event(request_type), None) == {"IsComplete": True}
+    assert network_release.is_complete(event(request_type), None) == {"IsComplete": True}
     assert (
-        handlers.network_release_started(event(request_type), None)["PhysicalResourceId"]
+        network_release.on_event(event(request_type), None)["PhysicalResourceId"]
         == f"network-release-{GROUP}"
     )

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from lmi_constructs.runtime import handlers
+from lmi_constructs.lambda_code import aws_clients, hub_weights
 from tests.support.hub_emulator import HubBlob, HubEmulator
 
 
@@ -49,10 +49,10 @@ def lambda_env(monkeypatch, bucket):
     monkeypatch.setenv("MAX_PARALLEL_WORKERS", "2")
     monkeypatch.setenv("COPY_DEADLINE_S", "3540")
     monkeypatch.delenv("HF_TOKEN_SECRET_ARN", raising=False)
-    handlers._clients.clear()
+    aws_clients.CLIENTS.clear()
     invocations = []
 
-    def fake_invoke_worker(bucket_name, manifest_key):
+    def fake_invoke_worker(function_name, bucket_name, manifest_key):
         def dispatch(index, attempt):
             payload = {
                 "bucket": bucket_name,
@@ -61,12 +61,12 @@ def lambda_env(monkeypatch, bucket):
                 "attempt": attempt,
             }
             invocations.append(payload)
-            worker = threading.Thread(target=handlers.worker, args=(payload, None))
+            worker = threading.Thread(target=hub_weights.worker, args=(payload, None))
             worker.start()
             worker.join()
 
         return dispatch
 
-    monkeypatch.setattr(handlers, "_invoke_worker", fake_invoke_worker)
+    monkeypatch.setattr(hub_weights, "_invoke_worker", fake_invoke_worker)
     yield invocations
-    handlers._clients.clear()
+    aws_clients.CLIENTS.clear()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lmi_constructs.runtime import handlers
-from lmi_constructs.runtime.scaling_guard import InstanceTypeChange
+from lmi_constructs.lambda_code import scaling_guard
+from lmi_constructs.lambda_code.errors import InstanceTypeChange
 
 
 def event(request_type, instance_type, old_instance_type=None):
@@ -25,7 +25,7 @@ def event(request_type, instance_type, old_instance_type=None):
 
 def test_an_instance_type_change_is_refused_with_the_procedure():
     with pytest.raises(InstanceTypeChange) as refused:
-        handlers.guard_instance_type(event("Update", "ml.g5.24xlarge", "ml.g5.12xlarge"), None)
+        scaling_guard.on_event(event("Update", "ml.g5.24xlarge", "ml.g5.12xlarge"), None)
     message = str(refused.value)
     assert (
         "instance type ml.g5.12xlarge -> ml.g5.24xlarge on endpoint TeamLlm-Llama-1A2B" in message
@@ -37,5 +37,5 @@ def test_an_instance_type_change_is_refused_with_the_procedure():
     "request_type, old", [("Create", None), ("Update", "ml.g5.12xlarge"), ("Delete", None)]
 )
 def test_everything_else_passes(request_type, old):
-    answer = handlers.guard_instance_type(event(request_type, "ml.g5.12xlarge", old), None)
+    answer = scaling_guard.on_event(event(request_type, "ml.g5.12xlarge", old), None)
     assert answer["PhysicalResourceId"] == "scaling-guard-TeamLlm-Llama-1A2B"

@@ -15,14 +15,25 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
 from . import nag
+from .execution_role import grant_write_prefix
 from .nag import KMS_GRANT_REASON
-from .s3_paths import grant_write_prefix, parse_s3_uri
+from .s3_paths import parse_s3_uri
 from .spec import Violation
 
 
 @dataclass(frozen=True)
 class AsyncInference:
-    output_path: str  # s3://bucket/prefix/
+    """Asynchronous inference: requests queue, answers land in S3, instances may scale to zero.
+
+    Args:
+        output_path: s3://bucket/prefix/ where answers are written (the role may only write).
+        failure_path: s3:// URI for failed requests' errors. Default: not set.
+        success_topic, error_topic: SNS topics notified per request. Default none.
+        max_concurrent_invocations_per_instance: 1..1000. Default: SageMaker chooses.
+        kms_key: encrypts the answers. Default: the bucket's own encryption.
+    """
+
+    output_path: str
     failure_path: Optional[str] = None
     success_topic: Optional[sns.ITopic] = None
     error_topic: Optional[sns.ITopic] = None

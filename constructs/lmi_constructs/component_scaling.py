@@ -26,12 +26,20 @@ from .spec import Violation
 
 @dataclass(frozen=True)
 class CopyScaling:
-    """How many copies of a model may run: `min_copies=0` lets it (and, with the endpoint's
-    `min_instances=0`, its instances) scale to zero when idle."""
+    """How many copies of a model on an LmiInferenceEndpoint may run.
+
+    Args:
+        min_copies: the fewest copies; 0 lets the model (and, with the endpoint's
+            `min_instances=0`, its instances) scale to zero when idle. Default 0.
+        max_copies: the most copies, at least 1 and min_copies. Default 1.
+        target_concurrency: concurrent requests per copy that target tracking keeps. Default 4.
+        scale_in_cooldown_s: seconds after a scale-in before the next one. Default 300.
+        scale_out_cooldown_s: seconds after a scale-out before the next one. Default 60.
+    """
 
     min_copies: int = 0
     max_copies: int = 1
-    target_concurrency: float = 4.0  # concurrent requests per copy that target tracking keeps
+    target_concurrency: float = 4.0
     scale_in_cooldown_s: int = 300
     scale_out_cooldown_s: int = 60
 

@@ -32,6 +32,10 @@ class ContainerImage:
 
     The tag is checked by the spec either way (engine, CUDA and GPU rules); the constructs also
     take the plain string form: a URI when it holds a "/", else an LMI tag.
+
+    Args:
+        tag, uri, repository: what the factories set; prefer the factories. Default (none set):
+            the engine's default LMI tag.
     """
 
     def __init__(
@@ -45,19 +49,36 @@ class ContainerImage:
 
     @staticmethod
     def lmi(tag: str) -> "ContainerImage":
+        """Args:
+        tag: an LMI image tag, e.g. 0.36.0-lmi27.0.0-cu130 (its engine, CUDA and DJL version
+            are checked against the endpoint's engine and GPUs).
+        """
         return ContainerImage(tag=tag)
 
     @staticmethod
     def from_uri(uri: str) -> "ContainerImage":
+        """Args:
+        uri: <registry>/<repository>:<tag>; an ECR URI gets a pull grant on its repository, and
+            the tag is checked like an LMI tag.
+        """
         return ContainerImage(uri=uri)
 
     @staticmethod
     def from_ecr_repository(repository: ecr.IRepository, tag: str) -> "ContainerImage":
+        """Args:
+        repository: your ECR repository (the role may pull from it, nothing else).
+        tag: the image tag in it, named like an LMI tag so the spec can check it.
+        """
         return ContainerImage(tag=tag, repository=repository)
 
     @staticmethod
     def of(image: Union[None, str, "ContainerImage"]) -> Optional["ContainerImage"]:
-        """The image a prop names: a ContainerImage, or its string form."""
+        """The image a prop names.
+
+        Args:
+            image: a ContainerImage, its string form (a URI when it holds a "/", else an LMI
+                tag), or None (None comes back).
+        """
         if image is None or isinstance(image, ContainerImage):
             return image
         return ContainerImage.from_uri(image) if "/" in image else ContainerImage.lmi(image)

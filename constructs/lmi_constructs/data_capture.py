@@ -10,14 +10,24 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 
 from . import nag
+from .execution_role import grant_write_prefix
 from .nag import KMS_GRANT_REASON
-from .s3_paths import grant_write_prefix, parse_s3_uri
+from .s3_paths import parse_s3_uri
 from .spec import Violation
 
 
 @dataclass(frozen=True)
 class DataCapture:
-    destination: str  # s3://bucket/prefix/
+    """Requests and responses sampled to S3 (SageMaker data capture).
+
+    Args:
+        destination: s3://bucket/prefix/ (the role may only write there).
+        sampling_percent: 1..100. Default 100.
+        capture_requests, capture_responses: which side to capture. Default both.
+        kms_key: encrypts the captured data. Default: the bucket's own encryption.
+    """
+
+    destination: str
     sampling_percent: int = 100
     capture_requests: bool = True
     capture_responses: bool = True

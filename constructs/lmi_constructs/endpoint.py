@@ -30,6 +30,7 @@ from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, ScalingGuard, add_autoscaling
 from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE
+from .spec.engines import engine_from
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from .spec.instances import has_local_nvme
 from .spec.serving import environment_options, model_code_properties
@@ -65,7 +66,8 @@ class LmiEndpoint(Construct):
         instance_type: e.g. ml.g5.24xlarge, from the GPU catalog (or with gpu_count and
             gpu_memory_gib for one outside it).
         tensor_parallel_degree: GPUs the model is split across; divides the GPUs and the heads.
-        engine: Engine.DEEPSPEED or ACCELERATE (our model.py) or VLLM (LMI's own handler).
+        engine: Engine.DEEPSPEED or ACCELERATE (our model.py) or VLLM (LMI's own handler), or
+            its name.
         dtype: fp16, bf16, int8 or fp32, as the engine and the GPU allow.
         model_code: our handler (ModelCode.from_directory); required by DEEPSPEED/ACCELERATE.
         image: ContainerImage, or an LMI tag or image URI. Default: the engine's image.
@@ -108,7 +110,7 @@ class LmiEndpoint(Construct):
         model: ModelSource,
         instance_type: str,
         tensor_parallel_degree: int,
-        engine: Engine,
+        engine: Union[Engine, str],
         dtype: str,
         model_code: Optional[ModelCode] = None,
         image: Union[None, str, ContainerImage] = None,
@@ -148,7 +150,7 @@ class LmiEndpoint(Construct):
             self.spec = EndpointSpec(
                 instance_type=instance_type,
                 tensor_parallel_degree=tensor_parallel_degree,
-                engine=engine,
+                engine=engine_from(engine),
                 dtype=dtype,
                 model_id=model.model_id,
                 instance_count=instance_count,

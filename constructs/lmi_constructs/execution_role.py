@@ -1,4 +1,5 @@
-"""The SageMaker execution role: pull one image repository, write its own logs and metrics.
+"""The SageMaker execution role: pull one image repository, write its own logs and metrics, and
+write where an option sends its output (grant_write_prefix).
 
 Weights and code grants are added by ModelSource.bind and ModelCode.bind, each on exactly the
 prefix or object it needs. No AmazonSageMakerFullAccess.
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 
 from . import nag
 from .container_image import ResolvedImage
+from .s3_paths import parse_s3_uri
 
 
 def create_execution_role(scope: Construct, id: str) -> iam.Role:
@@ -109,3 +111,18 @@ def _log_group_arn(stack: Stack, endpoint_name: Optional[str]) -> str:
         f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:"
         f"log-group:/aws/sagemaker/Endpoints/{endpoint_name or '*'}"
     )
+
+
+def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:
+    """s3:PutObject under the URI's prefix, nothing else: where SageMaker writes for the role."""
+    bucket, prefix = parse_s3_uri(uri, field)
+    objects = f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+    policy = nag.role_policy(role)
+    if policy is not None:
+        nag.acknowledge_wildcard_resource(
+            policy,
+            objects,
+            f"SageMaker names the objects it writes for {field} at run time; "
+            "the wildcard stops at the given prefix and allows only s3:PutObject.",
+        )

@@ -40,6 +40,27 @@ class HubWeights(Construct):
 
     Attributes (known at deploy time): s3_uri, key_prefix, commit_sha, file_count, total_bytes.
     Whatever reads `s3_uri` or `key_prefix` is created only after the copy is complete.
+
+    Args:
+        bucket: where the weights go; the functions may write only under prefix + repo_id.
+        repo_id: the Hub repository, e.g. bigscience/bloom.
+        revision: branch, tag or commit sha. Default "main" (resolved to a commit at each
+            deploy); a pinned sha makes deploys reproducible and lets a rollback skip the Hub.
+        allow_patterns: fnmatch patterns of the files to copy. Default: the top-level weight
+            files in one format (safetensors, else bin, else pt) plus json and tokenizer files.
+        ignore_patterns: patterns removed from the selection. Default none.
+        token_secret: a Secrets Manager secret with a Hub token (plain text or
+            {"HF_TOKEN": ...}); the functions read it at run time. Default: no token.
+        hub_endpoint: a mirror or private hub; https unless on loopback. Default
+            https://huggingface.co.
+        prefix: key prefix in the bucket. Default "hub".
+        max_parallel_workers: worker Lambdas copying at once, 1..1000 (each is a concurrent
+            Lambda execution of your account's quota). Default 32.
+        part_size_mib: size of each ranged read and multipart part, within S3's multipart
+            limits (5 MiB..5 GiB); a worker holds two in memory. Default 64.
+        removal_policy: RETAIN (default) keeps the copy when the resource goes; DESTROY deletes
+            it on stack deletion or update clean-up, never in a rollback, and never while
+            another copy or lmi stage-weights holds it.
     """
 
     def __init__(

@@ -32,6 +32,7 @@ from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sag
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.capacity import Capacity
 from .spec.endpoint_spec import PLAN_METADATA_TYPE
+from .spec.engines import engine_from
 from .spec.instances import lookup_instance
 from .spec.serving import environment_options
 from .variant_capacity import capacity_properties
@@ -44,8 +45,18 @@ SCALE_IN_STRATEGIES = ("IDLE_RELEASE", "CONSOLIDATION")
 
 @dataclass(frozen=True)
 class InstanceScaleIn:
-    """How managed instance scaling releases instances (ScaleInPolicy): IDLE_RELEASE frees
-    instances with no copies; CONSOLIDATION also packs copies onto fewer instances."""
+    """How managed instance scaling releases instances (the variant's ScaleInPolicy).
+
+    Args:
+        strategy: IDLE_RELEASE (default) frees instances that hold no copies; CONSOLIDATION also
+            packs copies onto fewer instances.
+        cooldown_minutes: minutes after the last endpoint operation before the endpoint looks
+            for instances to release, 5..1440. Default 20.
+        max_step: the most instances terminated at a time in a consolidation scale-in, 1..100.
+            Default 1.
+
+    SageMaker API reference, ProductionVariantManagedInstanceScalingScaleInPolicy.
+    """
 
     strategy: str = "IDLE_RELEASE"
     cooldown_minutes: int = 20
@@ -207,7 +218,7 @@ class LmiInferenceEndpoint(Construct):
         dtype: str,
         accelerators: int,
         memory_mb: int,
-        engine: Engine = Engine.VLLM,
+        engine: Union[Engine, str] = Engine.VLLM,
         copies: int = 1,
         scaling: Optional[CopyScaling] = None,
         image: Union[None, str, ContainerImage] = None,
@@ -223,8 +234,13 @@ class LmiInferenceEndpoint(Construct):
         """Host `model` as an inference component of this endpoint.
 
         Args:
+            id: the model's name in this endpoint (construct id, output and field names).
+            model: its weights (ModelSource); model_id names it for the catalog.
+            dtype: fp16, bf16, int8 or fp32, as the engine and every pool's GPU allow.
             accelerators: GPUs per copy; the tensor parallel degree of each copy.
             memory_mb: host memory each copy reserves (MinMemoryRequiredInMb).
+            engine: Engine.VLLM (default) or its name: components run LMI's own handler, so
+                engines that need our model.py are refused.
             copies: copies at creation (SageMaker creates a component with at least 1).
             scaling: copies scaled on concurrent requests per copy; `min_copies=0` scales to
                 zero. Default: a fixed number of copies.
@@ -232,23 +248,27 @@ class LmiInferenceEndpoint(Construct):
                 before the container starts (S3Prefix, uncompressed), so the container needs no
                 S3 access and network isolation is possible. Default True.
             enable_network_isolation: no network for the container; needs
-                sagemaker_fetches_weights.
+                sagemaker_fetches_weights. Default False.
+            image: ContainerImage, or an LMI tag or URI. Default: the engine's image.
+            request_limits: input and output token limits, rendered as OPTION_* settings and
+                checked against the model's positions. Default RequestLimits().
+            model_data_download_timeout, container_startup_health_check_timeout: 60 s..3600 s
+                each. Default 20 minutes each.
+            environment: extra container variables; ones the construct sets from these
+                arguments are refused. Default none.
+            num_parameters, num_attention_heads: for models outside the catalog.
         """
         field = f"models.{id}"
-        try:
-            engine = Engine.parse(engine)
-        except ValueError as error:
-            raise SpecError(
-                [Violation(f"{field}.engine", engine, str(error), "pass Engine.VLLM")],
-                subject=f"{self.node.path} model {id}",
-            ) from None
+        parsed_engine = engine_from(
+            engine, f"{field}.engine", "pass Engine.VLLM", f"{self.node.path} model {id}"
+        )
         image_source = ContainerImage.of(image) or ContainerImage()  # default: the engine's tag
 
         def spec_on(instance_type: str) -> EndpointSpec:
             return EndpointSpec(
                 instance_type=instance_type,
                 tensor_parallel_degree=accelerators,
-                engine=engine,
+                engine=parsed_engine,
                 dtype=dtype,
                 model_id=model.model_id,
                 instance_count=1,
@@ -289,7 +309,7 @@ class LmiInferenceEndpoint(Construct):
         ]
         problems += _component_violations(
             field,
-            engine,
+            parsed_engine,
             copies,
             memory_mb,
             scaling,

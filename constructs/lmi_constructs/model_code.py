@@ -35,6 +35,10 @@ class ModelCode:
     option.weights_dir, ...); LmiEndpoint writes the keys it derives from its props (engine,
     tensor parallel degree, dtype, loading timeout, request limits) on top, and refuses a line
     that disagrees with them.
+
+    Args:
+        directory: the folder holding serving.properties and model.py (no symlinks); packed
+            into a deterministic model.tar.gz asset.
     """
 
     def __init__(self, directory: Path):
@@ -66,6 +70,9 @@ class ModelCode:
 
     @classmethod
     def from_directory(cls, path: "str | Path") -> "ModelCode":
+        """Args:
+        path: the handler's folder, e.g. "model_code".
+        """
         return cls(Path(path))
 
     def render_serving_properties(self, owned: Dict[str, str]) -> Tuple[str, List[Violation]]:

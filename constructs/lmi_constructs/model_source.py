@@ -23,10 +23,19 @@ from .s3_paths import check_grant_prefix, parse_s3_uri
 
 @dataclass(frozen=True)
 class WeightsLocation:
+    """Where a ModelSource's weights are, once bound.
+
+    Args:
+        bucket: the bucket.
+        prefix: ends with "/" (or is empty for a whole bucket).
+        model_id: the Hugging Face id, for the catalog checks and the plan. Default None.
+        display_prefix: how the plan shows a prefix known only at deploy. Default: prefix.
+    """
+
     bucket: s3.IBucket
-    prefix: str  # ends with "/" (or is empty for a whole bucket)
-    model_id: Optional[str] = None  # Hugging Face id, for the catalog checks and the plan
-    display_prefix: Optional[str] = None  # how the plan shows a prefix known only at deploy
+    prefix: str
+    model_id: Optional[str] = None
+    display_prefix: Optional[str] = None
 
     @property
     def objects_arn(self) -> str:
@@ -72,7 +81,11 @@ def grant_read_prefix(location: WeightsLocation, role: iam.IGrantable) -> None:
 
 
 class ModelSource(abc.ABC):
-    """Weights for the endpoint. Use the static factories."""
+    """Weights for the endpoint. Use the static factories.
+
+    Args:
+        model_id: the Hugging Face id the weights are of (see the factories).
+    """
 
     def __init__(self, model_id: Optional[str]):
         self.model_id = model_id
@@ -81,13 +94,29 @@ class ModelSource(abc.ABC):
     def from_bucket(
         bucket: s3.IBucket, prefix: str, model_id: Optional[str] = None
     ) -> "ModelSource":
-        """Weights already in S3 (uploaded beforehand, as the reference flow did)."""
+        """Weights already in S3 (uploaded beforehand, as the reference flow did); checked at
+        deploy time (WeightsCheck) before the Model is created.
+
+        Args:
+            bucket: the bucket holding them; the role may read only under prefix.
+            prefix: the key prefix of the weights (a trailing "/" is added; no * or ?).
+            model_id: the Hugging Face id the weights are of, e.g. bigscience/bloom; the spec
+                looks it up in the model catalog (parameters, attention heads). Default None:
+                pass num_parameters and num_attention_heads to the endpoint instead.
+        """
         check_grant_prefix(prefix, "prefix")
         return _BucketSource(bucket, prefix, model_id)
 
     @staticmethod
     def from_s3_uri(uri: str, model_id: Optional[str] = None) -> "ModelSource":
-        """`s3://bucket/prefix/`: the bucket is imported by name."""
+        """Weights already in S3 at a URI; the bucket is imported by name.
+
+        Args:
+            uri: s3://<bucket>/<prefix>/.
+            model_id: the Hugging Face id the weights are of, e.g. bigscience/bloom; the spec
+                looks it up in the model catalog (parameters, attention heads). Default None:
+                pass num_parameters and num_attention_heads to the endpoint instead.
+        """
         bucket, prefix = parse_s3_uri(uri, "weights URI")
         return _UriSource(bucket, prefix, model_id)
 
@@ -102,9 +131,22 @@ class ModelSource(abc.ABC):
         **hub_weights_options,
     ) -> "ModelSource":
         """Copy `repo_id` at `revision` from the Hub into the endpoint's weights bucket during
-        the deploy (HubWeights), verified against the Hub's checksums. Pin `revision` to a
-        commit sha for reproducible deploys; other HubWeights options (prefix,
-        max_parallel_workers, part_size_mib, removal_policy) pass through."""
+        the deploy (HubWeights), verified against the Hub's checksums.
+
+        Args:
+            repo_id: the Hub repository, e.g. bigscience/bloom; also the model_id.
+            revision: branch, tag or commit sha. Default "main"; pin a commit sha for
+                reproducible deploys (`lmi resolve-revision`).
+            allow_patterns: fnmatch patterns of the files to copy. Default: the weight files
+                at the top level in one format (safetensors before bin) plus the json and
+                tokenizer files.
+            ignore_patterns: patterns removed from what allow_patterns selected. Default none.
+            token_secret: a Secrets Manager secret holding a Hub token (plain text or
+                {"HF_TOKEN": ...}) for gated or private repositories. Default: no token.
+            hub_endpoint: a mirror or private hub (https://). Default https://huggingface.co.
+            hub_weights_options: HubWeights' other options (prefix, max_parallel_workers,
+                part_size_mib, removal_policy), passed through.
+        """
         return _HubSource(
             repo_id,
             dict(
@@ -119,7 +161,15 @@ class ModelSource(abc.ABC):
 
     @staticmethod
     def from_weights_bucket(prefix: str, model_id: Optional[str] = None) -> "ModelSource":
-        """Weights staged under prefix in the endpoint's own weights bucket."""
+        """Weights staged under prefix in the endpoint's own weights bucket (lmi
+        stage-weights), checked at deploy time.
+
+        Args:
+            prefix: the key prefix in the weights bucket (no * or ?).
+            model_id: the Hugging Face id the weights are of, e.g. bigscience/bloom; the spec
+                looks it up in the model catalog (parameters, attention heads). Default None:
+                pass num_parameters and num_attention_heads to the endpoint instead.
+        """
         check_grant_prefix(prefix, "prefix")
         return _OwnBucketSource(prefix, model_id)
 

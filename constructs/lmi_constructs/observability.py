@@ -31,12 +31,24 @@ ASYNC_DEFAULT_TIMEOUT_S = 900
 
 @dataclass(frozen=True)
 class Observability:
+    """Alarms (5xx, latency, GPU memory) and a dashboard for the endpoint.
+
+    Args:
+        enabled: create them. Default True.
+        errors_5xx_per_5_min: alarm at this many 5xx responses in 5 minutes. Default 1.
+        latency_p90_ms: alarm when ModelLatency p90 stays above this. Default 45 s on real-time
+            endpoints (60 s or more refused: SageMaker ends the request first), 675 s async.
+        gpu_memory_percent: per GPU, averaged over the instance's GPUs, in (0, 100]. Default 95.
+        evaluation_periods: 5-minute periods above threshold (latency, GPU). Default 3.
+        alarm_topic: SNS topic the alarms notify. Default none.
+        dashboard: a CloudWatch dashboard. Default True.
+    """
+
     enabled: bool = True
-    errors_5xx_per_5_min: int = 1  # alarm at this many 5xx responses in 5 minutes
-    # alarm when ModelLatency p90 stays above this; default 45 s real-time, 675 s asynchronous
+    errors_5xx_per_5_min: int = 1
     latency_p90_ms: Optional[float] = None
-    gpu_memory_percent: float = 95  # per GPU, averaged over the instance's GPUs
-    evaluation_periods: int = 3  # 5-minute periods above threshold (latency, GPU)
+    gpu_memory_percent: float = 95
+    evaluation_periods: int = 3
     alarm_topic: Optional[sns.ITopic] = None
     dashboard: bool = True
 

@@ -24,11 +24,23 @@ TRAFFIC = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 
 @dataclass(frozen=True)
 class BlueGreenRollout:
+    """Blue/green updates with traffic shifting and automatic rollback on the alarms.
+
+    Args:
+        traffic: CANARY (default), LINEAR or ALL_AT_ONCE.
+        step_percent: the canary (up to 50) or each linear step (10..50), as % of capacity.
+            Default 10.
+        wait_s: bake time per step, watching the alarms; at least their window. Default 900.
+        termination_wait_s: keep the old fleet this long after the shift, 0..3600. Default 600.
+        max_execution_s: give up (and roll back) after this long, 600..28800 and longer than
+            the steps' waits. Default 3600.
+    """
+
     traffic: str = "CANARY"
-    step_percent: int = 10  # the canary, or each linear step, as % of capacity
-    wait_s: int = 900  # bake time per step, watching the alarms (>= their window)
-    termination_wait_s: int = 600  # keep the old fleet this long after the shift
-    max_execution_s: int = 3600  # give up (and roll back) after this long
+    step_percent: int = 10
+    wait_s: int = 900
+    termination_wait_s: int = 600
+    max_execution_s: int = 3600
 
     @property
     def steps(self) -> int:

@@ -1,13 +1,10 @@
-"""s3:// URIs given as props: parsed once, with an error that names the field."""
+"""s3:// URIs and prefixes given as props: parsed and checked once, with an error that names
+the field."""
 
 from __future__ import annotations
 
 from typing import Tuple
 
-from aws_cdk import Aws
-from aws_cdk import aws_iam as iam
-
-from . import nag
 from .lambda_code.copier.layout import split_s3_uri
 from .spec import SpecError, Violation
 
@@ -48,18 +45,3 @@ def parse_s3_uri(uri: str, field: str) -> Tuple[str, str]:
         )
     check_grant_prefix(parsed[1], field)
     return parsed
-
-
-def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:
-    """s3:PutObject under the URI's prefix, nothing else: where SageMaker writes for the role."""
-    bucket, prefix = parse_s3_uri(uri, field)
-    objects = f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"
-    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
-    policy = nag.role_policy(role)
-    if policy is not None:
-        nag.acknowledge_wildcard_resource(
-            policy,
-            objects,
-            f"SageMaker names the objects it writes for {field} at run time; "
-            "the wildcard stops at the given prefix and allows only s3:PutObject.",
-        )

@@ -22,9 +22,19 @@ METRICS = ("invocations", "concurrency")
 
 @dataclass(frozen=True)
 class AutoScaling:
-    """min/max instances and what to track. `target` is per instance: invocations per minute
-    ("invocations", the default), concurrent requests ("concurrency"), or, on async endpoints,
-    queued requests (the backlog metric is then used whatever `metric` says)."""
+    """Target tracking on the endpoint's variant.
+
+    Args:
+        min_instances: the fewest instances; at least 1 on a real-time endpoint, 0 allowed on an
+            async one. Default 1.
+        max_instances: the most instances (each costs the instance's hourly price). Default 2.
+        metric: "invocations" (per instance per minute, the default) or "concurrency" (concurrent
+            requests per instance); on async endpoints the backlog per instance is tracked
+            whatever this says.
+        target: the value of the metric per instance that scaling keeps. Default 10.
+        scale_in_cooldown_s: seconds after a scale-in before the next one. Default 600.
+        scale_out_cooldown_s: seconds after a scale-out before the next one. Default 300.
+    """
 
     min_instances: int = 1
     max_instances: int = 2

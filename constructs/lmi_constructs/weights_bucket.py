@@ -16,8 +16,10 @@ from . import nag
 class WeightsBucket(Construct):
     """A private, TLS-only, encrypted bucket with access logs and multipart clean-up.
 
-    RETAIN by default: hundreds of GB of weights take hours to copy again, so `cdk destroy`
-    keeps them unless the caller asks for RemovalPolicy.DESTROY.
+    Args:
+        removal_policy: RETAIN (default): hundreds of GB of weights take hours to copy again, so
+            `cdk destroy` keeps them unless the caller asks for RemovalPolicy.DESTROY.
+        encryption_key: a KMS key for the weights (SSE-KMS). Default: S3-managed keys (SSE-S3).
     """
 
     def __init__(

@@ -11,8 +11,10 @@ import pytest
 from botocore.stub import Stubber
 
 from lmi_constructs.cli.bench import format_table, percentile
-from lmi_constructs.cli.endpoint_target import Target, TargetError, describe_endpoint, stack_outputs
+from lmi_constructs.cli.errors import TargetError
 from lmi_constructs.cli.main import main
+from lmi_constructs.cli.target import Target
+from lmi_constructs.cli.target_lookup import describe_endpoint, stack_outputs
 
 from .conftest import serve
 

@@ -11,9 +11,10 @@ import socket
 import pytest
 from botocore.exceptions import EventStreamError
 
-from lmi_constructs.cli.endpoint_target import Target, TargetError
+from lmi_constructs.cli.errors import StreamError, TargetError
 from lmi_constructs.cli.main import main
-from lmi_constructs.cli.token_stream import StreamError, json_lines, token_events
+from lmi_constructs.cli.target import Target
+from lmi_constructs.cli.token_stream import json_lines, token_events
 from lmi_constructs.local.server import LocalEndpoint
 
 from .conftest import call, serve

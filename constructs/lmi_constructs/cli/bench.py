@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .endpoint_target import TargetError, add_target_arguments, resolve_target
+from .errors import BenchError, StreamError, TargetError
 from .invoke import WHOLE_ANSWER_ENGINES
 from .progress_bar import request_bar
-from .token_stream import StreamError, token_events
+from .target_lookup import add_target_arguments, resolve_target
+from .token_stream import token_events
 
 PROMPTS = [
     "Amazon SageMaker is",
@@ -36,10 +37,6 @@ PROMPTS = [
     "A haiku about GPUs:",
     "def fibonacci(n):",
 ]
-
-
-class BenchError(Exception):
-    pass
 
 
 def register(commands) -> None:

@@ -13,8 +13,9 @@ import argparse
 import json
 import sys
 
-from .endpoint_target import TargetError, add_target_arguments, parse_params, resolve_target
-from .token_stream import StreamError, token_events
+from .errors import StreamError, TargetError
+from .target_lookup import add_target_arguments, parse_params, resolve_target
+from .token_stream import token_events
 
 # Engines whose endpoint runs our model.py: DJL 0.19/0.20's Python engine cannot stream.
 WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, format_plan
 from ..spec.endpoint_spec import PLAN_METADATA_TYPE
+from ..spec.engines import engine_from
 
 
 def register(commands) -> None:
@@ -111,7 +112,7 @@ def _spec(args: argparse.Namespace, instance_type: str) -> EndpointSpec:
         model_id=args.model_id,
         instance_type=instance_type,
         tensor_parallel_degree=args.tensor_parallel_degree,
-        engine=args.engine,
+        engine=engine_from(args.engine),
         dtype=args.dtype,
         instance_count=args.instance_count,
         image_tag=args.image_tag,

@@ -15,11 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
+from .errors import StreamError
+
 MAX_LINE_BYTES = 1024 * 1024  # one token's line is small; a runaway line is a broken stream
-
-
-class StreamError(Exception):
-    """The stream broke or reported an error; str() says which."""
 
 
 @dataclass

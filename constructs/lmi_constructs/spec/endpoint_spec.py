@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import images
-from .engines import BYTES_PER_DTYPE, Engine
+from .engines import BYTES_PER_DTYPE, Engine, engine_from
 from .errors import SpecError, Violation
 from .instances import INSTANCES, GpuInstance, has_local_nvme, is_instance_name, lookup_instance
 from .limits import RequestLimits
@@ -33,6 +33,23 @@ VOLUME_HEADROOM = 1.10
 
 @dataclass
 class EndpointSpec:
+    """An endpoint's props in pure form (no aws_cdk), checked on construction: SpecError lists
+    every violation. LmiEndpoint, LmiInferenceEndpoint and `lmi plan` build one.
+
+    Args:
+        instance_type, tensor_parallel_degree, engine, dtype: as LmiEndpoint's arguments.
+        model_id, instance_count, volume_size_gb, request_limits: as LmiEndpoint's arguments.
+        num_parameters, num_attention_heads, gpu_count, gpu_memory_gib: as LmiEndpoint's.
+        image_tag: the LMI tag. Default: the engine's.
+        image_uri: a bring-your-own image; its tag is still checked. Default None.
+        model_data_download_timeout_s, container_startup_health_check_timeout_s: 60..3600.
+            Default 2400 each.
+        kms_key_id: a volume key (refused on instances without EBS volumes). Default None.
+        region: the stack's region; None when unknown at synth (env-agnostic stack).
+        has_model_code: our model.py is bundled. Default False.
+        weights_location: shown in the plan only. Default None.
+    """
+
     instance_type: str
     tensor_parallel_degree: int
     engine: Engine
@@ -56,19 +73,7 @@ class EndpointSpec:
     warnings: List[str] = field(default_factory=list, init=False)
 
     def __post_init__(self):
-        try:
-            self.engine = Engine.parse(self.engine)
-        except ValueError as error:
-            raise SpecError(
-                [
-                    Violation(
-                        "engine",
-                        self.engine,
-                        str(error),
-                        "pass Engine.DEEPSPEED, ACCELERATE or VLLM",
-                    )
-                ]
-            ) from None
+        self.engine = engine_from(self.engine)  # a name still arrives from tests and old callers
         self.dtype = str(self.dtype).lower()
         violations = _Rules(self).check()
         if violations:

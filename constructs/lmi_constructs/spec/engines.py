@@ -8,7 +8,9 @@ option.rolling_batch=vllm from 0.23.0 and needs no custom model.py.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Tuple
+from typing import Tuple, Union
+
+from .errors import SpecError, Violation
 
 BYTES_PER_DTYPE = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -64,3 +66,17 @@ class Engine(Enum):
             raise ValueError(
                 f"unknown engine {text!r}; choose one of {', '.join(e.name for e in cls)}"
             ) from None
+
+
+def engine_from(
+    value: Union[Engine, str],
+    field: str = "engine",
+    fix: str = "pass Engine.DEEPSPEED, ACCELERATE or VLLM",
+    subject: str = "endpoint spec",
+) -> Engine:
+    """An Engine from an Engine or its name (as the stacks' context gives it); SpecError naming
+    the field otherwise."""
+    try:
+        return Engine.parse(value)
+    except ValueError as error:
+        raise SpecError([Violation(field, value, str(error), fix)], subject=subject) from None

@@ -8,10 +8,19 @@ from typing import Iterable, List
 
 @dataclass(frozen=True)
 class Violation:
+    """One problem with one prop.
+
+    Args:
+        field: the prop, dotted for nested ones (e.g. autoscaling.min_instances).
+        value: what was given.
+        problem: what is wrong, with the limit.
+        fix: one way to fix it.
+    """
+
     field: str
     value: object
-    problem: str  # what is wrong, with the limit
-    fix: str  # one way to fix it
+    problem: str
+    fix: str
 
     def __str__(self) -> str:
         return f"{self.field}={self.value}: {self.problem}; fix: {self.fix}"

@@ -18,9 +18,19 @@ REALTIME_LIMIT_S = 60  # SageMaker real-time InvokeEndpoint
 
 @dataclass(frozen=True)
 class RequestLimits:
+    """What one request may ask for; the handler refuses more with a 400.
+
+    Args:
+        max_input_tokens: prompt tokens. Default 2048.
+        max_new_tokens: generated tokens: the time budget of a request. Default 1024.
+        max_total_tokens: input + output, the token budget (DeepSpeed's max_tokens), at most
+            the model's positions. Default: max_input_tokens + max_new_tokens.
+        max_batch_size: prompts in one request. Default 8.
+    """
+
     max_input_tokens: int = 2048
     max_new_tokens: int = 1024
-    max_total_tokens: Optional[int] = None  # default: max_input_tokens + max_new_tokens
+    max_total_tokens: Optional[int] = None
     max_batch_size: int = 8
 
     @property

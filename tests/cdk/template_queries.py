@@ -11,6 +11,14 @@ def resources_of(template, resource_type):
     }
 
 
+def logical_id(template, resource_type, starting_with: str = "") -> str:
+    """The logical id of the one resource of that type (whose id starts with the readable part
+    given): tests name resources by what they are, never by CDK's hash suffix."""
+    found = [k for k in resources_of(template, resource_type) if k.startswith(starting_with)]
+    assert len(found) == 1, f"expected one {resource_type} {starting_with}, found {found}"
+    return found[0]
+
+
 def only(template, resource_type):
     found = list(resources_of(template, resource_type).values())
     assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"

@@ -19,6 +19,8 @@ from tests.support.hub_emulator import HubBlob, HubEmulator, SyntheticContent
 from tests.support.iam import Resolver, role_policy
 from tests.support.s3_gate import S3Gate
 
+from .template_queries import logical_id
+
 MIB = 1024 * 1024
 ADMIN = "AKIAREHEARSALADMIN00"
 
@@ -260,7 +262,7 @@ def execution_role_policy(template, resolver, key_prefix):
     """The SageMaker execution role's statements, with the copy's KeyPrefix as deployed."""
     attributes = {
         **resolver.attributes,
-        ("EndpointHubWeightsCopyAAFD5757", "KeyPrefix"): key_prefix,
+        (logical_id(template, "Custom::HubWeights"), "KeyPrefix"): key_prefix,
     }
     resolved = Resolver(template, resolver.refs, attributes, resolver.imports)
     role = next(

@@ -11,9 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from lmi_constructs import Engine, HubWeights, LmiEndpoint, ModelSource, SpecError
 
-from .template_queries import as_text, only, policy_statements, resources_of
-
-COPY = "EndpointHubWeightsCopyAAFD5757"
+from .template_queries import as_text, logical_id, only, policy_statements, resources_of
 
 
 def functions(template):
@@ -38,7 +36,7 @@ def actions(statement):
 
 def test_the_copy_resource_and_what_it_is_asked(templates):
     template = templates["BloomStack"]
-    copy = template["Resources"][COPY]
+    copy = template["Resources"][logical_id(template, "Custom::HubWeights")]
     assert copy["Type"] == "Custom::HubWeights"
     assert copy["DeletionPolicy"] == "Retain"  # weights outlive the stack by default
     props = copy["Properties"]

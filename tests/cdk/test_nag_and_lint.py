@@ -10,6 +10,8 @@ from cfnlint.api import ManualArgs, lint_file
 
 from tests.support.lint import COMPONENT_REGIONS, LINT_IGNORED, LINT_REGIONS
 
+from .template_queries import logical_id, only
+
 
 def nag_report(assembly):
     report = json.loads((Path(assembly.directory) / "validation-report.json").read_text())
@@ -39,26 +41,28 @@ def test_acknowledgements_are_narrow_and_explained(reference_assembly):
         for f in suppressed
         if not any(part in f["acknowledgedAt"] for part in library)
     }
+    template = reference_assembly.get_stack_by_name("BloomStack").template
+    worker = logical_id(template, "AWS::Lambda::Function", "EndpointHubWeightsWorker")
+    endpoint_logs = (
+        "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
+        f"Endpoints/{only(template, 'AWS::SageMaker::Endpoint')['EndpointName']}:*"
+    )
     # the LmiWeights bucket, imported by its export name
     bucket_arn = "arn:<AWS::Partition>:s3:::LmiWeights-WeightsBucketName"
     repo_objects = f"{bucket_arn}/hub/microsoft/bloom-deepspeed-inference-int8/*"
     assert ours == {
         ("ExecutionRole/DefaultPolicy", "*"),
         # the endpoint's own log group (its name is fixed at synth); streams are per instance
-        (
-            "ExecutionRole/DefaultPolicy",
-            "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-            "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*",
-        ),
+        ("ExecutionRole/DefaultPolicy", endpoint_logs),
         # the endpoint reads the commit's prefix, known once the copy has resolved it
         (
             "ExecutionRole/DefaultPolicy",
-            f"{bucket_arn}/<EndpointHubWeightsCopyAAFD5757.KeyPrefix>*",
+            f"{bucket_arn}/<{logical_id(template, 'Custom::HubWeights')}.KeyPrefix>*",
         ),
         ("HubWeights/WorkerRole/DefaultPolicy", repo_objects),
         ("HubWeights/OnEventRole/DefaultPolicy", repo_objects),
         ("HubWeights/IsCompleteRole/DefaultPolicy", repo_objects),
-        ("HubWeights/IsCompleteRole/DefaultPolicy", "<EndpointHubWeightsWorkerEA252E33.Arn>:*"),
+        ("HubWeights/IsCompleteRole/DefaultPolicy", f"<{worker}.Arn>:*"),
     }
     # CDK's LogRetention function: its managed role, `*` for retention policies, and the
     # endpoint's own log group for DeleteLogGroup
@@ -67,8 +71,7 @@ def test_acknowledgements_are_narrow_and_explained(reference_assembly):
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
         "AWSLambdaBasicExecutionRole]",
         "AwsSolutions-IAM5[Resource::*]",
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-        "log-group:/aws/sagemaker/Endpoints/BloomStack-Endpoint-BBEA5276:*]",
+        f"AwsSolutions-IAM5[Resource::{endpoint_logs}]",
     }
     framework = {
         f["ruleName"].split("[")[0] for f in suppressed if "/Provider/" in f["acknowledgedAt"]

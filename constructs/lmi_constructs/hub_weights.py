@@ -51,8 +51,8 @@ class HubWeights(Construct):
         ignore_patterns: patterns removed from the selection. Default none.
         token_secret: a Secrets Manager secret with a Hub token (plain text or
             {"HF_TOKEN": ...}); the functions read it at run time. Default: no token.
-        hub_endpoint: a mirror or private hub; https unless on loopback. Default
-            https://huggingface.co.
+        hub_endpoint: a mirror or private hub (http or https; a token is sent only over https
+            or to loopback). Default https://huggingface.co.
         prefix: key prefix in the bucket. Default "hub".
         max_parallel_workers: worker Lambdas copying at once, 1..1000 (each is a concurrent
             Lambda execution of your account's quota). Default 32.

@@ -143,7 +143,8 @@ class ModelSource(abc.ABC):
             ignore_patterns: patterns removed from what allow_patterns selected. Default none.
             token_secret: a Secrets Manager secret holding a Hub token (plain text or
                 {"HF_TOKEN": ...}) for gated or private repositories. Default: no token.
-            hub_endpoint: a mirror or private hub (https://). Default https://huggingface.co.
+            hub_endpoint: a mirror or private hub (a token goes only over https).
+                Default https://huggingface.co.
             hub_weights_options: HubWeights' other options (prefix, max_parallel_workers,
                 part_size_mib, removal_policy), passed through.
         """

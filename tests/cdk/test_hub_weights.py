@@ -7,6 +7,7 @@ import pytest
 from aws_cdk import App, Environment, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from lmi_constructs import Engine, HubWeights, LmiEndpoint, ModelSource, SpecError
@@ -49,27 +50,45 @@ def test_the_copy_resource_and_what_it_is_asked(templates):
 
 def test_worker_fan_out_wiring_and_timeouts(templates):
     template = templates["BloomStack"]
-    found = functions(template)
-    worker, on_event = by_name(found, "Worker"), by_name(found, "OnEvent")
-    is_complete = by_name(found, "IsComplete")
-    assert worker["Handler"] == "lambda_code.hub_weights.worker"
-    assert worker["Timeout"] == 900 and worker["MemorySize"] == 512
-    assert on_event["Handler"] == "lambda_code.hub_weights.on_event"
-    assert is_complete["Handler"] == "lambda_code.hub_weights.is_complete"
-    for function in (worker, on_event, is_complete):
-        assert function["Runtime"] == "python3.14" and function["Architectures"] == ["arm64"]
-        assert function["Environment"]["Variables"]["HF_ENDPOINT"] == "https://huggingface.co"
-        assert "HF_TOKEN_SECRET_ARN" not in function["Environment"]["Variables"]
-    variables = is_complete["Environment"]["Variables"]
-    assert variables["WORKER_FUNCTION"] == {
-        "Ref": next(
-            k
-            for k in resources_of(template, "AWS::Lambda::Function")
-            if k.startswith("EndpointHubWeightsWorker")
-        )
-    }
-    assert variables["MAX_PARALLEL_WORKERS"] == "32"
-    assert variables["COPY_DEADLINE_S"] == "3540"  # the Provider's hour less two polls
+    functions_in = Template.from_json(template)
+    worker = logical_id(template, "AWS::Lambda::Function", "EndpointHubWeightsWorker")
+    hub = {"HF_ENDPOINT": "https://huggingface.co", "HF_TOKEN_SECRET_ARN": Match.absent()}
+    arm64 = {"Runtime": "python3.14", "Architectures": ["arm64"]}
+    functions_in.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            **arm64,
+            "Handler": "lambda_code.hub_weights.worker",
+            "Timeout": 900,
+            "MemorySize": 512,
+            "Environment": {"Variables": Match.object_like(hub)},
+        },
+    )
+    functions_in.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            **arm64,
+            "Handler": "lambda_code.hub_weights.on_event",
+            "Environment": {"Variables": Match.object_like(hub)},
+        },
+    )
+    functions_in.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            **arm64,
+            "Handler": "lambda_code.hub_weights.is_complete",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        **hub,
+                        "WORKER_FUNCTION": {"Ref": worker},
+                        "MAX_PARALLEL_WORKERS": "32",
+                        "COPY_DEADLINE_S": "3540",  # the Provider's hour less two polls
+                    }
+                )
+            },
+        },
+    )
     waiter = only(template, "AWS::StepFunctions::StateMachine")
     assert '\\"IntervalSeconds\\":30' in as_text(waiter) and '\\"MaxAttempts\\":120' in as_text(
         waiter

@@ -20,7 +20,12 @@ from . import nag
 from .async_inference import AsyncInference, async_inference_config
 from .container_image import ContainerImage, known_region
 from .data_capture import DataCapture, data_capture_config
-from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
+from .execution_role import (
+    acknowledge_runtime_wildcards,
+    create_execution_role,
+    depend_on_role_policies,
+    grant_runtime,
+)
 from .model_code import ModelCode
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
 from .nag import render_resolved
@@ -251,7 +256,7 @@ class LmiEndpoint(Construct):
             tags=model_tags(self.spec, self.streams),
             enable_network_isolation=True if enable_network_isolation else None,
         )
-        self._depend_on_role_policies(self.model)
+        depend_on_role_policies(self.model, self.role)
         self.weights_check = None
         if check_weights and not model.verifies_weights:
             self.weights_check = WeightsCheck(self, "WeightsCheck", location=self.weights)
@@ -396,27 +401,31 @@ class LmiEndpoint(Construct):
         """Only what the container reads from its environment: the weights location (named at
         deploy time) and TENSOR_PARALLEL_DEGREE (DJL's fallback); with model code every other
         setting is in the rendered serving.properties, without it in OPTION_* variables."""
-        spec = self.spec
-        env = {"TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree)}
         # Exactly one weights location, so the container never downloads them twice.
-        if has_code:
-            env["MODEL_S3_BUCKET"] = self.weights.bucket.bucket_name
-            env["MODEL_S3_PREFIX"] = self.weights.prefix
-        else:
-            env.update(environment_options(spec))
-            env["OPTION_MODEL_ID"] = SAGEMAKER_MODEL_DIR if fetched else self.weights.s3_uri
-        return env
+        if not has_code:
+            return handler_free_environment(self.spec, self.weights, fetched)
+        return {
+            "TENSOR_PARALLEL_DEGREE": str(self.spec.tensor_parallel_degree),
+            "MODEL_S3_BUCKET": self.weights.bucket.bucket_name,
+            "MODEL_S3_PREFIX": self.weights.prefix,
+        }
 
     def _alarms(self) -> list:
         """The alarms a rollout rolls back on: the option check requires observability."""
         assert self.monitoring is not None, "rollout is refused without observability"
         return list(self.monitoring.alarms.values())
 
-    def _depend_on_role_policies(self, resource: sagemaker.CfnModel) -> None:
-        """CreateModel checks image access with the role: create its policy first."""
-        for child in self.role.node.children:
-            if isinstance(child, iam.Policy):
-                resource.node.add_dependency(child)
+
+def handler_free_environment(
+    spec: EndpointSpec, weights: WeightsLocation, fetched: bool
+) -> Dict[str, str]:
+    """The Model's environment for an engine that runs LMI's own handler (no model.py): the
+    spec as OPTION_* settings, and the weights where SageMaker put them or where they are."""
+    return {
+        "TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree),
+        **environment_options(spec),
+        "OPTION_MODEL_ID": SAGEMAKER_MODEL_DIR if fetched else weights.s3_uri,
+    }
 
 
 def _pool_spec(spec: EndpointSpec, volume_sent: Optional[int], instance_type: str) -> EndpointSpec:

@@ -29,6 +29,13 @@ def create_execution_role(scope: Construct, id: str) -> iam.Role:
     )
 
 
+def depend_on_role_policies(resource: Construct, role: iam.IRole) -> None:
+    """CreateModel checks image access with the role: create the role's policies first."""
+    for child in role.node.children:
+        if isinstance(child, iam.Policy):
+            resource.node.add_dependency(child)
+
+
 def grant_runtime(role: iam.IRole, image: ResolvedImage, endpoint_name: Optional[str]) -> None:
     """Image pull, logs and metrics, each scoped as tightly as the service allows."""
     stack = Stack.of(role)

@@ -25,7 +25,7 @@ from .lambda_code.copier.hub import DEFAULT_ENDPOINT
 from .lambda_code.copier.layout import CopyLayout, normalise_prefix, selection_id
 from .lambda_code.copier.transfer import MIB, check_part_size
 from .lambda_code.settings import DispatchSettings, HubSettings
-from .lambda_functions import acknowledge_provider_framework, lambda_function
+from .lambda_functions import lambda_function
 from .lambda_functions import provider as framework_provider
 from .s3_paths import check_grant_prefix
 from .spec import SpecError, Violation
@@ -188,7 +188,6 @@ class HubWeights(Construct):
             query_interval=QUERY_INTERVAL,
             total_timeout=TOTAL_TIMEOUT,
         )
-        acknowledge_provider_framework(provider, (self.on_event, self.is_complete))
         self.resource = CustomResource(
             self,
             "Copy",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Union
 
 import jsii
-from aws_cdk import CfnOutput, Duration, Names
+from aws_cdk import CfnOutput, Duration, Names, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -26,15 +26,24 @@ from constructs import Construct, IValidation
 
 from .component_scaling import CopyScaling, add_copy_scaling
 from .container_image import ContainerImage, known_region
-from .endpoint import describe_location, environment_violations, model_tags
-from .execution_role import acknowledge_runtime_wildcards, create_execution_role, grant_runtime
-from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
+from .endpoint import (
+    describe_location,
+    environment_violations,
+    handler_free_environment,
+    model_tags,
+)
+from .execution_role import (
+    acknowledge_runtime_wildcards,
+    create_execution_role,
+    depend_on_role_policies,
+    grant_runtime,
+)
+from .model_source import ModelSource, WeightsLocation, sagemaker_fetched
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.capacity import Capacity
 from .spec.endpoint_spec import PLAN_METADATA_TYPE
 from .spec.engines import engine_from
 from .spec.instances import lookup_instance
-from .spec.serving import environment_options
 from .variant_capacity import capacity_properties
 from .weights_bucket import WeightsBucket
 from .weights_check import WeightsCheck
@@ -332,9 +341,7 @@ class LmiInferenceEndpoint(Construct):
         bucket = self.weights_bucket if model.needs_weights_bucket else self._weights_bucket
         weights = model.bind(scope, self.role, bucket)
         env = {
-            "TENSOR_PARALLEL_DEGREE": str(accelerators),
-            **environment_options(spec),
-            "OPTION_MODEL_ID": SAGEMAKER_MODEL_DIR if sagemaker_fetches_weights else weights.s3_uri,
+            **handler_free_environment(spec, weights, sagemaker_fetches_weights),
             **(environment or {}),
         }
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
@@ -350,9 +357,7 @@ class LmiInferenceEndpoint(Construct):
             enable_network_isolation=enable_network_isolation or None,
             tags=model_tags(spec, streams=True),
         )
-        for child in self.role.node.children:  # CreateModel checks access with the role
-            if isinstance(child, iam.Policy):
-                cfn_model.node.add_dependency(child)
+        depend_on_role_policies(cfn_model, self.role)
         if not model.verifies_weights:  # pre-staged: fail in seconds when the prefix is empty
             cfn_model.node.add_dependency(WeightsCheck(scope, "WeightsCheck", location=weights))
         name = Names.unique_resource_name(scope, max_length=63, separator="-")
@@ -414,8 +419,9 @@ class LmiInferenceEndpoint(Construct):
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let grantee invoke this endpoint's components (sync and streaming), nothing else."""
+        stack = Stack.of(self)
         arn = (
-            f"arn:{_partition(self)}:sagemaker:{_region(self)}:{_account(self)}:endpoint/"
+            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:endpoint/"
             f"{self.endpoint_name.lower()}"
         )
         return iam.Grant.add_to_principal(
@@ -559,21 +565,3 @@ def _component_violations(
     if scaling:
         found += scaling.violations(f"{field}.scaling", copies)
     return found
-
-
-def _partition(scope):
-    from aws_cdk import Stack
-
-    return Stack.of(scope).partition
-
-
-def _region(scope):
-    from aws_cdk import Stack
-
-    return Stack.of(scope).region
-
-
-def _account(scope):
-    from aws_cdk import Stack
-
-    return Stack.of(scope).account

@@ -94,17 +94,21 @@ def lambda_code() -> lambda_.Code:
 
 def provider(scope: Construct, id: str, **options) -> cr.Provider:
     """The CDK Provider framework with its own functions' logs kept a month in a group of this
-    stack (by default they go to groups without expiry that outlive the stack)."""
+    stack (by default they go to groups without expiry that outlive the stack), and its
+    cdk-nag findings acknowledged."""
     log_group = logs.LogGroup(
         scope,
         f"{id}Logs",
         retention=logs.RetentionDays.ONE_MONTH,
         removal_policy=RemovalPolicy.DESTROY,
     )
-    return cr.Provider(scope, id, log_group=log_group, **options)
+    framework = cr.Provider(scope, id, log_group=log_group, **options)
+    handlers = [options[k] for k in ("on_event_handler", "is_complete_handler") if options.get(k)]
+    _acknowledge_provider_framework(framework, handlers)
+    return framework
 
 
-def acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
+def _acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
     """The Provider framework's own functions, roles and state machine: not ours to change.
 
     Each finding is acknowledged by name: its functions invoke ours (and each other) by

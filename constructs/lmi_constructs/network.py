@@ -107,7 +107,7 @@ class NetworkRelease(Construct):
         from aws_cdk import CustomResource, Duration
 
         from . import nag
-        from .lambda_functions import acknowledge_provider_framework, lambda_function, provider
+        from .lambda_functions import lambda_function, provider
 
         started = lambda_function(
             self,
@@ -144,7 +144,6 @@ class NetworkRelease(Construct):
             query_interval=Duration.seconds(30),
             total_timeout=Duration.hours(1),
         )
-        acknowledge_provider_framework(framework, (started, released))
         self.resource = CustomResource(
             self,
             "Resource",

@@ -126,7 +126,7 @@ class ScalingGuard(Construct):
 
     def __init__(self, scope: Construct, id: str, *, endpoint_name: str, instance_type: str):
         super().__init__(scope, id)
-        from .lambda_functions import acknowledge_provider_framework, lambda_function, provider
+        from .lambda_functions import lambda_function, provider
 
         function = lambda_function(
             self,
@@ -138,7 +138,6 @@ class ScalingGuard(Construct):
             "Refuses an instance type change under autoscaling",
         )
         framework = provider(self, "Provider", on_event_handler=function)
-        acknowledge_provider_framework(framework, (function,))
         self.resource = CustomResource(
             self,
             "Resource",

@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 
-from .lambda_functions import acknowledge_provider_framework, lambda_function
+from .lambda_functions import lambda_function
 from .lambda_functions import provider as framework_provider
 from .model_source import WeightsLocation
 
@@ -38,7 +38,6 @@ class WeightsCheck(Construct):
             )
         )
         provider = framework_provider(self, "Provider", on_event_handler=self.function)
-        acknowledge_provider_framework(provider, (self.function,))
         self.resource = CustomResource(
             self,
             "Resource",

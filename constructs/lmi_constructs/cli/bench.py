@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from .errors import BenchError, StreamError, TargetError
-from .invoke import WHOLE_ANSWER_ENGINES
 from .progress_bar import request_bar
+from .target import error_message, generations
 from .target_lookup import add_target_arguments, resolve_target
 from .token_stream import token_events
 
@@ -85,12 +85,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         target = resolve_target(args)
-        engine = target.description.get("engine")
-        if args.stream and (
-            engine in WHOLE_ANSWER_ENGINES or target.description.get("streaming") == "false"
-        ):
+        if args.stream and target.answers_whole:
             print(
-                f"lmi bench: {target.name} runs engine {engine}, whose handler answers whole "
+                f"lmi bench: {target.name} runs engine {target.description.get('engine')}, "
+                "whose handler answers whole "
                 "generations: drop --stream",
                 file=sys.stderr,
             )
@@ -153,13 +151,9 @@ def _one(target, payload) -> Dict[str, float]:
     status, body = target.invoke(payload)
     latency_ms = (time.perf_counter() - started) * 1000
     if status != 200:
-        message = body.get("error", body) if isinstance(body, dict) else body
-        raise BenchError(f"{target.name} answered {status}: {message}")
-    try:  # our handler answers a list; LMI's rolling batch one object
-        tokens = sum(
-            result["details"]["generated_tokens"]
-            for result in (body if isinstance(body, list) else [body])
-        )
+        raise BenchError(f"{target.name} answered {status}: {error_message(body)}")
+    try:
+        tokens = sum(result["details"]["generated_tokens"] for result in generations(body))
     except (KeyError, TypeError) as error:
         raise BenchError(
             "the response has no details.generated_tokens: the handler must "

@@ -14,11 +14,9 @@ import json
 import sys
 
 from .errors import StreamError, TargetError
+from .target import error_message, generations
 from .target_lookup import add_target_arguments, parse_params, resolve_target
 from .token_stream import token_events
-
-# Engines whose endpoint runs our model.py: DJL 0.19/0.20's Python engine cannot stream.
-WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE")
 
 
 def register(commands) -> None:
@@ -67,21 +65,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"lmi invoke: {error}", file=sys.stderr)
         return 1
     if status != 200:
-        message = body.get("error", body) if isinstance(body, dict) else body
-        print(f"lmi invoke: {target.name} answered {status}: {message}", file=sys.stderr)
+        print(
+            f"lmi invoke: {target.name} answered {status}: {error_message(body)}", file=sys.stderr
+        )
         return 1
     if args.json:
         print(json.dumps(body, indent=1))
-    else:  # our handler answers a list; LMI's rolling batch one object
-        results: list = body if isinstance(body, list) else [body]
-        for result in results:
+    else:
+        for result in generations(body):
             print(result["generated_text"])
     return 0
 
 
 def _stream(target, payload, as_json: bool) -> int:
-    engine = target.description.get("engine")
-    if engine in WHOLE_ANSWER_ENGINES or target.description.get("streaming") == "false":
+    if target.answers_whole:
+        engine = target.description.get("engine")
         print(
             f"lmi invoke: {target.name} runs engine {engine}, whose handler answers whole "
             "generations: drop --stream (or serve the model with Engine.VLLM)",

@@ -98,11 +98,10 @@ def _stage(request, workers: int) -> int:
     from ..lambda_code.copier.coordinator import (
         check_progress,
         copy_attributes,
+        is_published,
         plan_copy,
         publish_complete,
-        read_completed,
         register_holder,
-        same_files,
     )
     from ..lambda_code.copier.hub import HubClient
     from ..lambda_code.copier.s3_objects import NamedRefusals
@@ -129,8 +128,7 @@ def _stage(request, workers: int) -> int:
             f"{len(manifest.entries)} files, {manifest.total_bytes / 1e9:.2f} GB",
             file=sys.stderr,
         )
-        completed = read_completed(s3, manifest.layout)
-        if not (completed and same_files(completed, manifest)):
+        if not is_published(s3, manifest):
             copier = FileCopier(hub, s3, manifest)
             with ProgressBar(len(manifest.entries), manifest.total_bytes) as bar:
                 _copy_all(copier, workers, bar, run_worker)

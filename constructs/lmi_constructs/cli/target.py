@@ -22,6 +22,19 @@ REALTIME_LIMIT_ADVICE = (
     "async_inference=AsyncInference(...) for long generations"
 )
 
+# Engines whose endpoint runs our model.py: DJL 0.19/0.20's Python engine cannot stream.
+WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE")
+
+
+def error_message(body) -> object:
+    """What an error answer says: LMI and our handler put it under "error"."""
+    return body.get("error", body) if isinstance(body, dict) else body
+
+
+def generations(body) -> list:
+    """The generations of an answer: our handler answers a list, LMI's rolling batch one object."""
+    return body if isinstance(body, list) else [body]
+
 
 @dataclass
 class Target:
@@ -31,6 +44,15 @@ class Target:
     inference_component: Optional[str] = None
     description: Dict[str, str] = field(default_factory=dict)
     _runtime: Any = None  # a boto3 sagemaker-runtime client
+
+    @property
+    def answers_whole(self) -> bool:
+        """The endpoint cannot stream: it runs our model.py, or its Model is tagged
+        lmi:streaming=false."""
+        return (
+            self.description.get("engine") in WHOLE_ANSWER_ENGINES
+            or self.description.get("streaming") == "false"
+        )
 
     def _component(self) -> Dict[str, str]:
         return (
@@ -141,8 +163,7 @@ def _post_stream(url: str, body: bytes, headers: Dict[str, str]) -> Iterator[byt
                     return
                 yield chunk
     except urllib.error.HTTPError as error:
-        message = _parse(error.read())
-        message = message.get("error", message) if isinstance(message, dict) else message
+        message = error_message(_parse(error.read()))
         raise TargetError(f"{url} answered {error.code}: {message}") from error
     except urllib.error.URLError as error:
         raise TargetError(f"{url}: {error.reason}; is the server running (lmi local)?") from error

@@ -21,13 +21,12 @@ from .copier.coordinator import (
     completed_copy,
     copy_attributes,
     delete_copy,
+    is_published,
     plan_copy,
     publish_complete,
-    read_completed,
     read_manifest,
     register_holder,
     release_holder,
-    same_files,
 )
 from .copier.fanout import advance
 from .copier.hub import HubClient, clean_token
@@ -100,8 +99,7 @@ def is_complete(event, context):
     dispatch = DispatchSettings.from_environment(os.environ)
     bucket, base = event["PhysicalResourceId"][len("s3://") :].split("/", 1)
     manifest = read_manifest(aws_clients.s3(), bucket, base + CONTROL_DIR + "manifest.json")
-    completed = read_completed(aws_clients.s3(), manifest.layout)
-    if completed and same_files(completed, manifest):
+    if is_published(aws_clients.s3(), manifest):
         log.info("complete: %s", manifest.layout.uri)
         return {"IsComplete": True, "Data": copy_attributes(manifest)}
 

@@ -180,6 +180,12 @@ def same_files(a: Manifest, b: Manifest) -> bool:
     }
 
 
+def is_published(s3, manifest: Manifest) -> bool:
+    """The completion marker is there and vouches for exactly this manifest's files."""
+    completed = read_completed(s3, manifest.layout)
+    return completed is not None and same_files(completed, manifest)
+
+
 def reusable_objects(s3, layout: CopyLayout) -> Dict[str, str]:
     """checksum -> key of a verified object under another completed commit of the same repo."""
     found: Dict[str, str] = {}

@@ -433,50 +433,51 @@ def test_each_model_id_once():
         _llama(endpoint)
 
 
-def test_sagemaker_fetching_is_refused_with_our_handler():
+def _opt_with_our_handler(stack, id, **extra):
+    """OPT-30B with our model.py: what the single-model refusals start from."""
     from lmi_constructs import ModelCode
 
+    return LmiEndpoint(
+        stack,
+        id,
+        model=ModelSource.from_s3_uri("s3://staged-weights/opt/", model_id="facebook/opt-30b"),
+        instance_type="ml.g5.24xlarge",
+        tensor_parallel_degree=4,
+        engine=Engine.DEEPSPEED,
+        dtype="fp16",
+        model_code=ModelCode.from_directory("model_code"),
+        image="0.27.0-deepspeed0.12.6-cu121",
+        request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
+        **extra,
+    )
+
+
+def test_sagemaker_fetching_is_refused_with_our_handler():
     stack = Stack(App(), "Handler")
     with pytest.raises(
         SpecError,
         match=r"sagemaker_fetches_weights=True: our model\.py "
         r"downloads the weights itself",
     ):
-        LmiEndpoint(
+        _opt_with_our_handler(
             stack,
             "Ep",
-            model=ModelSource.from_s3_uri("s3://staged-weights/opt/", model_id="facebook/opt-30b"),
-            instance_type="ml.g5.24xlarge",
-            tensor_parallel_degree=4,
-            engine=Engine.DEEPSPEED,
-            dtype="fp16",
-            model_code=ModelCode.from_directory("model_code"),
-            image="0.27.0-deepspeed0.12.6-cu121",
             sagemaker_fetches_weights=True,
             enable_network_isolation=True,
-            request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
             model_data_download_timeout=Duration.minutes(40),
         )
 
 
 def test_streaming_is_refused_where_the_endpoint_cannot_stream():
-    from lmi_constructs import AsyncInference, ModelCode
+    from lmi_constructs import AsyncInference
 
     stack = Stack(App(), "Streams")
     with pytest.raises(SpecError) as error:
-        LmiEndpoint(
+        _opt_with_our_handler(
             stack,
             "Opt",
-            model=ModelSource.from_s3_uri("s3://staged-weights/opt/", model_id="facebook/opt-30b"),
-            instance_type="ml.g5.24xlarge",
-            tensor_parallel_degree=4,
-            engine=Engine.DEEPSPEED,
-            dtype="fp16",
-            model_code=ModelCode.from_directory("model_code"),
-            image="0.27.0-deepspeed0.12.6-cu121",
             streaming=True,
             async_inference=AsyncInference(output_path="s3://staged-weights/out/"),
-            request_limits=RequestLimits(max_input_tokens=1024, max_new_tokens=512),
         )
     messages = [str(v) for v in error.value.violations if v.field == "streaming"]
     assert messages == [

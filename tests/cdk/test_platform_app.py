@@ -22,6 +22,23 @@ def platform_stack(region=REGION, outdir=None):
     return app, Stack(app, "Platform", env=Environment(account=ACCOUNT, region=region))
 
 
+def opt_with_code(stack, id, code_dir=ROOT / "model_code", **extra):
+    """OPT on ml.g5.24xlarge with our handler on DJL 0.20: the endpoint the code and
+    environment tests start from."""
+    return LmiEndpoint(
+        stack,
+        id,
+        model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+        instance_type="ml.g5.24xlarge",
+        tensor_parallel_degree=4,
+        engine=Engine.DEEPSPEED,
+        dtype="fp16",
+        image="0.20.0-deepspeed0.7.5-cu116",
+        model_code=ModelCode.from_directory(code_dir),
+        **extra,
+    )
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     app, stack = platform_stack(outdir=str(tmp_path_factory.mktemp("platform.out")))
@@ -254,16 +271,9 @@ def test_managed_environment_cannot_be_overridden():
 def test_option_variables_the_image_ignores_are_refused():
     _, stack = platform_stack()
     with pytest.raises(SpecError) as error:
-        LmiEndpoint(
+        opt_with_code(
             stack,
             "Ignored",
-            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-            instance_type="ml.g5.24xlarge",
-            tensor_parallel_degree=4,
-            engine=Engine.DEEPSPEED,
-            dtype="fp16",
-            image="0.20.0-deepspeed0.7.5-cu116",
-            model_code=ModelCode.from_directory(ROOT / "model_code"),
             environment={"OPTION_ROLLING_BATCH": "auto", "OPTION_WEIGHTS_DIR": "/x"},
         )
     assert [str(v) for v in error.value.violations] == [
@@ -287,17 +297,7 @@ def test_a_serving_properties_line_that_disagrees_with_the_props_is_refused(tmp_
         SpecError,
         match="option.tensor_parallel_degree=2: disagrees with option.tensor_parallel_degree=4",
     ):
-        LmiEndpoint(
-            stack,
-            "Disagrees",
-            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-            instance_type="ml.g5.24xlarge",
-            tensor_parallel_degree=4,
-            engine=Engine.DEEPSPEED,
-            dtype="fp16",
-            image="0.20.0-deepspeed0.7.5-cu116",
-            model_code=ModelCode.from_directory(code),
-        )
+        opt_with_code(stack, "Disagrees", code)
 
 
 def test_bad_weights_uri_and_model_code_dir(tmp_path):
@@ -343,17 +343,7 @@ def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
 
     def asset_url(code_dir):
         _, stack = platform_stack()
-        LmiEndpoint(
-            stack,
-            "Code",
-            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-            instance_type="ml.g5.24xlarge",
-            tensor_parallel_degree=4,
-            engine=Engine.DEEPSPEED,
-            dtype="fp16",
-            image="0.20.0-deepspeed0.7.5-cu116",
-            model_code=ModelCode.from_directory(code_dir),
-        )
+        opt_with_code(stack, "Code", code_dir)
         [model] = Template.from_stack(stack).find_resources("AWS::SageMaker::Model").values()
         return json.dumps(model["Properties"]["PrimaryContainer"]["ModelDataUrl"])
 
@@ -373,16 +363,6 @@ def test_the_code_asset_hash_is_the_content_digest(tmp_path, monkeypatch):
 def test_the_code_bundle_is_staged_in_the_apps_own_output(tmp_path):
     outdir = tmp_path / "cdk.out"
     app, stack = platform_stack(outdir=str(outdir))
-    LmiEndpoint(
-        stack,
-        "Code",
-        model=ModelSource.from_s3_uri("s3://team-weights/p/"),
-        instance_type="ml.g5.24xlarge",
-        tensor_parallel_degree=4,
-        engine=Engine.DEEPSPEED,
-        dtype="fp16",
-        image="0.20.0-deepspeed0.7.5-cu116",
-        model_code=ModelCode.from_directory(ROOT / "model_code"),
-    )
+    opt_with_code(stack, "Code")
     [staged] = list((outdir / "lmi-model-code").glob("*/model.tar.gz"))
     assert staged.is_file()

@@ -42,26 +42,9 @@ def test_greedy_decoding_is_deterministic_and_batching_matches_single_requests(e
 
 
 def test_sampling_with_a_seed_repeats(endpoint):
-    first = generate(
-        endpoint,
-        "Hello",
-        max_new_tokens=10,
-        do_sample=True,
-        temperature=0.9,
-        top_p=0.95,
-        top_k=20,
-        seed=7,
-    )
-    assert first == generate(
-        endpoint,
-        "Hello",
-        max_new_tokens=10,
-        do_sample=True,
-        temperature=0.9,
-        top_p=0.95,
-        top_k=20,
-        seed=7,
-    )
+    seeded = dict(max_new_tokens=10, do_sample=True, temperature=0.9, top_p=0.95, top_k=20, seed=7)
+    first = generate(endpoint, "Hello", **seeded)
+    assert first == generate(endpoint, "Hello", **seeded)
 
 
 def test_full_text_and_stop_sequences(endpoint):

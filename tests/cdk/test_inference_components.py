@@ -187,16 +187,9 @@ def options_template():
         sagemaker_fetches_weights=False,
     )
     endpoint.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
-    LmiEndpoint(
+    _mistral_single(
         stack,
         "Single",
-        model=ModelSource.from_s3_uri(
-            "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
-        ),
-        instance_type="ml.g6e.2xlarge",
-        tensor_parallel_degree=1,
-        engine=Engine.VLLM,
-        dtype="bf16",
         sagemaker_fetches_weights=True,
         enable_network_isolation=True,
         capacity=Capacity(fallback_instance_types=("ml.g6e.4xlarge",), provision_timeout_s=600),
@@ -433,6 +426,23 @@ def test_each_model_id_once():
         _llama(endpoint)
 
 
+def _mistral_single(stack, id, **extra):
+    """Mistral-7B with vLLM on one ml.g6e.2xlarge: the single-model endpoint beside the
+    components."""
+    return LmiEndpoint(
+        stack,
+        id,
+        model=ModelSource.from_s3_uri(
+            "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
+        ),
+        instance_type="ml.g6e.2xlarge",
+        tensor_parallel_degree=1,
+        engine=Engine.VLLM,
+        dtype="bf16",
+        **extra,
+    )
+
+
 def _opt_with_our_handler(stack, id, **extra):
     """OPT-30B with our model.py: what the single-model refusals start from."""
     from lmi_constructs import ModelCode
@@ -494,18 +504,7 @@ def test_a_vllm_endpoint_streams_unless_told_not_to(options_template):
     [single] = [m["Properties"] for k, m in models.items() if k.startswith("Single")]
     assert {"Key": "lmi:streaming", "Value": "true"} in single["Tags"]
     stack = Stack(App(), "Quiet")
-    quiet = LmiEndpoint(
-        stack,
-        "Ep",
-        model=ModelSource.from_s3_uri(
-            "s3://staged-weights/mistral/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
-        ),
-        instance_type="ml.g6e.2xlarge",
-        tensor_parallel_degree=1,
-        engine=Engine.VLLM,
-        dtype="bf16",
-        streaming=False,
-    )
+    quiet = _mistral_single(stack, "Ep", streaming=False)
     quiet.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
     template = App.of(stack).synth().get_stack_by_name("Quiet").template
     [statement] = policy_statements(template, "CallerDefaultPolicy")

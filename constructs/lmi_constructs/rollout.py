@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
@@ -20,6 +20,10 @@ from aws_cdk import aws_sagemaker as sagemaker
 from .spec import Violation
 
 TRAFFIC = ("ALL_AT_ONCE", "CANARY", "LINEAR")
+MAX_EXECUTION_RANGE_S = (600, 28800)
+# What the default max_execution_s adds to the waits, so that it is "larger than the total
+# waiting time" (API reference, BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds).
+MARGIN_OVER_WAITS_S = 600
 
 
 @dataclass(frozen=True)
@@ -33,14 +37,29 @@ class BlueGreenRollout:
         wait_s: bake time per step, watching the alarms; at least their window. Default 900.
         termination_wait_s: keep the old fleet this long after the shift, 0..3600. Default 600.
         max_execution_s: give up (and roll back) after this long, 600..28800 and longer than
-            the steps' waits. Default 3600.
+            the steps' waits. Default: the waits (steps x wait_s + termination_wait_s) plus
+            600, at least 3600 and at most 28800.
     """
 
     traffic: str = "CANARY"
     step_percent: int = 10
     wait_s: int = 900
     termination_wait_s: int = 600
-    max_execution_s: int = 3600
+    max_execution_s: Optional[int] = None
+
+    @property
+    def waits_s(self) -> int:
+        """The bake and termination waits the rollout holds: steps x wait_s + termination."""
+        return self.steps * self.wait_s + self.termination_wait_s
+
+    @property
+    def effective_max_execution_s(self) -> int:
+        """max_execution_s, or the default derived from the waits (always one SageMaker
+        accepts when the waits themselves are valid)."""
+        if self.max_execution_s is not None:
+            return self.max_execution_s
+        low, high = MAX_EXECUTION_RANGE_S
+        return min(high, max(3600, self.waits_s + MARGIN_OVER_WAITS_S))
 
     @property
     def steps(self) -> int:
@@ -95,23 +114,26 @@ class BlueGreenRollout:
         for name, low, high in (
             ("wait_s", 0, 3600),
             ("termination_wait_s", 0, 3600),
-            ("max_execution_s", 600, 28800),
+            ("max_execution_s", *MAX_EXECUTION_RANGE_S),
         ):
-            if not low <= getattr(self, name) <= high:
+            value = (
+                getattr(self, name) if name != "max_execution_s" else self.effective_max_execution_s
+            )
+            if not low <= value <= high:
                 found.append(
                     Violation(
                         f"rollout.{name}",
-                        getattr(self, name),
+                        value,
                         f"is outside SageMaker's {low}..{high} seconds",
                         f"pass a value in {low}..{high}",
                     )
                 )
-        waits = self.steps * self.wait_s + self.termination_wait_s
-        if not found and self.max_execution_s <= waits:
+        waits = self.waits_s
+        if not found and self.effective_max_execution_s <= waits:
             found.append(
                 Violation(
                     "rollout.max_execution_s",
-                    self.max_execution_s,
+                    self.effective_max_execution_s,
                     f"is not longer than the waits it must hold: {self.steps} step(s) x wait_s "
                     f"{self.wait_s} + termination_wait_s {self.termination_wait_s} = {waits} s, "
                     "before any instance is even started",
@@ -135,7 +157,7 @@ def deployment_config(options: BlueGreenRollout, alarms: Sequence[cloudwatch.Ala
         blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
             traffic_routing_configuration=routing,
             termination_wait_in_seconds=options.termination_wait_s,
-            maximum_execution_timeout_in_seconds=options.max_execution_s,
+            maximum_execution_timeout_in_seconds=options.effective_max_execution_s,
         ),
         auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
             alarms=[

@@ -44,7 +44,7 @@ def problems(factory, **overrides):
 
 def test_reference_deployments_are_valid():
     spec = bloom()
-    assert spec.weights_per_gpu_gib == pytest.approx(176.2e9 / 8 / 2**30)
+    assert spec.weights_per_gpu_gib == pytest.approx(176247271424 / 8 / 2**30)
     assert spec.effective_volume_size_gb is None  # p4d has NVMe: VolumeSizeInGB never sent
     assert opt().weights_per_gpu_gib == pytest.approx(30e9 * 2 / 4 / 2**30)
 
@@ -71,7 +71,7 @@ def test_tp_must_divide_gpus_and_heads_and_names_valid_choices():
     error = problems(bloom, tensor_parallel_degree=3)
     text = str(error)
     assert "does not divide the 8 GPUs of ml.p4d.24xlarge" in text
-    assert "does not divide the 112 attention heads of BLOOM-176B" in text
+    assert "does not divide the 112 attention heads of microsoft/bloom-deepspeed-inference-int8" in text
     assert "use one of 1, 2, 4, 8" in text
 
 
@@ -100,8 +100,8 @@ def test_tp_must_be_positive(tp):
 def test_memory_check_says_needed_offered_and_what_fits():
     error = problems(opt, instance_type="ml.g5.12xlarge", tensor_parallel_degree=2)
     text = str(error)
-    assert "weights need 27.9 GiB per GPU (fp16, tp=2)" in text
-    assert "offers 22.35 GiB per GPU, 20.1 GiB after keeping 10%" in text
+    assert "weights need 27.9 GiB per GPU (fp16, tp=2) plus ~1.2 GiB of overhead" in text
+    assert "DeepSpeed/Accelerate may use 22.35 GiB of the 22.35 GiB of each GPU" in text
     assert "fix: tensor_parallel_degree=4" in text
 
 
@@ -112,9 +112,10 @@ def test_memory_check_suggests_instance_and_dtype_when_tp_cannot_help():
     assert "instance_type=ml.g6e.12xlarge with tensor_parallel_degree=4" in text
 
 
-def test_memory_boundary_uses_ten_percent_reserve():
-    # 18 GiB per GPU at tp=1 on a 20 GiB GPU: 18 <= 20 * 0.9 fits exactly.
-    params = 18 * 2**30 / 2
+def test_memory_boundary_is_the_budget_less_the_overhead():
+    # A model known only by its size: no activation estimate, the fixed 1 GiB overhead. On a
+    # 20 GiB GPU the handler engines may use all 20 GiB: 19 GiB of fp16 weights fit exactly.
+    params = 19 * 2**30 / 2
     ok = opt(
         model_id=None,
         num_parameters=params,
@@ -123,7 +124,7 @@ def test_memory_boundary_uses_ten_percent_reserve():
         gpu_count=1,
         gpu_memory_gib=20,
     )
-    assert ok.weights_per_gpu_gib == pytest.approx(18)
+    assert ok.weights_per_gpu_gib == pytest.approx(19)
     error = problems(
         opt,
         model_id=None,
@@ -133,7 +134,7 @@ def test_memory_boundary_uses_ten_percent_reserve():
         gpu_count=1,
         gpu_memory_gib=20,
     )
-    assert "weights need 18.2 GiB" in str(error)
+    assert "weights need 19.2 GiB" in str(error)
 
 
 def test_unknown_instance_needs_overrides():
@@ -281,10 +282,14 @@ def test_region_without_dlc_account_when_known():
     )
 
 
-def test_unknown_model_is_a_warning_not_an_error():
-    spec = opt(model_id="someone/custom-13b")
-    assert any("not in the catalog" in warning for warning in spec.warnings)
-    assert spec.weights_per_gpu_gib is None
+def test_unknown_model_is_refused_naming_the_lookup_to_run():
+    error = problems(opt, model_id="someone/custom-13b")
+    assert error.fields == ["model_facts"]
+    assert "run `lmi lookup someone/custom-13b`" in str(error)
+    # its size alone is enough to check the weights, with a warning for what is not checked
+    spec = opt(model_id="someone/custom-13b", num_parameters=13e9, num_attention_heads=40)
+    assert spec.weights_per_gpu_gib == pytest.approx(13e9 * 2 / 4 / 2**30)
+    assert any("KV cache is not sized" in warning for warning in spec.warnings)
 
 
 def test_unknown_tag_shape_is_a_warning():
@@ -319,7 +324,7 @@ def test_plan_holds_what_users_check():
     plan = bloom().plan()
     assert plan["tensor_parallel_degree"] == 8
     assert plan["gpus"] == "8 x A100 (40 GiB)"
-    assert plan["weights_per_gpu_gib"] == 20.51
+    assert plan["weights_per_gpu_gib"] == 20.52
     assert plan["volume"].startswith("local NVMe")
 
 

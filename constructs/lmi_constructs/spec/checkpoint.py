@@ -110,9 +110,7 @@ def parse_header(data: bytes, path: str = "file") -> SafetensorsHeader:
         elements[dtype] = elements.get(dtype, 0) + count
         end = max(end, int(stop))
     metadata = raw.get("__metadata__") or {}
-    return SafetensorsHeader(
-        elements, end, {str(k): str(v) for k, v in dict(metadata).items()}
-    )
+    return SafetensorsHeader(elements, end, {str(k): str(v) for k, v in dict(metadata).items()})
 
 
 def shard_names(index: Mapping) -> Iterable[str]:

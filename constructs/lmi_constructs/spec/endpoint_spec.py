@@ -1,26 +1,38 @@
 """EndpointSpec: every synth-time rule, checked once, all violations reported together.
 
 Pure Python (no aws_cdk import) so `lmi plan`, the constructs and the unit tests share one rule set.
+What the rules know about the model comes from ModelFacts (model_facts.py): passed in, recorded by
+`lmi lookup`, or from the built-in catalog. Props left out are derived from the model and the
+other props (model_rules.py), so a default is one the rules accept.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import images
 from .engines import BYTES_PER_DTYPE, Engine, engine_from
 from .errors import SpecError, Violation
 from .instances import INSTANCES, GpuInstance, has_local_nvme, is_instance_name, lookup_instance
-from .limits import RequestLimits
-from .models import ModelInfo, lookup_model, valid_tensor_parallel_degrees
+from .limits import REALTIME_LIMIT_S, RequestLimits
+from .model_facts import ModelFacts, facts_violations
+from .model_rules import (
+    default_dtype,
+    default_tensor_parallel,
+    engine_memory,
+    plan_for,
+    positions_cap,
+    quantization_violations,
+    resolve_limits,
+    weights_bytes,
+)
+from .models import lookup_model, valid_tensor_parallel_degrees
+from .sizing import MemoryPlan
 
 GIB = 2**30
 GB = 10**9
-# Share of GPU memory kept free for activations and the KV cache.
-ACTIVATION_RESERVE = 0.10
-RESERVE_TEXT = f"{ACTIVATION_RESERVE:.0%}"
 # The cloud-assembly metadata type under which the constructs record their plans for `lmi plan`.
 PLAN_METADATA_TYPE = "lmi:plan"
 VOLUME_MIN_GB, VOLUME_MAX_GB = 1, 512
@@ -29,6 +41,9 @@ TIMEOUT_MIN_S, TIMEOUT_MAX_S = 60, 3600
 DEFAULT_EBS_VOLUME_GB = 30
 # The volume must hold the weights plus room for the container's own files.
 VOLUME_HEADROOM = 1.10
+# LMI's answer length when a request names no max_new_tokens (djl-serving
+# serving/docs/lmi/user_guides/lmi_input_output_schema.md: max_new_tokens, default 30).
+LMI_DEFAULT_NEW_TOKENS = 30
 
 
 @dataclass
@@ -36,10 +51,21 @@ class EndpointSpec:
     """An endpoint's props in pure form (no aws_cdk), checked on construction: SpecError lists
     every violation. LmiEndpoint, LmiInferenceEndpoint and `lmi plan` build one.
 
+    After construction the derived props are filled in: `tensor_parallel_degree`, `dtype` and
+    `request_limits` hold what will be deployed; `requested_limits` what was asked.
+
     Args:
-        instance_type, tensor_parallel_degree, engine, dtype: as LmiEndpoint's arguments.
-        model_id, instance_count, volume_size_gb, request_limits: as LmiEndpoint's arguments.
-        num_parameters, num_attention_heads, gpu_count, gpu_memory_gib: as LmiEndpoint's.
+        instance_type: as LmiEndpoint's.
+        tensor_parallel_degree: GPUs per model copy. Default: the smallest degree whose GPUs
+            hold the weights and a request of the limits (model_rules.default_tensor_parallel).
+        engine: Engine or its name. Default Engine.VLLM.
+        dtype: fp16, bf16, int8 or fp32. Default: what the repository stores, as the GPU takes
+            it (model_rules.default_dtype).
+        model_id: the repository id; looked up in the catalog when model_facts is None.
+        model_facts: the model's facts (lmi lookup, or by hand). Default: the catalog's.
+        instance_count, volume_size_gb, request_limits: as LmiEndpoint's arguments.
+        num_parameters, num_attention_heads: override the facts (older callers).
+        gpu_count, gpu_memory_gib: for an instance outside the catalog.
         image_tag: the LMI tag. Default: the engine's.
         image_uri: a bring-your-own image; its tag is still checked. Default None.
         model_data_download_timeout_s, container_startup_health_check_timeout_s: 60..3600.
@@ -47,14 +73,17 @@ class EndpointSpec:
         kms_key_id: a volume key (refused on instances without EBS volumes). Default None.
         region: the stack's region; None when unknown at synth (env-agnostic stack).
         has_model_code: our model.py is bundled. Default False.
+        shares_instance: an inference component: other copies use the other GPUs, so no
+            idle-GPU warning. Default False.
         weights_location: shown in the plan only. Default None.
     """
 
     instance_type: str
-    tensor_parallel_degree: int
-    engine: Engine
-    dtype: str
+    tensor_parallel_degree: Optional[int] = None
+    engine: Union[Engine, str] = Engine.VLLM
+    dtype: Optional[str] = None
     model_id: Optional[str] = None
+    model_facts: Optional[ModelFacts] = None
     instance_count: int = 1
     image_tag: Optional[str] = None
     image_uri: Optional[str] = None  # bring-your-own image; its tag is still checked
@@ -64,6 +93,7 @@ class EndpointSpec:
     kms_key_id: Optional[str] = None
     region: Optional[str] = None  # None: unknown at synth (env-agnostic stack)
     has_model_code: bool = False
+    shares_instance: bool = False
     num_parameters: Optional[float] = None
     num_attention_heads: Optional[int] = None
     gpu_count: Optional[int] = None
@@ -71,10 +101,14 @@ class EndpointSpec:
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     weights_location: Optional[str] = None  # for the plan only
     warnings: List[str] = field(default_factory=list, init=False)
+    requested_limits: RequestLimits = field(init=False)
+    memory: Optional[MemoryPlan] = field(default=None, init=False)
 
     def __post_init__(self):
         self.engine = engine_from(self.engine)  # a name still arrives from tests and old callers
-        self.dtype = str(self.dtype).lower()
+        self.dtype = None if self.dtype is None else str(self.dtype).lower()
+        self.requested_limits = self.request_limits
+        self._facts = _facts_of(self)
         violations = _Rules(self).check()
         if violations:
             raise SpecError(violations)
@@ -87,36 +121,35 @@ class EndpointSpec:
         return instance
 
     @property
-    def model(self) -> Optional[ModelInfo]:
-        return lookup_model(self.model_id)
+    def model(self) -> Optional[ModelFacts]:
+        """The facts the rules used: model_facts, else the catalog's, with the overrides."""
+        return self._facts
 
     @property
     def parameters(self) -> Optional[float]:
-        if self.num_parameters is not None:
-            return float(self.num_parameters)
-        return self.model.num_parameters if self.model else None
+        return self._facts.parameters if self._facts else None
 
     @property
     def attention_heads(self) -> Optional[int]:
-        if self.num_attention_heads is not None:
-            return self.num_attention_heads
-        return self.model.num_attention_heads if self.model else None
+        return self._facts.num_attention_heads if self._facts else None
 
     @property
     def weights_bytes(self) -> Optional[float]:
-        if self.parameters is None or self.dtype not in BYTES_PER_DTYPE:
-            return None
-        return self.parameters * BYTES_PER_DTYPE[self.dtype]
+        """The weights as the engine holds them in GPU memory (bytes)."""
+        return weights_bytes(self._facts, self.dtype or "")
+
+    @property
+    def stored_bytes(self) -> Optional[float]:
+        """The weight files' bytes on disk (what the volume holds)."""
+        if self._facts is not None and self._facts.weight_bytes:
+            return float(self._facts.weight_bytes)
+        return self.weights_bytes
 
     @property
     def weights_per_gpu_gib(self) -> Optional[float]:
-        if self.weights_bytes is None:
+        if self.weights_bytes is None or not self.tensor_parallel_degree:
             return None
         return self.weights_bytes / self.tensor_parallel_degree / GIB
-
-    @property
-    def usable_gib_per_gpu(self) -> float:
-        return usable_gib(self.instance)
 
     @property
     def local_nvme(self) -> bool:
@@ -135,23 +168,27 @@ class EndpointSpec:
             return None
         if self.volume_size_gb is not None:
             return self.volume_size_gb
-        needed = _volume_needed_gb(self.weights_bytes)
+        needed = _volume_needed_gb(self.stored_bytes)
         return max(DEFAULT_EBS_VOLUME_GB, needed) if needed is not None else None
 
     def plan(self) -> Dict[str, Any]:
         """The facts a user checks before a 40-minute deploy, as plain values."""
         instance = self.instance
+        facts = self._facts
+        limits = self.request_limits
         return {
-            "model": self.model.name if self.model else (self.model_id or "unknown model"),
+            "model": (facts.name if facts else None) or self.model_id or "unknown model",
             "model_id": self.model_id,
+            "model_source": facts.source if facts else None,
             "engine": self.engine.name,
             "dtype": self.dtype,
+            "quantization": facts.quantization if facts else None,
             "instance_type": self.instance_type,
             "instance_count": self.instance_count,
             "gpus": f"{instance.gpu_count} x {instance.gpu} ({instance.gpu_memory_gib:g} GiB)",
             "tensor_parallel_degree": self.tensor_parallel_degree,
             "weights_per_gpu_gib": _round(self.weights_per_gpu_gib),
-            "usable_gib_per_gpu": _round(self.usable_gib_per_gpu),
+            "memory": _memory_dict(self.memory),
             "image_tag": self.resolved_image_tag,
             "model_data_download_timeout_s": self.model_data_download_timeout_s,
             "container_startup_health_check_timeout_s": (
@@ -166,49 +203,87 @@ class EndpointSpec:
             ),
             "weights_location": self.weights_location,
             "limits": {
-                "max_input_tokens": self.request_limits.max_input_tokens,
-                "max_new_tokens": self.request_limits.max_new_tokens,
-                "max_total_tokens": self.request_limits.total_tokens,
-                "max_batch_size": self.request_limits.max_batch_size,
+                "max_input_tokens": limits.max_input_tokens,
+                "max_new_tokens": limits.max_new_tokens,
+                "max_total_tokens": limits.total_tokens,
+                "max_batch_size": limits.max_batch_size,
+                "enforced_by": "vllm" if self.engine is Engine.VLLM else "handler",
             },
             "warnings": list(self.warnings),
         }
 
 
-def usable_gib(instance: GpuInstance) -> float:
-    """GPU memory per GPU the weights may take: the rest is kept for activations and KV cache."""
-    return instance.gpu_memory_gib * (1 - ACTIVATION_RESERVE)
+def _facts_of(spec: EndpointSpec) -> Optional[ModelFacts]:
+    facts = spec.model_facts or lookup_model(spec.model_id)
+    overrides: Dict[str, Any] = {}
+    if spec.num_parameters is not None:
+        overrides["parameters"] = float(spec.num_parameters)
+    if spec.num_attention_heads is not None:
+        overrides["num_attention_heads"] = spec.num_attention_heads
+    if facts is None and overrides:
+        facts = ModelFacts(name=spec.model_id or "the model")
+    if facts is not None and overrides:
+        if "parameters" in overrides and facts.weight_bytes and spec.model_facts is None:
+            overrides["weight_bytes"] = None  # the override names the size
+        facts = replace(facts, **overrides)
+    return facts
+
+
+def _memory_dict(memory: Optional[MemoryPlan]) -> Optional[Dict[str, Any]]:
+    if memory is None:
+        return None
+    return {
+        "engine": memory.engine.name,
+        "gpu_gib": _round(memory.gpu_gib),
+        "budget_gib": _round(memory.budget_gib),
+        "memory_fraction": memory.engine.memory_fraction,
+        "weights_gib": _round(memory.weights_gib),
+        "overhead_gib": _round(memory.overhead_gib),
+        "kv_room_gib": _round(memory.kv_room_gib),
+        "kv_bytes_per_token": int(memory.kv_bytes_per_token),
+        "kv_room_tokens": memory.kv_room_tokens,
+        "sequence_gib": _round(memory.sequence_gib),
+        "full_sequences": memory.full_sequences,
+        "max_model_len": memory.max_model_len,
+        "batch_reserved": memory.batch,
+    }
 
 
 def format_plan(title: str, plan: Dict[str, Any]) -> str:
-    """A short human plan, the same from `make synth` and `lmi plan`."""
-    per_gpu = plan["weights_per_gpu_gib"]
-    memory = (
-        f"{per_gpu} GiB of weights per GPU, {plan['usable_gib_per_gpu']} GiB usable "
-        f"after the {RESERVE_TEXT} reserve"
-        if per_gpu is not None
-        else "unknown (pass num_parameters to check it)"
-    )
+    """A short human plan, the same from `make synth` and `lmi plan`; tolerant of plans
+    recorded by older versions (missing keys print as unknown)."""
     lines = [
         f"{title}",
-        f"  model         {plan['model']}"
-        + (f" ({plan['model_id']})" if plan.get("model_id") else ""),
-        f"  engine        {plan['engine']}, dtype {plan['dtype']}, image {plan['image_tag']}",
-        f"  instance      {plan['instance_count']} x {plan['instance_type']}: {plan['gpus']}",
-        f"  tensor par.   {plan['tensor_parallel_degree']}",
-        f"  memory        {memory}",
-        f"  timeouts      download {plan['model_data_download_timeout_s']} s, "
-        f"startup health check {plan['container_startup_health_check_timeout_s']} s",
-        f"  volume        {plan['volume']}",
-        f"  weights       {plan['weights_location'] or 'n/a'}",
+        f"  model         {plan.get('model')}"
+        + (
+            f" ({plan['model_id']})"
+            if plan.get("model_id") and plan["model_id"] != plan.get("model")
+            else ""
+        ),
+        f"  engine        {plan.get('engine')}, dtype {plan.get('dtype')}"
+        + (f", {plan['quantization']} weights" if plan.get("quantization") else "")
+        + f", image {plan.get('image_tag')}",
+        f"  instance      {plan.get('instance_count')} x {plan.get('instance_type')}: "
+        f"{plan.get('gpus')}",
+        f"  tensor par.   {plan.get('tensor_parallel_degree')}",
+        f"  memory        {_memory_text(plan)}",
+    ]
+    memory = plan.get("memory")
+    if memory and memory.get("kv_bytes_per_token"):
+        lines.append(
+            f"  KV cache      {memory['kv_room_gib']} GiB per GPU: {memory['kv_room_tokens']} "
+            f"tokens ({memory['kv_bytes_per_token']} bytes each), {memory['full_sequences']} "
+            f"full-length sequence(s) of {memory['max_model_len']} at once"
+        )
+    lines += [
+        f"  timeouts      download {plan.get('model_data_download_timeout_s')} s, "
+        f"startup health check {plan.get('container_startup_health_check_timeout_s')} s",
+        f"  volume        {plan.get('volume')}",
+        f"  weights       {plan.get('weights_location') or 'n/a'}",
     ]
     limits = plan.get("limits")
     if limits:
-        lines.append(
-            f"  requests      up to {limits['max_input_tokens']} input + "
-            f"{limits['max_new_tokens']} new tokens, {limits['max_total_tokens']} in all, "
-            f"batch {limits['max_batch_size']}; real-time answers within 60 s"
-        )
+        lines.append(f"  requests      {_requests_text(plan, limits)}")
     if "streaming" in plan:
         lines.append(
             "  streaming     "
@@ -229,9 +304,10 @@ def format_plan(title: str, plan: Dict[str, Any]) -> str:
         )
     else:
         # UpdateEndpoint is blue/green: the new fleet is up before the old one goes.
+        count = plan.get("instance_count") or 1
         lines.append(
-            f"  updates       blue/green: quota for {2 * plan['instance_count']} x "
-            f"{plan['instance_type']} during a change of weights, image or settings"
+            f"  updates       blue/green: quota for {2 * count} x "
+            f"{plan.get('instance_type')} during a change of weights, image or settings"
         )
     pools = plan.get("pools") or []
     if len(pools) > 1:
@@ -240,18 +316,52 @@ def format_plan(title: str, plan: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _memory_text(plan: Dict[str, Any]) -> str:
+    memory = plan.get("memory")
+    per_gpu = plan.get("weights_per_gpu_gib")
+    if memory:
+        return (
+            f"{memory['weights_gib']} GiB weights + ~{memory['overhead_gib']} GiB overhead per "
+            f"GPU of {memory['budget_gib']} GiB ({memory['engine']}: "
+            f"{memory['memory_fraction']:.0%} of {memory['gpu_gib']} GiB)"
+        )
+    if per_gpu is not None:
+        return f"{per_gpu} GiB of weights per GPU"
+    return "unknown: record the model's facts (lmi lookup MODEL_ID) to check it"
+
+
+def _requests_text(plan: Dict[str, Any], limits: Dict[str, Any]) -> str:
+    if limits.get("enforced_by") == "vllm":
+        return (
+            f"max_model_len {limits['max_total_tokens']} tokens (prompt + answer), up to "
+            f"{limits['max_batch_size']} sequences at once (max_rolling_batch_size); an "
+            f"answer's length is the request's max_new_tokens (LMI's default "
+            f"{LMI_DEFAULT_NEW_TOKENS}) up to what max_model_len leaves, with no cap of the "
+            f"server's: a real-time answer must end within {REALTIME_LIMIT_S} s, so stream "
+            "long answers or use async inference"
+        )
+    return (
+        f"up to {limits['max_input_tokens']} input + {limits['max_new_tokens']} new tokens, "
+        f"{limits['max_total_tokens']} in all, batch {limits['max_batch_size']}; the handler "
+        f"refuses more, so an answer's time is bounded by max_new_tokens (real-time answers "
+        f"within {REALTIME_LIMIT_S} s)"
+    )
+
+
 def _round(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(value, 2)
 
 
-def _volume_needed_gb(weights_bytes: Optional[float]) -> Optional[int]:
-    if weights_bytes is None:
+def _volume_needed_gb(stored_bytes: Optional[float]) -> Optional[int]:
+    if stored_bytes is None:
         return None
-    return math.ceil(weights_bytes / GB * VOLUME_HEADROOM)
+    return math.ceil(stored_bytes / GB * VOLUME_HEADROOM)
 
 
 class _Rules:
-    """Each check_* appends violations; order is the order a user reads them in."""
+    """Each check_* appends violations; order is the order a user reads them in. Defaults are
+    derived on the way (dtype, tensor parallel degree, request limits), each before the rules
+    that read it."""
 
     def __init__(self, spec: EndpointSpec):
         self.spec = spec
@@ -266,17 +376,17 @@ class _Rules:
     def check(self) -> List[Violation]:
         instance = self.check_instance()
         self.check_count()
+        self.check_model_known()
         self.check_dtype(instance)
         tp_ok = self.check_tensor_parallel(instance)
-        if instance is not None and tp_ok:
-            self.check_memory(instance)
-        self.check_model_known()
+        self.check_quantization(instance)
+        self.check_limits_and_memory(instance if tp_ok else None)
         self.check_volume_and_kms()
         self.check_timeouts()
         self.check_image(instance)
         self.check_model_code()
-        self.check_request_limits()
         self.check_region()
+        self.check_idle_gpus(instance if tp_ok else None)
         return self.violations
 
     def check_instance(self) -> Optional[GpuInstance]:
@@ -320,14 +430,63 @@ class _Rules:
                 "set instance_count=1 or more",
             )
 
+    def check_model_known(self) -> None:
+        spec = self.spec
+        if spec.num_parameters is not None and spec.num_parameters <= 0:
+            self.fail(
+                "num_parameters",
+                spec.num_parameters,
+                "must be positive",
+                "pass the parameter count, e.g. 7e9",
+            )
+        if spec.num_attention_heads is not None and spec.num_attention_heads < 1:
+            self.fail(
+                "num_attention_heads",
+                spec.num_attention_heads,
+                "must be >= 1",
+                "pass num_attention_heads from the model's config.json",
+            )
+        if spec.model_facts is not None:
+            self.violations += facts_violations(spec.model_facts)
+        facts = spec.model
+        name = spec.model_id or "(unnamed)"
+        if facts is None:
+            self.fail(
+                "model_facts",
+                spec.model_id,
+                "nothing is known about the model (not in the catalog, no recorded facts): "
+                "memory, KV cache, tensor parallelism and volume cannot be checked",
+                f"run `lmi lookup {spec.model_id or 'MODEL_ID'}` where the app's cdk.json is "
+                "(it records the model's facts in cdk.context.json), or pass "
+                "model_facts=ModelFacts(...)",
+            )
+            return
+        if facts.num_attention_heads is None:
+            self.warn(
+                f"model {name}: attention heads unknown, tensor parallel divisibility not "
+                "checked; record the model's facts (lmi lookup) or pass num_attention_heads"
+            )
+        if not facts.kv_known:
+            self.warn(
+                f"model {name}: layers or KV heads unknown, so the KV cache is not sized; "
+                "record the model's facts with lmi lookup"
+            )
+        if facts.needs_remote_code:
+            self.warn(
+                f"model {name}: config.json has auto_map, so loading it runs the "
+                "repository's own Python code (trust_remote_code)"
+            )
+
     def check_dtype(self, instance: Optional[GpuInstance]) -> None:
         spec = self.spec
+        if spec.dtype is None:
+            spec.dtype = default_dtype(spec.engine, spec.model, instance)
         if spec.dtype not in BYTES_PER_DTYPE:
             self.fail(
                 "dtype",
                 spec.dtype,
                 f"is not one of {', '.join(BYTES_PER_DTYPE)}",
-                "pick one of those",
+                "pick one of those, or leave it out for what the repository stores",
             )
             return
         if spec.dtype not in spec.engine.dtypes:
@@ -338,26 +497,26 @@ class _Rules:
                 f"(supports {', '.join(spec.engine.dtypes)})",
                 f"use dtype {spec.engine.dtypes[0]} or another engine",
             )
-        if spec.dtype == "bf16" and instance is not None and instance.gpu in ("T4", "V100"):
+        if spec.dtype == "bf16" and instance is not None and not instance.supports_bf16:
             self.fail(
                 "dtype",
                 spec.dtype,
                 f"needs an Ampere or newer GPU; {spec.instance_type} has {instance.gpu}",
                 "use dtype fp16, or an A10G/A100/H100 instance",
             )
-        model = spec.model
-        if model is not None and model.stored_dtype == "int8" and spec.dtype != "int8":
-            self.fail(
-                "dtype",
-                spec.dtype,
-                f"{spec.model_id} is a pre-quantized int8 checkpoint and loads only as int8",
-                "set dtype int8, or use an fp16/bf16 repository",
-            )
 
     def check_tensor_parallel(self, instance: Optional[GpuInstance]) -> bool:
         spec = self.spec
+        if spec.tensor_parallel_degree is None:
+            spec.tensor_parallel_degree = (
+                default_tensor_parallel(
+                    spec.engine, spec.model, instance, spec.dtype or "fp16", spec.request_limits
+                )
+                if instance is not None and spec.dtype in BYTES_PER_DTYPE
+                else 1
+            )
         tp = spec.tensor_parallel_degree
-        if not isinstance(tp, int) or tp < 1:
+        if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
             self.fail(
                 "tensor_parallel_degree",
                 tp,
@@ -387,7 +546,7 @@ class _Rules:
                     f"use one of {choices}",
                 )
                 ok = False
-        if heads is not None and tp >= 1 and heads % tp:
+        if heads is not None and heads % tp:
             name = spec.model.name if spec.model else "the model"
             gpus = instance.gpu_count if instance else tp
             divisors = valid_tensor_parallel_degrees(heads, max(gpus, 1))
@@ -396,56 +555,121 @@ class _Rules:
                 "tensor_parallel_degree",
                 tp,
                 f"does not divide the {heads} attention heads of {name} "
-                "(DeepSpeed and DJL require heads % tp == 0)",
+                "(vLLM, DeepSpeed and DJL require heads % tp == 0)",
                 f"use one of {valid_text}",
             )
             ok = False
-        return ok
+        return ok and instance is not None
 
-    def check_memory(self, instance: GpuInstance) -> None:
+    def check_quantization(self, instance: Optional[GpuInstance]) -> None:
         spec = self.spec
-        if spec.weights_bytes is None or spec.dtype not in BYTES_PER_DTYPE:
+        found, warnings = quantization_violations(
+            spec.engine, spec.model, instance, spec.dtype or ""
+        )
+        self.violations += found
+        for warning in warnings:
+            self.warn(warning)
+
+    def check_limits_and_memory(self, instance: Optional[GpuInstance]) -> None:
+        """Derive the unset request limits, then size the GPUs for them."""
+        spec = self.spec
+        given = spec.requested_limits
+        shape = given.given_violations()
+        if shape:
+            self.violations += shape
             return
-        needed = spec.weights_per_gpu_gib
-        offered = usable_gib(instance)
-        if needed is None or needed <= offered:
+        facts = spec.model
+        dtype_ok = spec.dtype in BYTES_PER_DTYPE
+        spec.request_limits = resolve_limits(
+            given,
+            spec.engine,
+            facts,
+            instance if dtype_ok else None,
+            spec.tensor_parallel_degree,
+            spec.dtype or "fp16",
+        )
+        limits = spec.request_limits
+        name = facts.name if facts else "the model"
+        self.violations += limits.violations(positions_cap(spec.engine, facts), name)
+        if instance is None or facts is None or not dtype_ok:
+            return
+        assert spec.tensor_parallel_degree and spec.dtype
+        paged = engine_memory(spec.engine).paged
+        plan = plan_for(
+            facts,
+            spec.engine,
+            instance,
+            spec.tensor_parallel_degree,
+            spec.dtype,
+            limits.total_tokens,
+            1 if paged else limits.max_batch_size or 1,
+        )
+        spec.memory = plan
+        if plan is None:
+            self.warn(
+                f"model {name}: weight size unknown, so memory is not checked; record the "
+                "model's facts with lmi lookup"
+            )
+            return
+        if not plan.weights_fit:
+            self.fail(
+                "tensor_parallel_degree",
+                spec.tensor_parallel_degree,
+                f"weights need {plan.weights_gib:.1f} GiB per GPU "
+                f"({spec.dtype}{', ' + facts.quantization if facts.quantization else ''}, "
+                f"tp={spec.tensor_parallel_degree}) plus ~{plan.overhead_gib:.1f} GiB of "
+                f"overhead, but {plan.engine.name} may use {plan.budget_gib:.4g} GiB of the "
+                f"{plan.gpu_gib:g} GiB of each GPU of {spec.instance_type}",
+                _what_would_fit(spec, instance),
+            )
+        elif not plan.fits:
+            self.fail_kv(plan, instance)
+
+    def fail_kv(self, plan: MemoryPlan, instance: GpuInstance) -> None:
+        spec = self.spec
+        limits = spec.request_limits
+        total = limits.total_tokens
+        room = f"{plan.kv_room_gib:.2f} GiB is left after the weights and overhead"
+        if plan.engine.paged:
+            longest = plan.longest_sequence(1)
+            self.fail(
+                "request_limits.max_total_tokens",
+                total,
+                f"one sequence of {total} tokens needs {plan.sequence_gib:.2f} GiB of KV cache "
+                f"per GPU but {room}: vLLM refuses to start (check_enough_kv_cache_memory)",
+                f"set max_total_tokens={longest} or less, or " + _what_would_fit(spec, instance),
+            )
+            return
+        batch = limits.max_batch_size or 1
+        if batch > 1 and plan.sequence_gib <= plan.kv_room_gib:
+            self.fail(
+                "request_limits.max_batch_size",
+                batch,
+                f"{batch} sequences of {total} tokens need {plan.needed_kv_gib:.2f} GiB of KV "
+                f"cache per GPU ({plan.engine.name} holds the whole batch's) but {room}",
+                f"set max_batch_size={plan.largest_batch()} or max_total_tokens="
+                f"{plan.longest_sequence(batch)}, or " + _what_would_fit(spec, instance),
+            )
             return
         self.fail(
-            "tensor_parallel_degree",
-            spec.tensor_parallel_degree,
-            f"weights need {needed:.1f} GiB per GPU "
-            f"({spec.dtype}, tp={spec.tensor_parallel_degree})"
-            f" but {spec.instance_type} offers {instance.gpu_memory_gib:g} GiB per GPU, "
-            f"{offered:.1f} GiB after keeping {RESERVE_TEXT} for activations and KV cache",
-            _what_would_fit(spec, instance),
+            "request_limits.max_total_tokens",
+            total,
+            f"one sequence of {total} tokens needs {plan.sequence_gib:.2f} GiB of KV cache per "
+            f"GPU but {room}",
+            f"set max_total_tokens={plan.longest_sequence(1)} or less, or "
+            + _what_would_fit(spec, instance),
         )
 
-    def check_model_known(self) -> None:
+    def check_idle_gpus(self, instance: Optional[GpuInstance]) -> None:
         spec = self.spec
-        if spec.num_parameters is not None and spec.num_parameters <= 0:
-            self.fail(
-                "num_parameters",
-                spec.num_parameters,
-                "must be positive",
-                "pass the parameter count, e.g. 7e9",
-            )
-        if spec.num_attention_heads is not None and spec.num_attention_heads < 1:
-            self.fail(
-                "num_attention_heads",
-                spec.num_attention_heads,
-                "must be >= 1",
-                "pass num_attention_heads from the model's config.json",
-            )
-        if spec.model is None and spec.num_parameters is None:
-            self.warn(
-                f"model {spec.model_id or '(unnamed)'} is not in the catalog: memory and "
-                "volume checks skipped; pass num_parameters and num_attention_heads to run them"
-            )
-        elif spec.model is None and spec.num_attention_heads is None:
-            self.warn(
-                f"model {spec.model_id or '(unnamed)'}: attention heads unknown, tensor "
-                "parallel divisibility not checked; pass num_attention_heads"
-            )
+        tp = spec.tensor_parallel_degree
+        if instance is None or spec.shares_instance or not tp or tp >= instance.gpu_count:
+            return
+        self.warn(
+            f"tensor_parallel_degree {tp} uses {tp} of the {instance.gpu_count} GPUs of "
+            f"{spec.instance_type}; the others hold nothing of this endpoint's: raise the "
+            "degree (more KV room) or pick an instance with fewer GPUs"
+        )
 
     def check_volume_and_kms(self) -> None:
         spec = self.spec
@@ -470,18 +694,18 @@ class _Rules:
                     f"use a size within {VOLUME_MIN_GB}..{VOLUME_MAX_GB}",
                 )
             else:
-                needed = _volume_needed_gb(spec.weights_bytes)
-                if needed is not None and spec.weights_bytes is not None and volume < needed:
+                needed = _volume_needed_gb(spec.stored_bytes)
+                if needed is not None and spec.stored_bytes is not None and volume < needed:
                     self.fail(
                         "volume_size_gb",
                         volume,
-                        f"cannot hold the weights: {spec.weights_bytes / GB:.1f} GB plus "
+                        f"cannot hold the weights: {spec.stored_bytes / GB:.1f} GB plus "
                         f"{VOLUME_HEADROOM - 1:.0%} "
                         f"headroom needs {needed} GB",
                         f"use volume_size_gb={needed} or more",
                     )
         elif not nvme:
-            needed = _volume_needed_gb(spec.weights_bytes)
+            needed = _volume_needed_gb(spec.stored_bytes)
             if needed is not None and needed > VOLUME_MAX_GB:
                 self.fail(
                     "volume_size_gb",
@@ -585,12 +809,6 @@ class _Rules:
                 "pass model_code=ModelCode.from_directory('model_code')",
             )
 
-    def check_request_limits(self) -> None:
-        spec, model = self.spec, self.spec.model
-        self.violations += spec.request_limits.violations(
-            model.max_sequence_length if model else None, model.name if model else "the model"
-        )
-
     def check_region(self) -> None:
         spec = self.spec
         if spec.region and not spec.image_uri and spec.region not in images.DLC_ACCOUNTS:
@@ -613,34 +831,50 @@ def _suggested_instances() -> List[str]:
 
 
 def _fits(spec: EndpointSpec, instance: GpuInstance, tp: int, dtype: str) -> bool:
-    if spec.parameters is None:
-        return True  # unknown size: nothing to compare
-    per_gpu = spec.parameters * BYTES_PER_DTYPE[dtype] / tp / GIB
-    return per_gpu <= usable_gib(instance)
+    """Would these GPUs hold the weights and the spec's requests at this degree and dtype?"""
+    facts = spec.model
+    if facts is None:
+        return True  # unknown model: nothing to compare
+    limits = spec.request_limits
+    paged = engine_memory(spec.engine).paged
+    plan = plan_for(
+        facts,
+        spec.engine,
+        instance,
+        tp,
+        dtype,
+        limits.total_tokens,
+        1 if paged else limits.max_batch_size or 1,
+    )
+    return plan is None or plan.fits
 
 
 def _what_would_fit(spec: EndpointSpec, instance: GpuInstance) -> str:
     heads = spec.attention_heads
+    dtype = spec.dtype or "fp16"
+    tp = spec.tensor_parallel_degree or 1
     options: List[str] = []
-    for tp in valid_tensor_parallel_degrees(heads, instance.gpu_count):
-        if tp > spec.tensor_parallel_degree and _fits(spec, instance, tp, spec.dtype):
-            options.append(f"tensor_parallel_degree={tp}")
+    for degree in valid_tensor_parallel_degrees(heads, instance.gpu_count):
+        if degree > tp and _fits(spec, instance, degree, dtype):
+            options.append(f"tensor_parallel_degree={degree}")
             break
-    smaller = [
-        d
-        for d in spec.engine.dtypes
-        if BYTES_PER_DTYPE[d] < BYTES_PER_DTYPE[spec.dtype]
-        and _fits(spec, instance, spec.tensor_parallel_degree, d)
-    ]
-    if smaller:
-        options.append(f"dtype={smaller[0]}")
+    facts = spec.model
+    if facts is None or not facts.quantization:
+        smaller = [
+            d
+            for d in spec.engine.dtypes
+            if BYTES_PER_DTYPE[d] < BYTES_PER_DTYPE.get(dtype, 2) and _fits(spec, instance, tp, d)
+        ]
+        if smaller:
+            options.append(f"dtype={smaller[0]}")
     bigger = _smallest_instance_that_fits(spec, heads)
     if bigger:
         options.append(f"instance_type={bigger[0]} with tensor_parallel_degree={bigger[1]}")
     return (
         " or ".join(options)
         if options
-        else "no catalog instance holds these weights; quantize or choose a smaller model"
+        else "no catalog instance holds these weights and requests; shorten the requests, "
+        "quantize, or choose a smaller model"
     )
 
 
@@ -650,10 +884,11 @@ def _smallest_instance_that_fits(
     candidates = sorted(
         INSTANCES.values(), key=lambda i: (i.total_gpu_memory_gib, i.gpu_count, i.name)
     )
+    dtype = spec.dtype or "fp16"
     for candidate in candidates:
-        if spec.dtype == "bf16" and not candidate.supports_bf16:
+        if dtype == "bf16" and not candidate.supports_bf16:
             continue
         for tp in valid_tensor_parallel_degrees(heads, candidate.gpu_count):
-            if _fits(spec, candidate, tp, spec.dtype):
+            if _fits(spec, candidate, tp, dtype):
                 return candidate.name, tp
     return None

@@ -11,7 +11,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
+
+# CUDA compute capability per GPU (NVIDIA, https://developer.nvidia.com/cuda-gpus): what the
+# engines' kernels check (vLLM's QuantizationConfig.get_min_capability, bf16 from 8.0).
+COMPUTE_CAPABILITY: Dict[str, Tuple[int, int]] = {
+    "V100": (7, 0),
+    "T4": (7, 5),
+    "A100": (8, 0),
+    "A10G": (8, 6),
+    "L4": (8, 9),
+    "L40S": (8, 9),
+    "H100": (9, 0),
+    "H200": (9, 0),
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,11 @@ class GpuInstance:
     def supports_bf16(self) -> bool:
         """bf16 needs Ampere or newer: T4 (Turing) and V100 (Volta) lack it."""
         return self.gpu not in ("T4", "V100")
+
+    @property
+    def compute_capability(self) -> Optional[Tuple[int, int]]:
+        """The GPU's CUDA compute capability; None for a GPU outside the catalog."""
+        return COMPUTE_CAPABILITY.get(self.gpu)
 
     @property
     def total_gpu_memory_gib(self) -> float:

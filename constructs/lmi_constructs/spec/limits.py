@@ -1,92 +1,145 @@
-"""RequestLimits: how long a request may be, and so how long it may take.
+"""RequestLimits: how long a request may be, and so how much KV cache and time it takes.
 
-SageMaker gives a real-time invocation 60 s (InvokeEndpoint, "the container must respond within
-60 seconds"); generation time grows with max_new_tokens, so the output limit is the time budget.
-The total (input + output) is the token budget: DeepSpeed's max_tokens, which sizes its kernels'
-KV-cache workspace (DeepSpeed v0.7.5 deepspeed/__init__.py), and at most the model's positions.
+The total (input + output) is the token budget: vLLM's max_model_len, DeepSpeed's max_tokens
+(the kernels' KV workspace, DeepSpeedInferenceConfig.max_out_tokens), at most the model's
+positions. A limit left out is derived: from the model's positions, from the KV room the
+weights leave (EndpointSpec does the sizing), and from the limits that were set, so a default
+is always one the rules accept.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional
 
 from .errors import Violation
 
 REALTIME_LIMIT_S = 60  # SageMaker real-time InvokeEndpoint
+# Defaults where the model and the memory allow them: the handler engines' 2022 budget
+# (2048 + 1024 tokens, 8 prompts a request). vLLM's default length is the model's positions, as
+# vLLM itself takes them, and its batch LMI's max_rolling_batch_size.
+DEFAULT_INPUT_TOKENS = 2048
+DEFAULT_NEW_TOKENS = 1024
+DEFAULT_BATCH = 8
 
 
 @dataclass(frozen=True)
 class RequestLimits:
-    """What one request may ask for; the handler refuses more with a 400.
+    """What one request may ask for; the handler refuses more with a 400, vLLM at its
+    max_model_len. Each limit left None is derived (see `resolve`).
 
     Args:
-        max_input_tokens: prompt tokens. Default 2048.
-        max_new_tokens: generated tokens: the time budget of a request. Default 1024.
-        max_total_tokens: input + output, the token budget (DeepSpeed's max_tokens), at most
-            the model's positions. Default: max_input_tokens + max_new_tokens.
-        max_batch_size: prompts in one request. Default 8.
+        max_input_tokens: prompt tokens. Default: the total less max_new_tokens.
+        max_new_tokens: generated tokens: the time budget of a request on the handler engines.
+            Default: 1024, or half the total when that is shorter.
+        max_total_tokens: input + output: vLLM's max_model_len, DeepSpeed's max_tokens, at most
+            the model's positions. Default: input + new when both are set; else for vLLM the
+            model's positions, for the handler engines 2048 + 1024; in both cases no more than
+            the positions and the KV cache allow.
+        max_batch_size: prompts in one request (handler engines; default 8, fewer when the KV
+            workspace holds fewer) or sequences in vLLM's rolling batch (max_rolling_batch_size,
+            default 256).
     """
 
-    max_input_tokens: int = 2048
-    max_new_tokens: int = 1024
+    max_input_tokens: Optional[int] = None
+    max_new_tokens: Optional[int] = None
     max_total_tokens: Optional[int] = None
-    max_batch_size: int = 8
+    max_batch_size: Optional[int] = None
 
     @property
     def total_tokens(self) -> int:
-        return self.max_total_tokens or self.max_input_tokens + self.max_new_tokens
+        """The token budget; valid on resolved limits (EndpointSpec.request_limits)."""
+        if self.max_total_tokens is not None:
+            return self.max_total_tokens
+        return (self.max_input_tokens or DEFAULT_INPUT_TOKENS) + (
+            self.max_new_tokens or DEFAULT_NEW_TOKENS
+        )
 
-    def violations(
-        self, max_sequence_length: Optional[int] = None, model_name: str = "the model"
-    ) -> List[Violation]:
+    def resolve(
+        self,
+        length_cap: Optional[int],
+        default_total: int,
+        batch_default: int,
+    ) -> "RequestLimits":
+        """Every limit set: those given kept, the rest derived. `length_cap` is the longest
+        total the model and the memory allow (None: no limit known); `default_total` the
+        engine's wish when nothing bounds it."""
+        given_total = self.max_total_tokens
+        if given_total is None and self.max_input_tokens and self.max_new_tokens:
+            given_total = self.max_input_tokens + self.max_new_tokens
+        if given_total is None:
+            cap = default_total if length_cap is None else min(length_cap, default_total)
+            # the limits that were set must still fit inside the derived total
+            floor = (self.max_input_tokens or 0) + (self.max_new_tokens or 0) + 1
+            total = max(cap, min(floor, length_cap) if length_cap is not None else floor)
+        else:
+            total = given_total
+        new = self.max_new_tokens
+        if new is None:
+            new = max(1, min(DEFAULT_NEW_TOKENS, total - (self.max_input_tokens or total // 2)))
+        input_tokens = self.max_input_tokens
+        if input_tokens is None:
+            input_tokens = max(1, total - new)
+        return replace(
+            self,
+            max_input_tokens=input_tokens,
+            max_new_tokens=new,
+            max_total_tokens=total,
+            max_batch_size=self.max_batch_size or batch_default,
+        )
+
+    def given_violations(self) -> List[Violation]:
+        """The set limits' own shape: whole numbers in range."""
         found = []
-        for name in ("max_input_tokens", "max_new_tokens", "max_batch_size"):
+        for name, low in (
+            ("max_input_tokens", 1),
+            ("max_new_tokens", 1),
+            ("max_batch_size", 1),
+            ("max_total_tokens", 2),
+        ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < low
+            ):
                 found.append(
                     Violation(
                         f"request_limits.{name}",
                         value,
-                        "must be a whole number >= 1",
-                        f"pass e.g. {getattr(RequestLimits, name)}",
+                        f"must be a whole number >= {low}",
+                        "leave it out to derive it from the model and the memory",
                     )
                 )
-        total = self.max_total_tokens
-        if total is not None and (
-            isinstance(total, bool) or not isinstance(total, int) or total < 2
-        ):
+        return found
+
+    def violations(
+        self, max_sequence_length: Optional[int] = None, model_name: str = "the model"
+    ) -> List[Violation]:
+        """Rules on resolved limits: input + new within the total, the total within the
+        model's positions."""
+        found = []
+        total = self.total_tokens
+        input_tokens, new = self.max_input_tokens or 0, self.max_new_tokens or 0
+        # a total below input + new caps each request's sum: allowed; above it, unusable
+        if input_tokens + new < total:
             found.append(
                 Violation(
                     "request_limits.max_total_tokens",
                     total,
-                    "must be a whole number >= 2",
-                    "leave it out: it defaults to input + output",
-                )
-            )
-        if found:
-            return found
-        if total is not None and total > self.max_input_tokens + self.max_new_tokens:
-            found.append(
-                Violation(
-                    "request_limits.max_total_tokens",
-                    total,
-                    f"exceeds max_input_tokens + max_new_tokens "
-                    f"({self.max_input_tokens + self.max_new_tokens}), so no request can use it "
-                    "and DeepSpeed reserves KV-cache memory for nothing",
+                    f"exceeds max_input_tokens + max_new_tokens ({input_tokens + new}), so no "
+                    "request can use it and the KV cache is sized for nothing",
                     "leave it out, or raise max_input_tokens / max_new_tokens",
                 )
             )
-        if max_sequence_length is not None and self.total_tokens > max_sequence_length:
+        if max_sequence_length is not None and total > max_sequence_length:
             found.append(
                 Violation(
                     "request_limits.max_total_tokens",
-                    self.total_tokens,
-                    f"exceeds the "
-                    f"{max_sequence_length} positions of {model_name}: longer requests index past "
-                    "its position embeddings",
-                    f"set max_total_tokens={max_sequence_length}, or "
-                    "lower max_input_tokens and max_new_tokens",
+                    total,
+                    f"exceeds the {max_sequence_length} positions of {model_name}: longer "
+                    "requests index past its position embeddings (vLLM refuses a "
+                    "max_model_len above them)",
+                    f"set max_total_tokens={max_sequence_length}, or lower max_input_tokens "
+                    "and max_new_tokens",
                 )
             )
         return found

@@ -341,7 +341,9 @@ def _dtype(config: Mapping[str, Any]) -> Optional[str]:
         return None
     text = str(raw).replace("torch.", "")
     if text not in _TORCH_DTYPES:
-        raise ValueError(f"config.json torch_dtype={raw!r} is not one of {', '.join(_TORCH_DTYPES)}")
+        raise ValueError(
+            f"config.json torch_dtype={raw!r} is not one of {', '.join(_TORCH_DTYPES)}"
+        )
     return _TORCH_DTYPES[text]
 
 
@@ -415,7 +417,9 @@ def facts_violations(facts: ModelFacts, field_name: str = "model_facts") -> List
     found = []
     for name in ("num_layers", "num_attention_heads", "num_kv_heads", "head_dim", "max_positions"):
         value = getattr(facts, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             found.append(
                 Violation(f"{field_name}.{name}", value, "must be a whole number >= 1", "fix it")
             )

@@ -1,81 +1,63 @@
-"""Model catalog: the sizes that decide tensor parallelism and memory.
+"""The built-in model catalog: recorded facts, each with its source.
 
-Source: each model's config.json on the Hugging Face Hub (num_attention_heads / n_head,
-max_position_embeddings) and its model card for the parameter count, e.g.
-https://huggingface.co/bigscience/bloom/blob/main/config.json and
-https://huggingface.co/facebook/opt-30b/blob/main/config.json.
+`catalog_models.json` holds one record per model in the shape `lmi lookup` writes into
+cdk.context.json (model_facts.FactsRecord): config.json's keys verbatim, the weight files' bytes
+and the sources they were read from. `ModelFacts.from_record` derives the facts from it, so the
+catalog and a lookup are read by the same code. A model outside it is looked up
+(`lmi lookup MODEL_ID`) or described with ModelFacts by hand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from .model_facts import ModelFacts
+
+CATALOG_FILE = Path(__file__).with_name("catalog_models.json")
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    num_parameters: float
-    num_attention_heads: int
-    # dtype the weights in this repository are stored in ("int8" for pre-quantized shards)
-    stored_dtype: str = "fp16"
-    # positions the model can attend over (config.json max_position_embeddings); None for
-    # ALiBi models such as BLOOM, which have no position table
-    max_sequence_length: Optional[int] = None
+@lru_cache(maxsize=1)
+def catalog_records() -> Tuple[Dict[str, Any], ...]:
+    """The catalog's records, as stored."""
+    return tuple(json.loads(CATALOG_FILE.read_text()))
 
 
-_BLOOM: Dict[str, Any] = dict(
-    name="BLOOM-176B",
-    num_parameters=176.2e9,
-    num_attention_heads=112,
-)
-_OPT_30B: Dict[str, Any] = dict(
-    name="OPT-30B",
-    num_parameters=30.0e9,
-    num_attention_heads=56,
-    max_sequence_length=2048,
-)
-
-MODELS: Dict[str, ModelInfo] = {
-    "bigscience/bloom": ModelInfo(**_BLOOM, stored_dtype="bf16"),
-    "microsoft/bloom-deepspeed-inference-int8": ModelInfo(**_BLOOM, stored_dtype="int8"),
-    "microsoft/bloom-deepspeed-inference-fp16": ModelInfo(**_BLOOM, stored_dtype="fp16"),
-    "facebook/opt-30b": ModelInfo(**_OPT_30B, stored_dtype="fp16"),
-    "meta-llama/Llama-3.1-8B-Instruct": ModelInfo(
-        "Llama-3.1-8B", 8.03e9, 32, "bf16", max_sequence_length=131072
-    ),
-    "meta-llama/Llama-3.1-70B-Instruct": ModelInfo(
-        "Llama-3.1-70B", 70.6e9, 64, "bf16", max_sequence_length=131072
-    ),
-    "mistralai/Mistral-7B-Instruct-v0.3": ModelInfo(
-        "Mistral-7B-v0.3", 7.25e9, 32, "bf16", max_sequence_length=32768
-    ),
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelInfo(
-        "Mixtral-8x7B", 46.7e9, 32, "bf16", max_sequence_length=32768
-    ),
-    # config.json: 28 heads (4 KV heads), 32768 positions; model card: 7.61B parameters
-    "Qwen/Qwen2.5-7B-Instruct": ModelInfo(
-        "Qwen2.5-7B", 7.61e9, 28, "bf16", max_sequence_length=32768
-    ),
-    "Qwen/Qwen2.5-72B-Instruct": ModelInfo(
-        "Qwen2.5-72B", 72.7e9, 64, "bf16", max_sequence_length=32768
-    ),
-}
+@lru_cache(maxsize=1)
+def _catalog() -> Dict[str, ModelFacts]:
+    models = {}
+    for record in catalog_records():
+        facts = ModelFacts.from_record(record)
+        sources = "; ".join(record.get("sources") or [])
+        models[record["model_id"]] = ModelFacts(
+            **{**facts.to_dict(), "source": f"catalog: {sources}"}
+        )
+    return models
 
 
-def lookup_model(model_id: Optional[str]) -> Optional[ModelInfo]:
+def catalog_model_ids() -> List[str]:
+    return sorted(_catalog())
+
+
+def lookup_model(model_id: Optional[str]) -> Optional[ModelFacts]:
+    """The catalog's facts for a repository id (case-insensitive, as the Hub's ids are), or
+    None."""
     if not model_id:
         return None
-    if model_id in MODELS:
-        return MODELS[model_id]
-    lowered = {key.lower(): value for key, value in MODELS.items()}
+    models = _catalog()
+    if model_id in models:
+        return models[model_id]
+    lowered = {key.lower(): value for key, value in models.items()}
     return lowered.get(model_id.lower())
 
 
 def valid_tensor_parallel_degrees(
     num_attention_heads: Optional[int], gpu_count: int
 ) -> Tuple[int, ...]:
-    """Degrees that divide the GPU count and the head count (DeepSpeed asserts it), when known."""
+    """Degrees that divide the GPU count and the head count (DeepSpeed asserts it; vLLM checks
+    num_attention_heads % tensor_parallel_size in ModelConfig.verify_with_parallel_config)."""
     return tuple(
         tp
         for tp in range(1, gpu_count + 1)

@@ -34,7 +34,7 @@ from .observability import PERIOD_S, EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, ScalingGuard, add_autoscaling
 from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation
-from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE
+from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE, across_pools
 from .spec.engines import engine_from
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from .spec.instances import has_local_nvme
@@ -151,6 +151,7 @@ class LmiEndpoint(Construct):
     ):
         super().__init__(scope, id)
         image_source = ContainerImage.of(image) or ContainerImage()  # default: the engine's tag
+        model_facts = model.facts(self)
         try:
             self.spec = EndpointSpec(
                 instance_type=instance_type,
@@ -158,6 +159,7 @@ class LmiEndpoint(Construct):
                 engine=engine_from(engine),
                 dtype=dtype,
                 model_id=model.model_id,
+                model_facts=model_facts,
                 instance_count=instance_count,
                 image_tag=image_source.spec_tag,
                 image_uri=image_source.spec_uri,
@@ -175,9 +177,11 @@ class LmiEndpoint(Construct):
                 gpu_memory_gib=gpu_memory_gib,
                 request_limits=request_limits,
             )
+            self.capacity = capacity or Capacity()
+            # derived defaults that every fallback pool holds too
+            self.spec = across_pools(self.spec, self.capacity.fallback_instance_types)
         except SpecError as error:  # name the construct: an app may hold several
             raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
-        self.capacity = capacity or Capacity()
         problems = self.capacity.violations(instance_type)
         problems += self.capacity.fallback_violations(
             partial(_pool_spec, self.spec, self.spec.effective_volume_size_gb)

@@ -12,7 +12,8 @@ endpoint and of its models reported together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Dict, List, Mapping, Optional, Union
 
 import jsii
@@ -41,7 +42,7 @@ from .execution_role import (
 from .model_source import ModelSource, WeightsLocation, sagemaker_fetched
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.capacity import Capacity
-from .spec.endpoint_spec import PLAN_METADATA_TYPE
+from .spec.endpoint_spec import PLAN_METADATA_TYPE, across_pools
 from .spec.engines import engine_from
 from .spec.instances import lookup_instance
 from .variant_capacity import capacity_properties
@@ -272,6 +273,7 @@ class LmiInferenceEndpoint(Construct):
             engine, f"{field}.engine", "pass Engine.VLLM", f"{self.node.path} model {id}"
         )
         image_source = ContainerImage.of(image) or ContainerImage()  # default: the engine's tag
+        model_facts = model.facts(self)
 
         def spec_on(instance_type: str) -> EndpointSpec:
             return EndpointSpec(
@@ -280,6 +282,7 @@ class LmiInferenceEndpoint(Construct):
                 engine=parsed_engine,
                 dtype=dtype,
                 model_id=model.model_id,
+                model_facts=model_facts,
                 instance_count=1,
                 image_tag=image_source.spec_tag,
                 image_uri=image_source.spec_uri,
@@ -289,6 +292,7 @@ class LmiInferenceEndpoint(Construct):
                 ),
                 region=known_region(self),
                 has_model_code=False,
+                shares_instance=True,
                 num_parameters=num_parameters,
                 num_attention_heads=num_attention_heads,
                 request_limits=request_limits,
@@ -300,9 +304,11 @@ class LmiInferenceEndpoint(Construct):
         first: List[Violation] = []
         spec = None
         try:
-            spec = spec_on(self.instance_type)
+            # derived defaults that every fallback pool holds too; each pool then runs these
+            spec = across_pools(spec_on(self.instance_type), self.capacity.fallback_instance_types)
         except SpecError as error:
             first = error.violations
+        pool_spec = partial(_same_settings_on, spec) if spec is not None else spec_on
         # components run no model.py: the engine rule below says so, not the spec's model_code
         problems += [
             Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
@@ -310,7 +316,7 @@ class LmiInferenceEndpoint(Construct):
             if v.field != "model_code"
         ]
         problems += self.capacity.fallback_violations(
-            spec_on, f"{field}.", known={(v.field, v.problem) for v in first}
+            pool_spec, f"{field}.", known={(v.field, v.problem) for v in first}
         )
         problems += [  # the model's variables the construct sets may not be overridden
             Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
@@ -565,3 +571,9 @@ def _component_violations(
     if scaling:
         found += scaling.violations(f"{field}.scaling", copies)
     return found
+
+
+def _same_settings_on(spec: EndpointSpec, instance_type: str) -> EndpointSpec:
+    """The component's settings (dtype, limits, as rendered once for the variant) on a
+    fallback pool's instance type."""
+    return replace(spec, instance_type=instance_type, gpu_count=None, gpu_memory_gib=None)

@@ -8,6 +8,7 @@ so the Model that reads it waits for the copy.
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -19,6 +20,8 @@ from constructs import Construct
 
 from .lambda_code.copier.layout import normalise_prefix
 from .s3_paths import check_grant_prefix, parse_s3_uri
+from .spec import SpecError, Violation
+from .spec.model_facts import ModelFacts, context_key
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class WeightsLocation:
     def s3_uri(self) -> str:
         return f"s3://{self.bucket.bucket_name}/{self.prefix}"
 
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 # Where SageMaker puts an uncompressed S3Prefix model before the container starts (CreateModel,
 # ModelDataSource: https://docs.aws.amazon.com/sagemaker/latest/dg/large-model-inference-uncompressed.html).
@@ -85,14 +90,49 @@ class ModelSource(abc.ABC):
 
     Args:
         model_id: the Hugging Face id the weights are of (see the factories).
+        model_facts: the model's facts, when given by hand (see the factories).
     """
 
-    def __init__(self, model_id: Optional[str]):
+    def __init__(self, model_id: Optional[str], model_facts: Optional[ModelFacts] = None):
         self.model_id = model_id
+        self.model_facts = model_facts
+
+    def context_keys(self) -> Sequence[str]:
+        """The cdk.context.json keys `lmi lookup` records this source's facts under."""
+        return [context_key(self.model_id)] if self.model_id else []
+
+    def facts(self, scope: Construct) -> Optional[ModelFacts]:
+        """The model's facts for the synth-time rules: model_facts when given, else the record
+        `lmi lookup` wrote into the app's context (cdk.context.json), else None (the catalog
+        is consulted by the spec). A malformed record is a SpecError naming its key."""
+        if self.model_facts is not None:
+            return self.model_facts
+        for key in self.context_keys():
+            record = scope.node.try_get_context(key)
+            if record is None:
+                continue
+            try:
+                return ModelFacts.from_record(record)
+            except ValueError as error:
+                raise SpecError(
+                    [
+                        Violation(
+                            f"context {key}",
+                            "(recorded facts)",
+                            str(error),
+                            f"run `lmi lookup {self.model_id}` again, or delete the key",
+                        )
+                    ],
+                    subject=f"{scope.node.path} model facts",
+                ) from None
+        return None
 
     @staticmethod
     def from_bucket(
-        bucket: s3.IBucket, prefix: str, model_id: Optional[str] = None
+        bucket: s3.IBucket,
+        prefix: str,
+        model_id: Optional[str] = None,
+        model_facts: Optional[ModelFacts] = None,
     ) -> "ModelSource":
         """Weights already in S3 (uploaded beforehand, as the reference flow did); checked at
         deploy time (WeightsCheck) before the Model is created.
@@ -103,12 +143,16 @@ class ModelSource(abc.ABC):
             model_id: the Hugging Face id the weights are of, e.g. bigscience/bloom; the spec
                 looks it up in the model catalog (parameters, attention heads). Default None:
                 pass num_parameters and num_attention_heads to the endpoint instead.
+            model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
+                `lmi lookup` has them. Default None.
         """
         check_grant_prefix(prefix, "prefix")
-        return _BucketSource(bucket, prefix, model_id)
+        return _BucketSource(bucket, prefix, model_id, model_facts)
 
     @staticmethod
-    def from_s3_uri(uri: str, model_id: Optional[str] = None) -> "ModelSource":
+    def from_s3_uri(
+        uri: str, model_id: Optional[str] = None, model_facts: Optional[ModelFacts] = None
+    ) -> "ModelSource":
         """Weights already in S3 at a URI; the bucket is imported by name.
 
         Args:
@@ -116,9 +160,11 @@ class ModelSource(abc.ABC):
             model_id: the Hugging Face id the weights are of, e.g. bigscience/bloom; the spec
                 looks it up in the model catalog (parameters, attention heads). Default None:
                 pass num_parameters and num_attention_heads to the endpoint instead.
+            model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
+                `lmi lookup` (of the repository or of this URI) has them. Default None.
         """
         bucket, prefix = parse_s3_uri(uri, "weights URI")
-        return _UriSource(bucket, prefix, model_id)
+        return _UriSource(bucket, prefix, model_id, model_facts)
 
     @staticmethod
     def from_hugging_face(
@@ -128,6 +174,7 @@ class ModelSource(abc.ABC):
         ignore_patterns: Optional[Sequence[str]] = None,
         token_secret: Optional[secretsmanager.ISecret] = None,
         hub_endpoint: Optional[str] = None,
+        model_facts: Optional[ModelFacts] = None,
         **hub_weights_options,
     ) -> "ModelSource":
         """Copy `repo_id` at `revision` from the Hub into the endpoint's weights bucket during
@@ -135,8 +182,9 @@ class ModelSource(abc.ABC):
 
         Args:
             repo_id: the Hub repository, e.g. bigscience/bloom; also the model_id.
-            revision: branch, tag or commit sha. Default "main"; pin a commit sha for
-                reproducible deploys (`lmi resolve-revision`).
+            revision: branch, tag or commit sha. Default "main". A record of `lmi lookup
+                REPO_ID --revision REVISION` in cdk.context.json pins it to the commit the facts
+                were read at, as CDK's context lookups pin what they found.
             allow_patterns: fnmatch patterns of the files to copy. Default: the weight files
                 at the top level in one format (safetensors before bin) plus the json and
                 tokenizer files.
@@ -145,11 +193,14 @@ class ModelSource(abc.ABC):
                 {"HF_TOKEN": ...}) for gated or private repositories. Default: no token.
             hub_endpoint: a mirror or private hub (a token goes only over https).
                 Default https://huggingface.co.
+            model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
+                `lmi lookup` has them. Default None.
             hub_weights_options: HubWeights' other options (prefix, max_parallel_workers,
                 part_size_mib, removal_policy), passed through.
         """
         return _HubSource(
             repo_id,
+            model_facts,
             dict(
                 revision=revision,
                 allow_patterns=allow_patterns,
@@ -161,7 +212,9 @@ class ModelSource(abc.ABC):
         )
 
     @staticmethod
-    def from_weights_bucket(prefix: str, model_id: Optional[str] = None) -> "ModelSource":
+    def from_weights_bucket(
+        prefix: str, model_id: Optional[str] = None, model_facts: Optional[ModelFacts] = None
+    ) -> "ModelSource":
         """Weights staged under prefix in the endpoint's own weights bucket (lmi
         stage-weights), checked at deploy time.
 
@@ -170,9 +223,11 @@ class ModelSource(abc.ABC):
             model_id: the Hugging Face id the weights are of, e.g. bigscience/bloom; the spec
                 looks it up in the model catalog (parameters, attention heads). Default None:
                 pass num_parameters and num_attention_heads to the endpoint instead.
+            model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
+                `lmi lookup` has them. Default None.
         """
         check_grant_prefix(prefix, "prefix")
-        return _OwnBucketSource(prefix, model_id)
+        return _OwnBucketSource(prefix, model_id, model_facts)
 
     @property
     def needs_weights_bucket(self) -> bool:
@@ -193,8 +248,8 @@ class ModelSource(abc.ABC):
 
 
 class _BucketSource(ModelSource):
-    def __init__(self, bucket: s3.IBucket, prefix: str, model_id: Optional[str]):
-        super().__init__(model_id)
+    def __init__(self, bucket: s3.IBucket, prefix: str, model_id, model_facts):
+        super().__init__(model_id, model_facts)
         self.bucket, self.prefix = bucket, normalise_prefix(prefix)
 
     def bind(self, scope, role, weights_bucket):
@@ -204,9 +259,13 @@ class _BucketSource(ModelSource):
 
 
 class _UriSource(ModelSource):
-    def __init__(self, bucket_name: str, prefix: str, model_id: Optional[str]):
-        super().__init__(model_id)
+    def __init__(self, bucket_name: str, prefix: str, model_id, model_facts):
+        super().__init__(model_id, model_facts)
         self.bucket_name, self.prefix = bucket_name, normalise_prefix(prefix)
+
+    def context_keys(self) -> Sequence[str]:
+        uri = f"s3://{self.bucket_name}/{self.prefix}"
+        return [context_key(uri), *super().context_keys()]
 
     def bind(self, scope, role, weights_bucket):
         bucket = s3.Bucket.from_bucket_name(scope, "WeightsSource", self.bucket_name)
@@ -216,8 +275,8 @@ class _UriSource(ModelSource):
 
 
 class _OwnBucketSource(ModelSource):
-    def __init__(self, prefix: str, model_id: Optional[str]):
-        super().__init__(model_id)
+    def __init__(self, prefix: str, model_id, model_facts):
+        super().__init__(model_id, model_facts)
         self.prefix = normalise_prefix(prefix)
 
     @property
@@ -231,9 +290,19 @@ class _OwnBucketSource(ModelSource):
 
 
 class _HubSource(ModelSource):
-    def __init__(self, repo_id: str, options: dict):
-        super().__init__(repo_id)
+    def __init__(self, repo_id: str, model_facts, options: dict):
+        super().__init__(repo_id, model_facts)
         self.options = options
+
+    def context_keys(self) -> Sequence[str]:
+        return [context_key(self.model_id or "", self.options.get("revision"))]
+
+    def pinned_revision(self, scope: Construct) -> str:
+        """The asked revision, or the commit a record of `lmi lookup` read it at."""
+        asked = self.options.get("revision") or "main"
+        record = scope.node.try_get_context(self.context_keys()[0])
+        commit = record.get("revision") if isinstance(record, dict) else None
+        return commit if isinstance(commit, str) and _COMMIT.match(commit) else asked
 
     @property
     def needs_weights_bucket(self) -> bool:
@@ -246,8 +315,9 @@ class _HubSource(ModelSource):
     def bind(self, scope, role, weights_bucket):
         from .hub_weights import HubWeights  # Lambda functions: only built when used
 
+        options = {**self.options, "revision": self.pinned_revision(scope)}
         copy = HubWeights(
-            scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id, **self.options
+            scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id, **options
         )
         location = WeightsLocation(
             weights_bucket, copy.key_prefix, self.model_id, display_prefix=copy.display_prefix

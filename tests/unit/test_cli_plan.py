@@ -29,34 +29,36 @@ def test_valid_plan_prints_the_facts(capsys):
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "OPT-30B (facebook/opt-30b)" in out
-    assert "13.97 GiB of weights per GPU, 20.12 GiB usable" in out
+    assert "model         facebook/opt-30b" in out
+    assert "facts         the built-in catalog" in out
+    assert "13.97 GiB weights + ~1.17 GiB overhead per GPU of 22.35 GiB" in out
+    assert "KV cache      7.21 GiB per GPU: 22515 tokens (344064 bytes each)" in out
     assert "local NVMe (VolumeSizeInGB not sent)" in out
     assert "up to 1152 input + 896 new tokens, 2048 in all, batch 8" in out
     assert "blue/green: quota for 2 x ml.g5.24xlarge during a change" in out
 
 
 def test_a_token_budget_past_the_models_positions_is_refused(capsys):
-    code = main(
-        [
-            "plan",
-            "--model-id",
-            "facebook/opt-30b",
-            "--instance-type",
-            "ml.g5.24xlarge",
-            "--tp",
-            "4",
-            "--max-input-tokens",
-            "2048",
-            "--max-new-tokens",
-            "1024",
-        ]
-    )
-    assert code == 2
+    opt = ["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge"]
+    opt += ["--tp", "4", "--engine", "deepspeed"]
+    assert main([*opt, "--max-total-tokens", "3072"]) == 2
     assert (
-        "request_limits.max_total_tokens=3072: exceeds the 2048 positions of OPT-30B"
+        "request_limits.max_total_tokens=3072: exceeds the 2048 positions of facebook/opt-30b"
         in capsys.readouterr().err
     )
+    # both halves set, no total: the total is what the positions allow, with a warning
+    assert main([*opt, "--max-input-tokens", "1536", "--max-new-tokens", "1024"]) == 0
+    out = capsys.readouterr().out
+    assert "max_total_tokens defaults to 2048, what the positions and the KV cache allow" in out
+
+
+def test_no_limits_at_all_derives_ones_the_model_takes(capsys):
+    # the 2022 default of 2048 + 1024 would exceed OPT's 2048 positions: never refused now
+    opt = ["plan", "--model-id", "facebook/opt-30b", "--instance-type", "ml.g5.24xlarge"]
+    assert main([*opt, "--engine", "deepspeed", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["limits"]["max_total_tokens"] == 2048
+    assert plan["dtype"] == "fp16" and plan["tensor_parallel_degree"] == 4
 
 
 def test_invalid_plan_exits_2_with_one_line_per_problem(capsys):
@@ -69,6 +71,8 @@ def test_invalid_plan_exits_2_with_one_line_per_problem(capsys):
             "ml.p4d.24xlarge",
             "--tp",
             "3",
+            "--engine",
+            "deepspeed",
             "--dtype",
             "int8",
             "--volume-size-gb",
@@ -110,7 +114,7 @@ def test_json_output(capsys):
 
 def test_missing_required_flags(capsys):
     assert main(["plan", "--model-id", "facebook/opt-30b"]) == 2
-    assert "--instance-type and --tp required" in capsys.readouterr().err
+    assert "--instance-type required (or --recommend" in capsys.readouterr().err
 
 
 def test_console_module_runs_without_aws_cdk_import():
@@ -177,7 +181,6 @@ def test_each_pool_is_checked_with_its_own_gpus(capsys):
         "error: pools[2:ml.g4dn.xlarge].dtype=bf16: needs an Ampere or newer GPU; "
         "ml.g4dn.xlarge has T4; fix: drop ml.g4dn.xlarge from the --fallback-instance-type flags",
         "error: pools[2:ml.g4dn.xlarge].tensor_parallel_degree=1: weights need 14.2 GiB per GPU "
-        "(bf16, tp=1) but ml.g4dn.xlarge offers 15 GiB per GPU, 13.5 GiB after keeping 10% for "
-        "activations and KV cache; fix: drop ml.g4dn.xlarge from the --fallback-instance-type "
-        "flags",
+        "(bf16, tp=1) plus ~1.9 GiB of overhead, but vLLM may use 13.5 GiB of the 15 GiB of each "
+        "GPU of ml.g4dn.xlarge; fix: drop ml.g4dn.xlarge from the --fallback-instance-type flags",
     ]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict
 
 from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, format_plan
-from ..spec.endpoint_spec import PLAN_METADATA_TYPE
+from ..spec.endpoint_spec import PLAN_METADATA_TYPE, across_pools
 from ..spec.engines import Engine, engine_from
 from ..spec.limits import DEFAULT_INPUT_TOKENS, DEFAULT_NEW_TOKENS
 from ..spec.model_rules import positions_cap
@@ -118,26 +119,30 @@ def run(args: argparse.Namespace) -> int:
         return 2
     capacity = Capacity(fallback_instance_types=tuple(args.fallback_instance_type))
     problems, first = capacity.violations(args.instance_type), []
+    spec = None
     try:
-        spec = EndpointSpec(**settings, instance_type=args.instance_type)
+        spec = across_pools(
+            EndpointSpec(**settings, instance_type=args.instance_type),
+            capacity.fallback_instance_types,
+        )
     except SpecError as error:
         first = error.violations
-    # each fallback pool with its own GPU count and memory
+    # each fallback pool with its own GPU count and memory, running the first pool's settings
     problems += first + capacity.fallback_violations(
-        lambda instance_type: (
-            EndpointSpec(
-                **{**settings, "request_limits": spec.request_limits, "dtype": spec.dtype},
-                instance_type=instance_type,
-            )
-            if not first
-            else EndpointSpec(**settings, instance_type=instance_type)
-        ),
+        (lambda instance_type: replace(spec, instance_type=instance_type))
+        if spec is not None
+        else (lambda instance_type: EndpointSpec(**settings, instance_type=instance_type)),
         known={(v.field, v.problem) for v in first},
         option="the --fallback-instance-type flags",
     )
     if problems:
         return _refuse(problems)
-    plan = {**spec.plan(), "pools": capacity.plan_lines(args.instance_type)}
+    assert spec is not None, "no problems: the first pool's spec was built"
+    plan = {
+        **spec.plan(),
+        "pools": capacity.plan_lines(args.instance_type),
+        "facts_from": getattr(args, "facts_from", None),
+    }
     print(json.dumps(plan, indent=2) if args.json else format_plan("plan (valid)", plan))
     return 0
 
@@ -156,8 +161,7 @@ def _settings(args: argparse.Namespace) -> Dict[str, Any]:
         facts, where = facts_for(
             args.model_id, args.revision, Path(args.context_file), args.offline
         )
-        if facts is not None:
-            print(f"lmi plan: facts of {args.model_id} from {where}", file=sys.stderr)
+        args.facts_from = where
     return dict(
         model_id=args.model_id,
         model_facts=facts,

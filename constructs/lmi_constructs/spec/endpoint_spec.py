@@ -102,12 +102,14 @@ class EndpointSpec:
     weights_location: Optional[str] = None  # for the plan only
     warnings: List[str] = field(default_factory=list, init=False)
     requested_limits: RequestLimits = field(init=False)
+    requested_dtype: Optional[str] = field(default=None, init=False)
     memory: Optional[MemoryPlan] = field(default=None, init=False)
 
     def __post_init__(self):
         self.engine = engine_from(self.engine)  # a name still arrives from tests and old callers
         self.dtype = None if self.dtype is None else str(self.dtype).lower()
         self.requested_limits = self.request_limits
+        self.requested_dtype = self.dtype
         self._facts = _facts_of(self)
         violations = _Rules(self).check()
         if violations:
@@ -260,6 +262,7 @@ def format_plan(title: str, plan: Dict[str, Any]) -> str:
             if plan.get("model_id") and plan["model_id"] != plan.get("model")
             else ""
         ),
+        *([f"  facts         {plan['facts_from']}"] if plan.get("facts_from") else []),
         f"  engine        {plan.get('engine')}, dtype {plan.get('dtype')}"
         + (f", {plan['quantization']} weights" if plan.get("quantization") else "")
         + f", image {plan.get('image_tag')}",
@@ -480,7 +483,20 @@ class _Rules:
     def check_dtype(self, instance: Optional[GpuInstance]) -> None:
         spec = self.spec
         if spec.dtype is None:
-            spec.dtype = default_dtype(spec.engine, spec.model, instance)
+            tp = spec.tensor_parallel_degree
+            spec.dtype = default_dtype(
+                spec.engine,
+                spec.model,
+                instance,
+                tp if isinstance(tp, int) and tp > 0 else None,
+                spec.requested_limits if not spec.requested_limits.given_violations() else None,
+            )
+            stored = spec.model.stored_dtype if spec.model else None
+            if stored and spec.dtype == "int8" and stored != "int8":
+                self.warn(
+                    f"dtype defaults to int8: the {stored} weights fit this instance at no "
+                    "tensor parallel degree, so DeepSpeed quantizes them at load"
+                )
         if spec.dtype not in BYTES_PER_DTYPE:
             self.fail(
                 "dtype",
@@ -590,6 +606,13 @@ class _Rules:
         )
         limits = spec.request_limits
         name = facts.name if facts else "the model"
+        asked = (given.max_input_tokens or 0) + (given.max_new_tokens or 0)
+        if given.max_total_tokens is None and limits.total_tokens < asked:
+            self.warn(
+                f"max_total_tokens defaults to {limits.total_tokens}, what the positions and the "
+                f"KV cache allow, below max_input_tokens + max_new_tokens ({asked}): a request "
+                "cannot use both in full"
+            )
         self.violations += limits.violations(positions_cap(spec.engine, facts), name)
         if instance is None or facts is None or not dtype_ok:
             return
@@ -892,3 +915,41 @@ def _smallest_instance_that_fits(
             if _fits(spec, candidate, tp, dtype):
                 return candidate.name, tp
     return None
+
+
+def across_pools(spec: EndpointSpec, fallback_instance_types: Tuple[str, ...]) -> EndpointSpec:
+    """The spec with the defaults it derived made good for every pool of the variant: the
+    request limits the smallest pool holds, fp16 where a pool lacks bf16. One variant runs one
+    environment on every pool, so a default derived on the first pool alone could be refused
+    on another. Props the user set are kept; a pool that refuses them is reported by the
+    caller (Capacity.fallback_violations)."""
+    given = spec.requested_limits
+    limits = spec.request_limits
+    dtype = spec.dtype
+    for instance_type in fallback_instance_types:
+        if lookup_instance(instance_type) is None:
+            continue
+        try:
+            pool = replace(
+                spec,
+                instance_type=instance_type,
+                request_limits=given,
+                dtype=spec.dtype if spec.requested_dtype else None,
+                volume_size_gb=None,
+                gpu_count=None,
+                gpu_memory_gib=None,
+            )
+        except SpecError:
+            continue  # the caller reports this pool's problems with the shared settings
+        theirs = pool.request_limits
+        if theirs.total_tokens < limits.total_tokens:  # the tightest pool's whole set
+            limits = replace(theirs, max_batch_size=limits.max_batch_size)
+        if (theirs.max_batch_size or 0) < (limits.max_batch_size or 0):
+            limits = replace(limits, max_batch_size=theirs.max_batch_size)
+        if pool.dtype == "fp16" and dtype == "bf16" and not spec.requested_dtype:
+            dtype = "fp16"
+    if limits == spec.request_limits and dtype == spec.dtype:
+        return spec
+    shared = replace(spec, request_limits=limits, dtype=dtype)
+    shared.requested_limits, shared.requested_dtype = given, spec.requested_dtype
+    return shared

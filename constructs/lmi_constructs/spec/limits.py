@@ -34,7 +34,7 @@ class RequestLimits:
             Default: 1024, or half the total when that is shorter.
         max_total_tokens: input + output: vLLM's max_model_len, DeepSpeed's max_tokens, at most
             the model's positions. Default: input + new when both are set; else for vLLM the
-            model's positions, for the handler engines 2048 + 1024; in both cases no more than
+            model's positions, for the handler engines 2048 + 1024; in every case no more than
             the positions and the KV cache allow.
         max_batch_size: prompts in one request (handler engines; default 8, fewer when the KV
             workspace holds fewer) or sequences in vLLM's rolling batch (max_rolling_batch_size,
@@ -64,20 +64,27 @@ class RequestLimits:
         """Every limit set: those given kept, the rest derived. `length_cap` is the longest
         total the model and the memory allow (None: no limit known); `default_total` the
         engine's wish when nothing bounds it."""
-        given_total = self.max_total_tokens
-        if given_total is None and self.max_input_tokens and self.max_new_tokens:
-            given_total = self.max_input_tokens + self.max_new_tokens
-        if given_total is None:
-            cap = default_total if length_cap is None else min(length_cap, default_total)
-            # the limits that were set must still fit inside the derived total
-            floor = (self.max_input_tokens or 0) + (self.max_new_tokens or 0) + 1
-            total = max(cap, min(floor, length_cap) if length_cap is not None else floor)
-        else:
-            total = given_total
-        new = self.max_new_tokens
+        cap = default_total if length_cap is None else min(length_cap, default_total)
+        upper = length_cap  # None: nothing bounds the total
+        input_tokens, new, total = self.max_input_tokens, self.max_new_tokens, self.max_total_tokens
+        if total is None and input_tokens and new:
+            # both halves set: their sum, within what the model and the memory allow (a
+            # request may then not use both in full; EndpointSpec warns)
+            total = input_tokens + new if upper is None else max(2, min(input_tokens + new, upper))
+        elif total is None and input_tokens:
+            room = (
+                upper if upper is not None else input_tokens + DEFAULT_NEW_TOKENS
+            ) - input_tokens
+            new = max(1, min(DEFAULT_NEW_TOKENS, room))
+            total = input_tokens + new
+        elif total is None and new:
+            total = max(cap, new + 1)
+            if upper is not None:
+                total = min(total, max(upper, 2))
+        elif total is None:
+            total = max(2, cap)
         if new is None:
-            new = max(1, min(DEFAULT_NEW_TOKENS, total - (self.max_input_tokens or total // 2)))
-        input_tokens = self.max_input_tokens
+            new = max(1, min(DEFAULT_NEW_TOKENS, total - (input_tokens or total // 2)))
         if input_tokens is None:
             input_tokens = max(1, total - new)
         return replace(
@@ -120,6 +127,18 @@ class RequestLimits:
         total = self.total_tokens
         input_tokens, new = self.max_input_tokens or 0, self.max_new_tokens or 0
         # a total below input + new caps each request's sum: allowed; above it, unusable
+        if self.max_total_tokens is not None:
+            for name, value in (("max_input_tokens", input_tokens), ("max_new_tokens", new)):
+                if value >= total:
+                    found.append(
+                        Violation(
+                            f"request_limits.{name}",
+                            value,
+                            f"leaves no room in max_total_tokens={total} for the rest of a "
+                            "request (input and output share it)",
+                            f"lower it below {total}, or raise max_total_tokens",
+                        )
+                    )
         if input_tokens + new < total:
             found.append(
                 Violation(

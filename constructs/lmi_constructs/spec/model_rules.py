@@ -19,8 +19,6 @@ from .sizing import plan_memory as _plan_memory
 # vLLM's max_model_len when the config names no position limit (_get_and_verify_max_len:
 # "default_max_len = 2048" with a warning).
 VLLM_LENGTH_WITHOUT_POSITIONS = 2048
-# A derived max_model_len bounded by memory is rounded down to this many tokens.
-LENGTH_STEP = 256
 # Methods our model.py cannot load: they need vLLM's kernels.
 ENGINE_QUANTIZATION = {
     Engine.VLLM: ("awq", "gptq", "fp8", "mxfp4", "bitsandbytes", "compressed-tensors"),
@@ -54,19 +52,43 @@ def kv_dtype_bytes(dtype: Optional[str]) -> int:
 
 
 def default_dtype(
-    engine: Engine, facts: Optional[ModelFacts], instance: Optional[GpuInstance]
+    engine: Engine,
+    facts: Optional[ModelFacts],
+    instance: Optional[GpuInstance],
+    tensor_parallel_degree: Optional[int] = None,
+    given: Optional[RequestLimits] = None,
 ) -> str:
     """What the repository stores, where the engine and the GPU take it: int8 checkpoints as
-    int8; bf16 as fp16 on GPUs before Ampere; fp32 checkpoints served in 16 bits (vLLM's
-    "auto" does the same)."""
+    int8; bf16 as fp16 on GPUs before Ampere; fp32 checkpoints in 16 bits (vLLM's "auto" does
+    the same). When those weights and a request of the given limits fit at no degree but a
+    smaller dtype of the engine's does (DeepSpeed's int8), that one (EndpointSpec warns)."""
     bf16_ok = instance is None or instance.supports_bf16
     allowed = engine.dtypes
     if facts is not None and facts.quantization == "int8" and "int8" in allowed:
         return "int8"
     stored = facts.dtype if facts is not None else None
     if stored == "fp16" or (stored == "bf16" and not bf16_ok):
-        return "fp16"
-    return "bf16" if bf16_ok and "bf16" in allowed else "fp16"
+        preferred = "fp16"
+    else:
+        preferred = "bf16" if bf16_ok and "bf16" in allowed else "fp16"
+    if facts is None or instance is None or facts.quantization:
+        return preferred
+    smaller = sorted(
+        (d for d in allowed if BYTES_PER_DTYPE[d] < BYTES_PER_DTYPE[preferred]),
+        key=lambda d: -BYTES_PER_DTYPE[d],
+    )
+    degrees = (
+        (tensor_parallel_degree,)
+        if tensor_parallel_degree
+        else valid_tensor_parallel_degrees(facts.num_attention_heads, instance.gpu_count)
+    )
+    total, batch = _asked(engine, facts, given or RequestLimits())
+    for dtype in (preferred, *smaller):
+        for tp in degrees:
+            plan = plan_for(facts, engine, instance, tp, dtype, total, batch)
+            if plan is None or plan.fits:
+                return dtype
+    return preferred
 
 
 def weights_bytes(facts: Optional[ModelFacts], dtype: str) -> Optional[float]:
@@ -146,8 +168,6 @@ def resolve_limits(
     cap = positions
     if plan is not None and plan.weights_fit:
         fits = plan.longest_sequence(1 if paged else given.max_batch_size or 1)
-        if fits >= LENGTH_STEP * 4:
-            fits -= fits % LENGTH_STEP
         if fits >= 2:
             cap = fits if cap is None else min(cap, fits)
     batch_default = VLLM_DEFAULT_MAX_NUM_SEQS if paged else DEFAULT_BATCH
@@ -159,6 +179,19 @@ def resolve_limits(
                 resolved, max_batch_size=max(1, min(DEFAULT_BATCH, full.largest_batch()))
             )
     return resolved
+
+
+def _asked(engine: Engine, facts: ModelFacts, given: RequestLimits) -> Tuple[int, int]:
+    """(total, batch) the limits ask for before memory bounds them: the total a request of
+    the set limits needs (the engine's wish where none is set) and the batch the engine
+    reserves it for."""
+    positions = positions_cap(engine, facts)
+    paged = engine is Engine.VLLM
+    wish = positions if (paged and positions) else DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
+    if positions:
+        wish = min(wish, positions)
+    total = given.resolve(positions, wish, 1).total_tokens
+    return total, 1 if paged else given.max_batch_size or 1
 
 
 def default_tensor_parallel(
@@ -176,17 +209,7 @@ def default_tensor_parallel(
     degrees = valid_tensor_parallel_degrees(heads, instance.gpu_count) or (1,)
     if facts is None:
         return degrees[-1]
-    positions = positions_cap(engine, facts)
-    paged = engine is Engine.VLLM
-    wish = positions if (paged and positions) else DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
-    if positions:
-        wish = min(wish, positions)
-    wanted = given.max_total_tokens or (
-        given.max_input_tokens + given.max_new_tokens
-        if given.max_input_tokens and given.max_new_tokens
-        else wish
-    )
-    batch = 1 if paged else given.max_batch_size or 1
+    wanted, batch = _asked(engine, facts, given)
     for tp in degrees:
         plan = plan_for(facts, engine, instance, tp, dtype, wanted, batch)
         if plan is None or plan.fits:

@@ -28,7 +28,7 @@ def opt_with_code(stack, id, code_dir=ROOT / "model_code", **extra):
     return LmiEndpoint(
         stack,
         id,
-        model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+        model=ModelSource.from_s3_uri("s3://team-weights/p/", model_id="facebook/opt-30b"),
         instance_type="ml.g5.24xlarge",
         tensor_parallel_degree=4,
         engine=Engine.DEEPSPEED,
@@ -115,7 +115,10 @@ def test_engine_without_code_loads_weights_itself_once(platform):
     assert env["OPTION_MODEL_ID"] == "s3://team-model-weights/mistral/v0.3/"
     assert env["OPTION_ROLLING_BATCH"] == "vllm" and env["OPTION_DTYPE"] == "bf16"
     assert env["OPTION_MODEL_LOADING_TIMEOUT"] == "1200"  # in step with the health check
-    assert env["OPTION_MAX_MODEL_LEN"] == "3072" and env["OPTION_TENSOR_PARALLEL_DEGREE"] == "4"
+    # no request limits: vLLM's max_model_len is the model's 32768 positions (they fit in the
+    # KV room at TP 4), the rolling batch LMI's 256
+    assert env["OPTION_MAX_MODEL_LEN"] == "32768" and env["OPTION_TENSOR_PARALLEL_DEGREE"] == "4"
+    assert env["OPTION_MAX_ROLLING_BATCH_SIZE"] == "256"
     assert "MODEL_S3_BUCKET" not in env and "MODEL_S3_PREFIX" not in env
 
 
@@ -259,7 +262,9 @@ def test_managed_environment_cannot_be_overridden():
         LmiEndpoint(
             stack,
             "Clash",
-            model=ModelSource.from_s3_uri("s3://team-weights/p/"),
+            model=ModelSource.from_s3_uri(
+                "s3://team-weights/p/", model_id="mistralai/Mistral-7B-Instruct-v0.3"
+            ),
             instance_type="ml.g5.12xlarge",
             tensor_parallel_degree=4,
             engine=Engine.VLLM,

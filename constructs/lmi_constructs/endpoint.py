@@ -449,7 +449,7 @@ def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
         CfnTag(key=key, value=value)
         for key, value in (
             ("lmi:engine", spec.engine.name),
-            ("lmi:dtype", spec.dtype),
+            ("lmi:dtype", spec.resolved_dtype),
             ("lmi:tensor-parallel-degree", str(spec.tensor_parallel_degree)),
             ("lmi:model-id", spec.model_id or "unknown"),
             ("lmi:streaming", "true" if streams else "false"),

@@ -470,7 +470,7 @@ class _EndpointRules:
             )
         gpus = endpoint.instance.gpu_count * endpoint.max_instances
         wanted = sum(
-            m.spec.tensor_parallel_degree * (m.scaling.max_copies if m.scaling else 1)
+            m.spec.resolved_tensor_parallel_degree * (m.scaling.max_copies if m.scaling else 1)
             for m in endpoint.models.values()
         )
         if wanted > gpus:

@@ -7,6 +7,14 @@ repository 307 to a relative /api/resolve-cache/models/<repo>/<commit>/<path> on
 gated repositories and empty files are served directly. Faults are injected through
 `HubEmulator.faults`. huggingface_hub's snapshot_download runs against it in the fidelity test,
 so the shapes below are checked by the official client.
+
+The model-info route (`/api/models/<repo>` and `/api/models/<repo>/revision/<rev>`) answers what
+huggingface_hub's `HfApi.model_info` parses (huggingface_hub 2.4.0, hf_api.py, `ModelInfo`): with
+`?blobs=true` (`files_metadata=True`) each sibling carries `size`, `blobId` and, for LFS files,
+`lfs: {sha256, size, pointerSize}`; `safetensors: {parameters: {dtype: count}, total}` sums the
+safetensors headers of the commit's weights. `SafetensorsContent` is a real safetensors file of
+any declared size (header, then zeros made on read), so `get_safetensors_metadata`,
+`parse_safetensors_file_metadata` and ranged reads see real headers without the bytes in memory.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, Optional, Set, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 CHUNK = 1024 * 1024
@@ -46,19 +54,117 @@ class SyntheticContent:
         return b"".join(out)
 
 
+class DeclaredContent:
+    """A file of `size` bytes: `head`, then zeros made on read (never all in memory). For files
+    whose size and first bytes matter and whose body nobody reads (multi-GB checkpoints)."""
+
+    def __init__(self, head: bytes, size: int):
+        if size < len(head):
+            raise ValueError(f"size {size} is shorter than the {len(head)}-byte head")
+        self.head = bytes(head)
+        self.size = size
+
+    def read(self, start: int, end: int) -> bytes:  # end exclusive
+        end = min(end, self.size)
+        if start >= end:
+            return b""
+        head = self.head[start:end]
+        return head + bytes(end - start - len(head))
+
+    def stand_in_digest(self) -> str:
+        """sha256 over the head and the declared size, NOT over the content: HubBlob uses it as
+        the file's LFS oid so that a 90 GB file is not hashed. Such blobs serve metadata reads
+        (headers, sizes, ranges); a test that checks copied bytes against the oid needs bytes
+        or SyntheticContent."""
+        return hashlib.sha256(self.head + struct.pack("<Q", self.size)).hexdigest()
+
+
+# Bits per element of the safetensors dtypes the builders use (safetensors/src/tensor.rs,
+# Dtype::bitsize; https://huggingface.co/docs/safetensors/index, "Format").
+SAFETENSORS_DTYPE_BITS = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E4M3": 8,
+    "F8_E5M2": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+}
+
+
+class SafetensorsContent(DeclaredContent):
+    """A real safetensors file (https://huggingface.co/docs/safetensors/index, "Format"): 8 bytes
+    little-endian u64 N, an N-byte JSON header (padded with spaces to a multiple of 8, as the
+    safetensors writer aligns it) mapping each tensor to {dtype, shape, data_offsets} plus
+    "__metadata__", then the tensor data: zeros of the declared size, made on read.
+
+    Args:
+        tensors: name -> (safetensors dtype, shape), laid out in this order.
+        metadata: the "__metadata__" strings; transformers writes {"format": "pt"}.
+    """
+
+    def __init__(
+        self,
+        tensors: Mapping[str, Tuple[str, Sequence[int]]],
+        metadata: Optional[Mapping[str, str]] = None,
+    ):
+        header: Dict[str, Any] = {"__metadata__": dict(metadata or {"format": "pt"})}
+        elements: Dict[str, int] = {}
+        offset = 0
+        for name, (dtype, shape) in tensors.items():
+            count = 1
+            for size in shape:
+                count *= int(size)
+            bits = SAFETENSORS_DTYPE_BITS[dtype] * count
+            if bits % 8:
+                raise ValueError(f"{name}: {count} x {dtype} is not whole bytes")
+            header[name] = {
+                "dtype": dtype,
+                "shape": [int(size) for size in shape],
+                "data_offsets": [offset, offset + bits // 8],
+            }
+            offset += bits // 8
+            elements[dtype] = elements.get(dtype, 0) + count
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        self.tensors = dict(tensors)
+        self.header_length = len(text)
+        self.data_bytes = offset
+        self.elements_by_dtype = elements
+        super().__init__(struct.pack("<Q", len(text)) + text, 8 + len(text) + offset)
+
+
 @dataclass
 class HubBlob:
-    content: Union[bytes, SyntheticContent]
+    content: Union[bytes, SyntheticContent, DeclaredContent]
     lfs: bool = True
 
     def __post_init__(self):
         self.size = len(self.content) if isinstance(self.content, bytes) else self.content.size
-        sha256, sha1 = hashlib.sha256(), hashlib.sha1(f"blob {self.size}\0".encode())
-        for start in range(0, self.size, 16 * CHUNK):
-            data = self.read(start, min(start + 16 * CHUNK, self.size))
-            sha256.update(data)
-            sha1.update(data)
-        self.sha256, self.content_sha1 = sha256.hexdigest(), sha1.hexdigest()
+        stand_in = getattr(self.content, "stand_in_digest", None)
+        if stand_in is not None:
+            # A stand-in, not the content's hash (see DeclaredContent.stand_in_digest): sha256
+            # over the header and the declared size. Such blobs are for metadata reads (headers,
+            # sizes, ranges), not for copy tests that check the bytes against their digest.
+            self.sha256 = stand_in()
+            self.content_sha1 = hashlib.sha1(
+                f"blob {self.size}\0".encode() + self.sha256.encode()
+            ).hexdigest()
+        else:
+            sha256, sha1 = hashlib.sha256(), hashlib.sha1(f"blob {self.size}\0".encode())
+            for start in range(0, self.size, 16 * CHUNK):
+                data = self.read(start, min(start + 16 * CHUNK, self.size))
+                sha256.update(data)
+                sha1.update(data)
+            self.sha256, self.content_sha1 = sha256.hexdigest(), sha1.hexdigest()
         pointer = (
             f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\n"
             f"size {self.size}\n"
@@ -104,6 +210,8 @@ class Faults:
     drop_connections: int = 0  # next N CDN GETs send half the body, then close
     expire_signatures: int = 0  # next N CDN GETs answer 403 (signature expired)
     corrupt_paths: Set[str] = field(default_factory=set)  # CDN flips one byte of these files
+    # the model-info route answers this as the commit's "sha" (a broken or hostile Hub)
+    model_info_sha: Optional[str] = None
     chunk_delay_s: float = 0.0  # CDN pause per MiB sent: a slow link, to interrupt a copy
     # how small files redirect instead of the Hub's relative 307: "cross_host" (absolute, to the
     # CDN's host), "loop" (back to the resolve URL itself), "no_location"
@@ -170,6 +278,53 @@ def _handler(emulator: HubEmulator, base):
     return type(base.__name__, (base,), {"emulator": emulator})
 
 
+def _safetensors_header(blob: HubBlob) -> Optional[Dict[str, Any]]:
+    """A blob's safetensors header, or None when it is not a safetensors file."""
+    if isinstance(blob.content, SafetensorsContent):
+        return {name: {"dtype": d, "shape": s} for name, (d, s) in blob.content.tensors.items()}
+    prefix = blob.read(0, 8)
+    if len(prefix) < 8:
+        return None
+    (length,) = struct.unpack("<Q", prefix)
+    if not 2 <= length <= min(blob.size - 8, 100_000_000):
+        return None
+    try:
+        header = json.loads(blob.read(8, 8 + length))
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _safetensors_summary(files: Dict[str, HubBlob]) -> Optional[Dict[str, Any]]:
+    """The model-info "safetensors" field, {"parameters": {dtype: elements}, "total": n}, as
+    huggingface_hub 2.4.0's SafeTensorsInfo reads it. Counted over the files the index's
+    weight_map names, else over the top-level *.safetensors files; None when there are none
+    (the Hub leaves the field out). The Hub's own choice of files is not documented."""
+    names = [p for p in files if p.endswith(".safetensors") and "/" not in p]
+    index_blob = files.get("model.safetensors.index.json")
+    if index_blob is not None:
+        try:
+            weight_map = json.loads(index_blob.read(0, index_blob.size))["weight_map"]
+            names = sorted({name for name in weight_map.values() if name in files})
+        except (ValueError, KeyError, TypeError):
+            pass
+    parameters: Dict[str, int] = {}
+    for name in names:
+        header = _safetensors_header(files[name])
+        if header is None:
+            continue
+        for tensor_name, tensor in header.items():
+            if tensor_name == "__metadata__" or not isinstance(tensor, dict):
+                continue
+            count = 1
+            for size in tensor.get("shape", []):
+                count *= int(size)
+            parameters[tensor["dtype"]] = parameters.get(tensor["dtype"], 0) + count
+    if not parameters:
+        return None
+    return {"parameters": parameters, "total": sum(parameters.values())}
+
+
 class _Base(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real servers
     emulator: HubEmulator
@@ -200,11 +355,18 @@ class _Base(BaseHTTPRequestHandler):
             {"Content-Type": "application/json", **(headers or {})},
         )
 
-    def _error(self, status: int, code: str, message: str, head: bool = False) -> None:
+    def _error(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        head: bool = False,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
         self._send(
             status,
             json.dumps({"error": message}).encode(),
-            {"Content-Type": "application/json", "X-Error-Code": code},
+            {"Content-Type": "application/json", "X-Error-Code": code, **(headers or {})},
             head,
         )
 
@@ -272,11 +434,22 @@ class _HubHandler(_Base):
             faults.count("api_calls")
             if faults.take("api_errors"):
                 return self._error(503, "ServiceUnavailable", "try again", head)
-            rest = path[len("/api/models/") :]
+            # Split the raw path: huggingface_hub quotes a revision with safe="" (refs%2Fpr%2F1).
+            rest = url.path[len("/api/models/") :]
+            query = parse_qs(url.query)
             for kind in ("/revision/", "/tree/"):
                 if kind in rest:
                     repo_id, tail = rest.split(kind, 1)
-                    return self._api(kind.strip("/"), repo_id, tail, parse_qs(url.query), head)
+                    if kind == "/revision/":
+                        revision, subpath = unquote(tail), ""
+                    else:
+                        revision, _, subpath = tail.partition("/")
+                        revision, subpath = unquote(revision), unquote(subpath)
+                    return self._api(
+                        kind.strip("/"), unquote(repo_id), revision, subpath, query, head
+                    )
+            if re.fullmatch(r"[^/]+/[^/]+", unquote(rest)):  # model_info without a revision
+                return self._api("revision", unquote(rest), "main", "", query, head)
             return self._error(404, "EntryNotFound", "unknown API route", head)
         match = re.fullmatch(
             r"/api/resolve-cache/models/(?P<repo>[^/]+/[^/]+)/"
@@ -307,30 +480,16 @@ class _HubHandler(_Base):
             return None
         return repo
 
-    def _api(self, kind: str, repo_id: str, tail: str, query, head: bool) -> None:
+    def _api(self, kind: str, repo_id: str, revision: str, subpath: str, query, head: bool) -> None:
         repo = self._repo(repo_id, head)
         if repo is None:
             return
-        revision, _, subpath = tail.partition("/")
         commit = repo.resolve(revision)
         if commit is None:
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}", head)
         files = repo.commits[commit]
         if kind == "revision":
-            return self._json(
-                200,
-                {
-                    "id": repo_id,
-                    "modelId": repo_id,
-                    "sha": commit,
-                    "private": False,
-                    "gated": "auto" if repo.gated else False,
-                    "disabled": False,
-                    "tags": [],
-                    "lastModified": "2026-11-01T00:00:00.000Z",
-                    "siblings": [{"rfilename": p} for p in sorted(files)],
-                },
-            )
+            return self._json(200, self._model_info(repo_id, repo, commit, query))
         items = []
         for directory in sorted({p.rsplit("/", 1)[0] for p in files if "/" in p}):
             items.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": directory})
@@ -351,6 +510,40 @@ class _HubHandler(_Base):
             )
             headers["Link"] = f'<{next_url}>; rel="next"'
         self._json(200, page, headers)
+
+    def _model_info(self, repo_id: str, repo: HubRepo, commit: str, query) -> Dict[str, Any]:
+        """What GET /api/models/<repo>/revision/<rev> answers (the fields huggingface_hub
+        2.4.0's ModelInfo parses); `?blobs=true` adds each file's size, blobId and lfs."""
+        files = repo.commits[commit]
+        blobs = query.get("blobs", ["false"])[0].lower() in ("true", "1")
+        siblings = []
+        for path in sorted(files):
+            sibling: Dict[str, Any] = {"rfilename": path}
+            if blobs:
+                blob = files[path]
+                sibling.update(blobId=blob.blob_id, size=blob.size)
+                if blob.lfs:
+                    sibling["lfs"] = {"sha256": blob.sha256, "size": blob.size, "pointerSize": 134}
+            siblings.append(sibling)
+        override = self.emulator.faults.model_info_sha
+        info: Dict[str, Any] = {
+            "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
+            "id": repo_id,
+            "modelId": repo_id,
+            "author": repo_id.split("/", 1)[0],
+            "sha": override if override is not None else commit,
+            "private": False,
+            "gated": "auto" if repo.gated else False,
+            "disabled": False,
+            "tags": [],
+            "createdAt": "2026-10-01T00:00:00.000Z",
+            "lastModified": "2026-11-01T00:00:00.000Z",
+            "siblings": siblings,
+        }
+        summary = _safetensors_summary(files)
+        if summary is not None:
+            info["safetensors"] = summary
+        return info
 
     def _resolve(self, repo_id: str, revision: str, file_path: str, head: bool) -> None:
         faults = self.emulator.faults
@@ -374,7 +567,15 @@ class _HubHandler(_Base):
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}", head)
         blob = repo.commits[commit].get(file_path)
         if blob is None:
-            return self._error(404, "EntryNotFound", f"{file_path} does not exist", head)
+            # The Hub names the commit on a missing entry too; hf_hub_download caches the
+            # absence under it (huggingface_hub 2.4.0, file_download.py, ".no_exist").
+            return self._error(
+                404,
+                "EntryNotFound",
+                f"{file_path} does not exist",
+                head,
+                {"X-Repo-Commit": commit},
+            )
         headers = {"X-Repo-Commit": commit}
         if blob.lfs:
             self._send(

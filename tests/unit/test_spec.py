@@ -71,7 +71,10 @@ def test_tp_must_divide_gpus_and_heads_and_names_valid_choices():
     error = problems(bloom, tensor_parallel_degree=3)
     text = str(error)
     assert "does not divide the 8 GPUs of ml.p4d.24xlarge" in text
-    assert "does not divide the 112 attention heads of microsoft/bloom-deepspeed-inference-int8" in text
+    assert (
+        "does not divide the 112 attention heads of microsoft/bloom-deepspeed-inference-int8"
+        in text
+    )
     assert "use one of 1, 2, 4, 8" in text
 
 

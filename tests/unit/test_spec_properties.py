@@ -138,9 +138,14 @@ def test_the_generator_reaches_valid_and_invalid_specs():
     )
     assert valid(witness) is not None
     assert valid({**witness, "tensor_parallel_degree": 1}) is None
-    assert build({**witness, "max_total_tokens": None, "max_input_tokens": None}).request_limits == (
+    assert build(
+        {**witness, "max_total_tokens": None, "max_input_tokens": None}
+    ).request_limits == (
         replace(
-            RequestLimits(), max_input_tokens=1536, max_new_tokens=512,
-            max_total_tokens=2048, max_batch_size=4,
+            RequestLimits(),
+            max_input_tokens=1536,
+            max_new_tokens=512,
+            max_total_tokens=2048,
+            max_batch_size=4,
         )
     )

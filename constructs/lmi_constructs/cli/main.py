@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from . import bench, invoke, local, plan, resolve_revision, stage_weights
+from . import bench, invoke, local, lookup, plan, resolve_revision, stage_weights
 
-COMMANDS = (plan, resolve_revision, stage_weights, local, invoke, bench)
+COMMANDS = (plan, lookup, resolve_revision, stage_weights, local, invoke, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import images
 from .engines import BYTES_PER_DTYPE, Engine, engine_from
@@ -80,7 +80,7 @@ class EndpointSpec:
 
     instance_type: str
     tensor_parallel_degree: Optional[int] = None
-    engine: Union[Engine, str] = Engine.VLLM
+    engine: Engine = Engine.VLLM  # its name is accepted too (parsed on construction)
     dtype: Optional[str] = None
     model_id: Optional[str] = None
     model_facts: Optional[ModelFacts] = None
@@ -116,6 +116,18 @@ class EndpointSpec:
             raise SpecError(violations)
 
     # ---- derived facts, valid after construction ----
+    @property
+    def resolved_dtype(self) -> str:
+        """The dtype deployed (derived on construction when not given)."""
+        assert self.dtype is not None, "derived on construction"
+        return self.dtype
+
+    @property
+    def resolved_tensor_parallel_degree(self) -> int:
+        """The degree deployed (derived on construction when not given)."""
+        assert self.tensor_parallel_degree is not None, "derived on construction"
+        return self.tensor_parallel_degree
+
     @property
     def instance(self) -> GpuInstance:
         instance = lookup_instance(self.instance_type, self.gpu_count, self.gpu_memory_gib)

@@ -60,8 +60,9 @@ def default_dtype(
 ) -> str:
     """What the repository stores, where the engine and the GPU take it: int8 checkpoints as
     int8; bf16 as fp16 on GPUs before Ampere; fp32 checkpoints in 16 bits (vLLM's "auto" does
-    the same). When those weights and a request of the given limits fit at no degree but a
-    smaller dtype of the engine's does (DeepSpeed's int8), that one (EndpointSpec warns)."""
+    the same). When those weights and the smallest request the set limits allow fit at no
+    degree but a smaller dtype of the engine's does (DeepSpeed's int8), that one (EndpointSpec
+    warns)."""
     bf16_ok = instance is None or instance.supports_bf16
     allowed = engine.dtypes
     if facts is not None and facts.quantization == "int8" and "int8" in allowed:
@@ -82,7 +83,7 @@ def default_dtype(
         if tensor_parallel_degree
         else valid_tensor_parallel_degrees(facts.num_attention_heads, instance.gpu_count)
     )
-    total, batch = _asked(engine, facts, given or RequestLimits())
+    total, batch = _least(given or RequestLimits())
     for dtype in (preferred, *smaller):
         for tp in degrees:
             plan = plan_for(facts, engine, instance, tp, dtype, total, batch)
@@ -179,6 +180,13 @@ def resolve_limits(
                 resolved, max_batch_size=max(1, min(DEFAULT_BATCH, full.largest_batch()))
             )
     return resolved
+
+
+def _least(given: RequestLimits) -> Tuple[int, int]:
+    """(total, batch) the smallest request the set limits allow: what must fit at least."""
+    halves = [v for v in (given.max_input_tokens, given.max_new_tokens) if v]
+    total = given.max_total_tokens or (max(halves) + 1 if halves else 2)
+    return total, given.max_batch_size or 1
 
 
 def _asked(engine: Engine, facts: ModelFacts, given: RequestLimits) -> Tuple[int, int]:

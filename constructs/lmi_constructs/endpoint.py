@@ -71,9 +71,12 @@ class LmiEndpoint(Construct):
         instance_type: e.g. ml.g5.24xlarge, from the GPU catalog (or with gpu_count and
             gpu_memory_gib for one outside it).
         tensor_parallel_degree: GPUs the model is split across; divides the GPUs and the heads.
+            Default: the smallest degree whose GPUs hold the weights and a request of the
+            limits (for vLLM, the model's whole context where the memory allows it).
         engine: Engine.DEEPSPEED or ACCELERATE (our model.py) or VLLM (LMI's own handler), or
             its name.
-        dtype: fp16, bf16, int8 or fp32, as the engine and the GPU allow.
+        dtype: fp16, bf16, int8 or fp32, as the engine and the GPU allow. Default: what the
+            repository stores (fp16 for bf16 weights on GPUs before Ampere).
         model_code: our handler (ModelCode.from_directory); required by DEEPSPEED/ACCELERATE.
         image: ContainerImage, or an LMI tag or image URI. Default: the engine's image.
         instance_count: instances at creation. Default 1.
@@ -114,9 +117,9 @@ class LmiEndpoint(Construct):
         *,
         model: ModelSource,
         instance_type: str,
-        tensor_parallel_degree: int,
+        tensor_parallel_degree: Optional[int] = None,
         engine: Union[Engine, str],
-        dtype: str,
+        dtype: Optional[str] = None,
         model_code: Optional[ModelCode] = None,
         image: Union[None, str, ContainerImage] = None,
         instance_count: int = 1,
@@ -409,7 +412,7 @@ class LmiEndpoint(Construct):
         if not has_code:
             return handler_free_environment(self.spec, self.weights, fetched)
         return {
-            "TENSOR_PARALLEL_DEGREE": str(self.spec.tensor_parallel_degree),
+            "TENSOR_PARALLEL_DEGREE": str(self.spec.resolved_tensor_parallel_degree),
             "MODEL_S3_BUCKET": self.weights.bucket.bucket_name,
             "MODEL_S3_PREFIX": self.weights.prefix,
         }
@@ -426,7 +429,7 @@ def handler_free_environment(
     """The Model's environment for an engine that runs LMI's own handler (no model.py): the
     spec as OPTION_* settings, and the weights where SageMaker put them or where they are."""
     return {
-        "TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree),
+        "TENSOR_PARALLEL_DEGREE": str(spec.resolved_tensor_parallel_degree),
         **environment_options(spec),
         "OPTION_MODEL_ID": SAGEMAKER_MODEL_DIR if fetched else weights.s3_uri,
     }
@@ -450,7 +453,7 @@ def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
         for key, value in (
             ("lmi:engine", spec.engine.name),
             ("lmi:dtype", spec.resolved_dtype),
-            ("lmi:tensor-parallel-degree", str(spec.tensor_parallel_degree)),
+            ("lmi:tensor-parallel-degree", str(spec.resolved_tensor_parallel_degree)),
             ("lmi:model-id", spec.model_id or "unknown"),
             ("lmi:streaming", "true" if streams else "false"),
         )

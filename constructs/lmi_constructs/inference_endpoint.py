@@ -225,10 +225,10 @@ class LmiInferenceEndpoint(Construct):
         id: str,
         *,
         model: ModelSource,
-        dtype: str,
         accelerators: int,
         memory_mb: int,
         engine: Union[Engine, str] = Engine.VLLM,
+        dtype: Optional[str] = None,
         copies: int = 1,
         scaling: Optional[CopyScaling] = None,
         image: Union[None, str, ContainerImage] = None,
@@ -247,6 +247,7 @@ class LmiInferenceEndpoint(Construct):
             id: the model's name in this endpoint (construct id, output and field names).
             model: its weights (ModelSource); model_id names it for the catalog.
             dtype: fp16, bf16, int8 or fp32, as the engine and every pool's GPU allow.
+                Default: what the repository stores, as every pool's GPU takes it.
             accelerators: GPUs per copy; the tensor parallel degree of each copy.
             memory_mb: host memory each copy reserves (MinMemoryRequiredInMb).
             engine: Engine.VLLM (default) or its name: components run LMI's own handler, so

@@ -23,26 +23,6 @@ from tests.support.hub_emulator import HubBlob, SafetensorsContent
 REPOS = ["opt", "llama", "mixtral", "awq", "fp8", "custom_code", "duplicates"]
 
 
-@pytest.fixture
-def hf_env(hub, tmp_path, monkeypatch):
-    """huggingface_hub pointed at the emulation: it reads HF_ENDPOINT once, when imported
-    (huggingface_hub 2.4.0, constants.py: ENDPOINT and the resolve URL template built from it),
-    so the test sets both constants as that import would have; the HF cache goes to a temporary
-    folder (get_safetensors_metadata downloads the index there)."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
-    monkeypatch.setattr(
-        constants,
-        "HUGGINGFACE_CO_URL_TEMPLATE",
-        hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
-    )
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    return hub
-
-
 def lmi_lookup(*argv: str) -> int:
     """`lmi lookup ...` through the command's own parser (registered in cli/main.py as well)."""
     parser = argparse.ArgumentParser(prog="lmi")

@@ -31,7 +31,8 @@ class RequestLimits:
     Args:
         max_input_tokens: prompt tokens. Default: the total less max_new_tokens.
         max_new_tokens: generated tokens: the time budget of a request on the handler engines.
-            Default: 1024, or half the total when that is shorter.
+            Default: the rest of the total when the input limit is set, else 1024 or half the
+            total when that is shorter.
         max_total_tokens: input + output: vLLM's max_model_len, DeepSpeed's max_tokens, at most
             the model's positions. Default: input + new when both are set; else for vLLM the
             model's positions, for the handler engines 2048 + 1024; in every case no more than
@@ -83,8 +84,10 @@ class RequestLimits:
                 total = min(total, max(upper, 2))
         elif total is None:
             total = max(2, cap)
-        if new is None:
-            new = max(1, min(DEFAULT_NEW_TOKENS, total - (input_tokens or total // 2)))
+        if new is None and input_tokens:
+            new = max(1, total - input_tokens)  # the rest of the set total
+        elif new is None:
+            new = max(1, min(DEFAULT_NEW_TOKENS, total - total // 2))
         if input_tokens is None:
             input_tokens = max(1, total - new)
         return replace(

@@ -374,6 +374,10 @@ def _from_record(record: Mapping[str, Any]) -> ModelFacts:
         main = max(weight_dtypes, key=lambda d: weight_dtypes[d] * DTYPE_BITS[d])
         dtype = _SAFETENSORS_DTYPES.get(main)
     quantization = record.get("quantization") or _quantization(config)
+    if quantization == "compressed-tensors" and any(d.startswith("F8_") for d in weight_dtypes):
+        # FP8 weights in llm-compressor's format: vLLM runs them with its FP8 kernels
+        # (compressed_tensors_w8a8_fp8.py), native from compute capability 8.9, Marlin below
+        quantization = "fp8"
     if quantization is not None and quantization not in QUANTIZATION_METHODS:
         raise ValueError(
             f"record of {name}: quantization {quantization!r} is not one of "

@@ -37,8 +37,8 @@ def model_code_properties(spec) -> Dict[str, str]:
     return {
         "engine": spec.engine.serving_engine,
         "option.backend": _HANDLER_BACKENDS[spec.engine],
-        "option.tensor_parallel_degree": str(spec.tensor_parallel_degree),
-        "option.dtype": spec.dtype,
+        "option.tensor_parallel_degree": str(spec.resolved_tensor_parallel_degree),
+        "option.dtype": spec.resolved_dtype,
         # DJL gives up on a load after this; in step with the startup health check.
         "option.model_loading_timeout": str(spec.container_startup_health_check_timeout_s),
         "option.max_input_tokens": str(limits.max_input_tokens),
@@ -53,8 +53,8 @@ def environment_options(spec) -> Dict[str, str]:
     limits = spec.request_limits
     options = {
         "OPTION_ENGINE": spec.engine.serving_engine,
-        "OPTION_DTYPE": spec.dtype,
-        "OPTION_TENSOR_PARALLEL_DEGREE": str(spec.tensor_parallel_degree),
+        "OPTION_DTYPE": spec.resolved_dtype,
+        "OPTION_TENSOR_PARALLEL_DEGREE": str(spec.resolved_tensor_parallel_degree),
         "OPTION_MODEL_LOADING_TIMEOUT": str(spec.container_startup_health_check_timeout_s),
         "OPTION_MAX_MODEL_LEN": str(limits.total_tokens),
         "OPTION_MAX_ROLLING_BATCH_SIZE": str(limits.max_batch_size),

@@ -65,3 +65,19 @@ def test_without_facts_synth_names_the_lookup_to_run():
         endpoint(App())
     assert error.value.fields == ["model_facts"]
     assert "run `lmi lookup org/llama`" in str(error.value)
+
+
+def test_lmi_plan_reads_a_model_without_a_record_live(hf_env, capsys, tmp_path, monkeypatch):
+    from lmi_constructs.cli.main import main
+
+    files, _ = model_repos.BUILDERS["llama"]()
+    hf_env.add_repo("org/llama", files)
+    monkeypatch.chdir(tmp_path)  # no cdk.context.json here
+    argv = ["plan", "--model-id", "org/llama", "--instance-type", "ml.g5.2xlarge"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"facts         read live from {hf_env.endpoint}/org/llama" in out
+    assert "KV cache" in out and not (tmp_path / "cdk.context.json").exists()
+    hf_env.faults.api_errors = 10
+    assert main(argv) == 1  # the Hub refuses: a one-line reason, exit 1
+    assert capsys.readouterr().err.startswith("lmi plan: ")

@@ -184,3 +184,37 @@ def test_each_pool_is_checked_with_its_own_gpus(capsys):
         "(bf16, tp=1) plus ~1.9 GiB of overhead, but vLLM may use 13.5 GiB of the 15 GiB of each "
         "GPU of ml.g4dn.xlarge; fix: drop ml.g4dn.xlarge from the --fallback-instance-type flags",
     ]
+
+
+def test_recommend_lists_the_instances_that_hold_the_model_and_its_context(capsys):
+    argv = ["plan", "--model-id", "meta-llama/Llama-3.1-70B-Instruct", "--recommend", "--json"]
+    assert main(argv) == 0
+    fits = json.loads(capsys.readouterr().out)
+    rows = {fit["instance_type"]: fit for fit in fits}
+    # 70.6e9 bf16 parameters and one 131072-token sequence: 8 x A100-40GB at TP 8 is the
+    # smallest; 8 x A10G (22.35 GiB) holds the weights at TP 8 but not the context
+    assert fits[0]["instance_type"] == "ml.p4d.24xlarge"
+    assert fits[0]["tensor_parallel_degree"] == 8
+    assert "ml.g5.48xlarge" not in rows
+    assert rows["ml.p5e.48xlarge"]["tensor_parallel_degree"] == 2
+    assert all(fit["max_total_tokens"] == 131072 and fit["full_sequences"] >= 1 for fit in fits)
+    # a shorter budget lets the A10Gs in
+    assert main([*argv, "--max-total-tokens", "8192"]) == 0
+    rows = {fit["instance_type"]: fit for fit in json.loads(capsys.readouterr().out)}
+    assert rows["ml.g5.48xlarge"]["tensor_parallel_degree"] == 8
+
+
+def test_a_model_without_facts_is_looked_up_live_or_refused_offline(capsys):
+    argv = ["plan", "--model-id", "someone/unknown-13b", "--instance-type", "ml.g5.12xlarge"]
+    assert main([*argv, "--offline"]) == 2
+    assert "run `lmi lookup someone/unknown-13b`" in capsys.readouterr().err
+
+
+def test_a_recorded_plan_of_a_model_of_unknown_size_prints(tmp_path, capsys):
+    # plans recorded in a cloud assembly by older versions, or for a model of unknown size,
+    # lack the memory figures: printed as unknown, not a KeyError
+    plan = {"model": "someone/x", "engine": "VLLM", "instance_type": "ml.g5.2xlarge"}
+    manifest = {"artifacts": {"S": {"metadata": {"/S/E": [{"type": "lmi:plan", "data": plan}]}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["plan", "--cdk-out", str(tmp_path)]) == 0
+    assert "memory        unknown: record the model's facts" in capsys.readouterr().out

@@ -40,10 +40,11 @@ class Fit:
 
 def recommend(settings: Dict[str, Any]) -> List[Fit]:
     """Every catalog instance shape (the smallest host of each family and GPU count) that
-    holds the model at some degree, smallest total GPU memory first. `settings` are
+    holds the model at some degree, smallest total GPU memory first; a bigger instance whose
+    smallest fitting degree an earlier row of the same GPU already has is left out. `settings` are
     EndpointSpec's arguments less instance_type and tensor_parallel_degree."""
     fits: List[Fit] = []
-    seen = set()
+    seen, used = set(), set()
     for instance in sorted(INSTANCES.values(), key=lambda i: (i.total_gpu_memory_gib, i.gpu_count)):
         family = (instance.name.split(".")[1], instance.gpu_count)
         if family in seen:
@@ -56,6 +57,9 @@ def recommend(settings: Dict[str, Any]) -> List[Fit]:
                 )
             except SpecError:
                 continue
+            if (instance.gpu, instance.gpu_memory_gib, tp) in used:
+                break  # the same GPUs already hold it on a smaller host
+            used.add((instance.gpu, instance.gpu_memory_gib, tp))
             memory = spec.memory
             fits.append(
                 Fit(

@@ -155,8 +155,12 @@ class EndpointSpec:
     @property
     def stored_bytes(self) -> Optional[float]:
         """The weight files' bytes on disk (what the volume holds)."""
-        if self._facts is not None and self._facts.weight_bytes:
-            return float(self._facts.weight_bytes)
+        facts = self._facts
+        if facts is not None and facts.weight_bytes:
+            return float(facts.weight_bytes)
+        stored = BYTES_PER_DTYPE.get(facts.stored_dtype or "") if facts is not None else None
+        if facts is not None and facts.parameters and stored:
+            return facts.parameters * stored  # the files keep the stored dtype, whatever runs
         return self.weights_bytes
 
     @property

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import threading
 import time
 
 import pytest
@@ -263,32 +262,6 @@ def test_an_index_naming_a_missing_shard_is_refused(hf_env):
     hf_env.add_repo("org/broken", files)
     with pytest.raises(LookupFailed, match="the index names model-00002-of-00002.safetensors"):
         read_hub_record("org/broken", endpoint=hf_env.endpoint)
-
-
-@pytest.fixture
-def silent_server():
-    """A server on 127.0.0.1 that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
 
 
 def test_a_hub_that_never_answers_fails_within_the_timeout(silent_server):

@@ -3,6 +3,8 @@ repositories, HF_ENDPOINT honoured, the Hub's refusals as exit 1 with the reason
 
 from __future__ import annotations
 
+import time
+
 from lmi_constructs.cli.main import main
 
 from .conftest import tiny_model_files
@@ -32,3 +34,19 @@ def test_unknown_revisions_and_bad_ids_are_named(hub, capsys):
     assert "revision 'no-such-branch' not found in org/tiny" in capsys.readouterr().err
     assert main(["resolve-revision", "not-a-repo-id"]) == 2
     assert "REPO_ID 'not-a-repo-id' is not <owner>/<name>" in capsys.readouterr().err
+
+
+def test_a_hub_that_never_answers_is_a_prompt_error(silent_server, capsys, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", silent_server)
+    started = time.monotonic()
+    assert main(["resolve-revision", "org/tiny", "--timeout", "1"]) == 1
+    assert time.monotonic() - started < 30  # two tries of 1 s, not minutes
+    err = capsys.readouterr().err
+    assert f"{silent_server} unreachable" in err and "HF_ENDPOINT sets the Hub" in err
+
+
+def test_a_hostile_commit_id_is_refused(hub, capsys, monkeypatch):
+    hub.add_repo("org/tiny", tiny_model_files())
+    hub.faults.model_info_sha = "*"
+    assert main(["resolve-revision", "org/tiny"]) == 1
+    assert "not a 40-hex commit id: refusing to use it" in capsys.readouterr().err

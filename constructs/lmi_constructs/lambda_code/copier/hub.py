@@ -106,6 +106,7 @@ class HubClient:
         token: Optional[str] = None,
         retry: Optional[Retry] = None,
         pool_size: int = 16,
+        timeout: Optional[urllib3.Timeout] = None,
     ):
         self.endpoint = endpoint_from_env(endpoint)
         self._token = clean_token(token)
@@ -120,7 +121,7 @@ class HubClient:
             num_pools=8,
             maxsize=pool_size,
             retries=self._retry,
-            timeout=urllib3.Timeout(connect=10, read=60),
+            timeout=timeout or urllib3.Timeout(connect=10, read=60),
         )
 
     # --- repository metadata -------------------------------------------------------------

@@ -4,7 +4,16 @@ The pure names (EndpointSpec, Engine, SpecError) import without aws_cdk, so `lmi
 unit tests stay fast; the constructs load aws_cdk (and its Node process) on first use.
 """
 
-from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation, format_plan
+from .spec import (
+    Capacity,
+    EndpointSpec,
+    Engine,
+    ModelFacts,
+    RequestLimits,
+    SpecError,
+    Violation,
+    format_plan,
+)
 
 _CONSTRUCTS = {
     "AsyncInference": ".async_inference",
@@ -28,6 +37,7 @@ __all__ = [
     "Capacity",
     "EndpointSpec",
     "Engine",
+    "ModelFacts",
     "RequestLimits",
     "SpecError",
     "Violation",

@@ -129,7 +129,18 @@ class BlueGreenRollout:
                     )
                 )
         waits = self.waits_s
-        if not found and self.effective_max_execution_s <= waits:
+        if not found and self.max_execution_s is None and waits >= MAX_EXECUTION_RANGE_S[1]:
+            found.append(
+                Violation(
+                    "rollout.wait_s",
+                    self.wait_s,
+                    f"makes the waits {self.steps} step(s) x {self.wait_s} s + "
+                    f"termination_wait_s {self.termination_wait_s} = {waits} s, past the "
+                    f"{MAX_EXECUTION_RANGE_S[1]} s SageMaker gives a whole rollout",
+                    "shorten wait_s or take fewer, larger steps",
+                )
+            )
+        elif not found and self.effective_max_execution_s <= waits:
             found.append(
                 Violation(
                     "rollout.max_execution_s",

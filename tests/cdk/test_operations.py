@@ -314,6 +314,18 @@ def test_the_time_a_rollout_may_take_holds_its_waits():
     )
 
 
+def test_the_default_time_a_rollout_may_take_is_derived_from_its_waits():
+    # 4 linear steps x 900 s + 600 s = 4200 s of waits: the old fixed 3600 s default refused it
+    linear = BlueGreenRollout(traffic="LINEAR", step_percent=25)
+    assert linear.violations(4) == []
+    assert linear.effective_max_execution_s == 4200 + 600
+    assert BlueGreenRollout().effective_max_execution_s == 3600  # the canary: unchanged
+    # ten linear steps of an hour each: past SageMaker's 28800 s whatever the default, so the
+    # problem named is the waits the user set
+    [problem] = rollout_problems(traffic="LINEAR", step_percent=10, wait_s=3600)
+    assert problem.startswith("rollout.wait_s=3600: makes the waits 10 step(s) x 3600 s")
+
+
 def test_a_canary_of_one_instance_is_the_whole_fleet():
     [problem] = rollout_problems(instance_count=1, traffic="CANARY")
     assert "with 1 instance the first step is already the whole fleet" in problem

@@ -5,6 +5,7 @@ from .endpoint_spec import EndpointSpec, format_plan
 from .engines import Engine
 from .errors import SpecError, Violation
 from .limits import RequestLimits
+from .model_facts import ModelFacts
 
 __all__ = [
     "Capacity",
@@ -14,4 +15,5 @@ __all__ = [
     "SpecError",
     "Violation",
     "format_plan",
+    "ModelFacts",
 ]

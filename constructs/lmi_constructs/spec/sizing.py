@@ -1,6 +1,8 @@
 """GPU memory per GPU as the engines spend it: weights, KV cache, overhead, against a budget.
 
-vLLM (https://github.com/vllm-project/vllm, the 0.23 line LMI v27 installs):
+vLLM (https://github.com/vllm-project/vllm): LMI v27 installs a vLLM 0.23.1 build
+(djl-serving branch 0.36.0-lmi27-dlc, serving/docker/lmi-container-requirements.txt); the files
+below were read at 2026 commits of vLLM's main branch, not at that exact tag:
 - budget = gpu_memory_utilization (default 0.9; newer releases 0.92) x the GPU's memory
   (vllm/v1/worker/gpu_worker.py, determine_available_memory: requested_memory =
   total_memory * gpu_memory_utilization; KV room = requested - non-KV memory, which is the

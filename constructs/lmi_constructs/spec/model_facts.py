@@ -162,10 +162,6 @@ class ModelFacts:
     def is_mla(self) -> bool:
         return self.kv_lora_rank is not None
 
-    @property
-    def full_attention_layers(self) -> Optional[int]:
-        return None if self.num_layers is None else self.num_layers - self.sliding_layers
-
     def kv_bytes_per_token(self, tensor_parallel_degree: int, kv_dtype_bytes: float) -> float:
         """KV-cache bytes one token takes on one GPU in the full-attention layers, and in the
         sliding ones, summed: 2 (K and V) x layers x KV heads on this GPU x head dim x bytes.
@@ -208,7 +204,13 @@ class ModelFacts:
 
     @staticmethod
     def from_record(record: Mapping[str, Any]) -> "ModelFacts":
-        """Facts from a lookup record (see the module docstring); ValueError names a bad key."""
+        """Facts from a lookup record; ValueError names a key that cannot be read.
+
+        Args:
+            record: what `lmi lookup` recorded (FactsRecord.to_json()) or a catalog row:
+                model_id, config (config.json's keys), and optionally revision, weight_bytes,
+                weight_dtypes, parameters, gated, read_from, sources, quantization.
+        """
         return _from_record(record)
 
 
@@ -288,7 +290,8 @@ def max_positions(config: Mapping[str, Any]) -> Optional[int]:
     if not found:
         return None
     positions = min(found)
-    scaling = config.get("rope_scaling")
+    # transformers 5 writes rope_scaling as rope_parameters (configuration_utils.py)
+    scaling = config.get("rope_scaling") or config.get("rope_parameters")
     if isinstance(scaling, Mapping):
         rope_type = scaling.get("rope_type", scaling.get("type"))
         factor = scaling.get("factor")

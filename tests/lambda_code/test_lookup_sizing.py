@@ -173,3 +173,21 @@ def test_deepspeed_reserves_the_whole_batch(hf_env):
         - (1 + (2048 * (14336 * 2 + 4 * 4096) * 2 + 8 * 128256 * 4) / GIB)
     )
     assert f"set max_batch_size={int(room // (3072 * per_token / GIB))}" in violation.fix
+    # the batch the fix names is accepted, one more is not
+    fitting = int(room // (3072 * per_token / GIB))
+    for batch, fits in ((fitting, True), (fitting + 1, False)):
+        limits = RequestLimits(max_total_tokens=3072, max_batch_size=batch)
+        try:
+            EndpointSpec(
+                instance_type="ml.g5.2xlarge",
+                tensor_parallel_degree=1,
+                engine=Engine.DEEPSPEED,
+                dtype="fp16",
+                model_facts=facts,
+                has_model_code=True,
+                request_limits=limits,
+            )
+            accepted = True
+        except SpecError:
+            accepted = False
+        assert accepted is fits, batch

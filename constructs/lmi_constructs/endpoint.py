@@ -6,7 +6,17 @@ from dataclasses import replace
 from functools import partial
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
-from aws_cdk import Annotations, ArnFormat, CfnOutput, CfnTag, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import (
+    Annotations,
+    ArnFormat,
+    CfnOutput,
+    CfnTag,
+    Duration,
+    Names,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -38,6 +48,7 @@ from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE, acros
 from .spec.engines import engine_from
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from .spec.instances import has_local_nvme
+from .spec.names import name_violations
 from .spec.serving import environment_options, model_code_properties
 from .variant_capacity import capacity_properties
 from .weights_bucket import WeightsBucket
@@ -153,6 +164,10 @@ class LmiEndpoint(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ):
         super().__init__(scope, id)
+        if endpoint_name is not None and not Token.is_unresolved(endpoint_name):
+            refused = name_violations("endpoint_name", endpoint_name)
+            if refused:
+                raise SpecError(refused, subject=f"{self.node.path} options")
         image_source = ContainerImage.of(image) or ContainerImage()  # default: the engine's tag
         model_facts = model.facts(self)
         try:

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Dict, List, Mapping, Optional, Union
 
 import jsii
-from aws_cdk import CfnOutput, Duration, Names, Stack
+from aws_cdk import CfnOutput, Duration, Names, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -45,6 +45,7 @@ from .spec.capacity import Capacity
 from .spec.endpoint_spec import PLAN_METADATA_TYPE, across_pools
 from .spec.engines import engine_from
 from .spec.instances import lookup_instance
+from .spec.names import name_violations
 from .variant_capacity import capacity_properties
 from .weights_bucket import WeightsBucket
 from .weights_check import WeightsCheck
@@ -156,6 +157,8 @@ class LmiInferenceEndpoint(Construct):
         problems += scale_in.violations() if scale_in else []
         self.capacity = capacity or Capacity()
         problems += self.capacity.violations(instance_type)
+        if endpoint_name is not None and not Token.is_unresolved(endpoint_name):
+            problems += name_violations("endpoint_name", endpoint_name)
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} endpoint")
         self.instance_type, self.min_instances = instance_type, min_instances

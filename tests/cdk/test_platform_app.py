@@ -371,3 +371,14 @@ def test_the_code_bundle_is_staged_in_the_apps_own_output(tmp_path):
     opt_with_code(stack, "Code")
     [staged] = list((outdir / "lmi-model-code").glob("*/model.tar.gz"))
     assert staged.is_file()
+
+
+def test_an_endpoint_name_sagemaker_refuses_is_refused_at_synth():
+    _, stack = platform_stack()
+    with pytest.raises(SpecError) as error:
+        opt_with_code(stack, "Named", endpoint_name="opt_30b.prod")
+    assert [str(v) for v in error.value.violations] == [
+        "endpoint_name=opt_30b.prod: is not a SageMaker name: 1..63 letters, digits and "
+        "hyphens, starting and ending with a letter or digit (no '_', '.' or spaces); fix: use "
+        "e.g. opt-30b-prod"
+    ]

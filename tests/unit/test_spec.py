@@ -368,3 +368,21 @@ def test_an_engine_configured_by_environment_needs_djl_0_24():
         model_id="mistralai/Mistral-7B-Instruct-v0.3",
     )
     assert "environment variables, which DJL Serving reads from 0.24.0 on" in str(error)
+
+
+def test_sagemaker_name_patterns_are_the_apis():
+    import botocore.session
+
+    from lmi_constructs.spec.names import COMPONENT_NAME, ENDPOINT_NAME, name_violations
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    assert model.shape_for("EndpointName").metadata["pattern"] == ENDPOINT_NAME.pattern
+    assert model.shape_for("InferenceComponentName").metadata["pattern"] == (
+        COMPONENT_NAME.pattern
+    )
+    assert model.shape_for("EndpointName").metadata["max"] == 63
+    assert name_violations("endpoint_name", "llama-70b-prod") == []
+    [violation] = name_violations("endpoint_name", "llama_70b.prod")
+    assert violation.field == "endpoint_name" and violation.fix == "use e.g. llama-70b-prod"
+    assert name_violations("endpoint_name", "x" * 64)
+    assert name_violations("endpoint_name", "-leading")

@@ -156,3 +156,14 @@ def test_signed_urls_never_reach_the_logs(hub, s3, bucket, caplog, capsys):
     retries = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
     assert any("Retry" in line for line in retries)
     assert not any("Signature=" in line or "Expires=" in line for line in retries)
+
+
+@pytest.mark.parametrize("answer", ["*", "a" * 39, "A" * 40, "../" + "a" * 37])
+def test_a_commit_id_that_is_not_40_hex_stops_the_copy(hub, s3, bucket, lambda_env, answer):
+    # the commit becomes S3 keys and the execution role's grant: "*" would widen it to every
+    # commit of the repository
+    hub.add_repo(REPO, tiny_model_files())
+    hub.faults.model_info_sha = answer
+    with pytest.raises(CopyError, match="not 40 hex characters; nothing was copied"):
+        deploy("Create", props())
+    assert keys_under(s3, bucket, "hub/") == []

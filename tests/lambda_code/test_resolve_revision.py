@@ -49,4 +49,4 @@ def test_a_hostile_commit_id_is_refused(hub, capsys, monkeypatch):
     hub.add_repo("org/tiny", tiny_model_files())
     hub.faults.model_info_sha = "*"
     assert main(["resolve-revision", "org/tiny"]) == 1
-    assert "not a 40-hex commit id: refusing to use it" in capsys.readouterr().err
+    assert "not 40 hex characters; nothing was copied" in capsys.readouterr().err

@@ -377,9 +377,7 @@ def test_sagemaker_name_patterns_are_the_apis():
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     assert model.shape_for("EndpointName").metadata["pattern"] == ENDPOINT_NAME.pattern
-    assert model.shape_for("InferenceComponentName").metadata["pattern"] == (
-        COMPONENT_NAME.pattern
-    )
+    assert model.shape_for("InferenceComponentName").metadata["pattern"] == COMPONENT_NAME.pattern
     assert model.shape_for("EndpointName").metadata["max"] == 63
     assert name_violations("endpoint_name", "llama-70b-prod") == []
     [violation] = name_violations("endpoint_name", "llama_70b.prod")

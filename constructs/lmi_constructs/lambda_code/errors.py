@@ -69,6 +69,11 @@ class UnsafePath(CopyError):
     pass
 
 
+class UnsafeAnswer(CopyError):
+    """The Hub answered something that cannot be what it claims (a commit id that is not 40
+    hex): refused before it reaches S3 keys or a grant."""
+
+
 class ChecksumMismatch(CopyError):
     pass
 

@@ -27,9 +27,11 @@ from ..errors import (
     RevisionNotFound,
     SignatureExpired,
     TransientReadError,
+    UnsafeAnswer,
 )
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}")  # a git commit id as the Hub gives it
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
@@ -129,7 +131,17 @@ class HubClient:
         """Branch, tag or commit -> the commit sha it points at now."""
         url = f"{self.endpoint}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
         response = self._request("GET", url, repo_id=repo_id, revision=revision)
-        return json.loads(response.data)["sha"]
+        sha = json.loads(response.data).get("sha")
+        # The commit becomes part of S3 keys and of the execution role's read grant: a mirror
+        # answering "*" would widen the grant to every commit. A commit is 40 hex (git).
+        if not isinstance(sha, str) or not COMMIT_SHA.fullmatch(sha):
+            raise UnsafeAnswer(
+                f"{self.endpoint} answered {str(sha)[:60]!r} as the commit of "
+                f"{repo_id}@{revision}, not 40 hex characters; nothing was copied",
+                repo_id=repo_id,
+                revision=revision,
+            )
+        return sha
 
     def list_files(self, repo_id: str, commit: str) -> List[HubFile]:
         """Every file at the commit, following the tree listing's `Link: rel="next"` pages."""

@@ -67,6 +67,7 @@ MANAGED_ENVIRONMENT = (
     "OPTION_MODEL_LOADING_TIMEOUT",
     "OPTION_MAX_MODEL_LEN",
     "OPTION_MAX_ROLLING_BATCH_SIZE",
+    "OPTION_TRUST_REMOTE_CODE",
 )
 VARIANT_NAME = "AllTraffic"
 
@@ -178,6 +179,7 @@ class LmiEndpoint(Construct):
                 dtype=dtype,
                 model_id=model.model_id,
                 model_facts=model_facts,
+                trust_remote_code=model.trust_remote_code,
                 instance_count=instance_count,
                 image_tag=image_source.spec_tag,
                 image_uri=image_source.spec_uri,

@@ -287,6 +287,7 @@ class LmiInferenceEndpoint(Construct):
                 dtype=dtype,
                 model_id=model.model_id,
                 model_facts=model_facts,
+                trust_remote_code=model.trust_remote_code,
                 instance_count=1,
                 image_tag=image_source.spec_tag,
                 image_uri=image_source.spec_uri,

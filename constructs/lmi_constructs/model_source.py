@@ -91,11 +91,18 @@ class ModelSource(abc.ABC):
     Args:
         model_id: the Hugging Face id the weights are of (see the factories).
         model_facts: the model's facts, when given by hand (see the factories).
+        trust_remote_code: the model's own Python code may run (see the factories).
     """
 
-    def __init__(self, model_id: Optional[str], model_facts: Optional[ModelFacts] = None):
+    def __init__(
+        self,
+        model_id: Optional[str],
+        model_facts: Optional[ModelFacts] = None,
+        trust_remote_code: bool = False,
+    ):
         self.model_id = model_id
         self.model_facts = model_facts
+        self.trust_remote_code = bool(trust_remote_code)
 
     def context_keys(self) -> Sequence[str]:
         """The cdk.context.json keys `lmi lookup` records this source's facts under."""
@@ -133,6 +140,7 @@ class ModelSource(abc.ABC):
         prefix: str,
         model_id: Optional[str] = None,
         model_facts: Optional[ModelFacts] = None,
+        trust_remote_code: bool = False,
     ) -> "ModelSource":
         """Weights already in S3 (uploaded beforehand, as the reference flow did); checked at
         deploy time (WeightsCheck) before the Model is created.
@@ -145,13 +153,20 @@ class ModelSource(abc.ABC):
                 pass num_parameters and num_attention_heads to the endpoint instead.
             model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
                 `lmi lookup` has them. Default None.
+            trust_remote_code: let the container run the repository's own Python code, which
+                a config.json with auto_map needs (LMI's option.trust_remote_code). Review the
+                code at the commit you deploy first: it runs with the endpoint's role and
+                network. Synth refuses such a model without it. Default False.
         """
         check_grant_prefix(prefix, "prefix")
-        return _BucketSource(bucket, prefix, model_id, model_facts)
+        return _BucketSource(bucket, prefix, model_id, model_facts, trust_remote_code)
 
     @staticmethod
     def from_s3_uri(
-        uri: str, model_id: Optional[str] = None, model_facts: Optional[ModelFacts] = None
+        uri: str,
+        model_id: Optional[str] = None,
+        model_facts: Optional[ModelFacts] = None,
+        trust_remote_code: bool = False,
     ) -> "ModelSource":
         """Weights already in S3 at a URI; the bucket is imported by name.
 
@@ -162,9 +177,13 @@ class ModelSource(abc.ABC):
                 pass num_parameters and num_attention_heads to the endpoint instead.
             model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
                 `lmi lookup` (of the repository or of this URI) has them. Default None.
+            trust_remote_code: let the container run the repository's own Python code, which
+                a config.json with auto_map needs (LMI's option.trust_remote_code). Review the
+                code at the commit you deploy first: it runs with the endpoint's role and
+                network. Synth refuses such a model without it. Default False.
         """
         bucket, prefix = parse_s3_uri(uri, "weights URI")
-        return _UriSource(bucket, prefix, model_id, model_facts)
+        return _UriSource(bucket, prefix, model_id, model_facts, trust_remote_code)
 
     @staticmethod
     def from_hugging_face(
@@ -175,6 +194,7 @@ class ModelSource(abc.ABC):
         token_secret: Optional[secretsmanager.ISecret] = None,
         hub_endpoint: Optional[str] = None,
         model_facts: Optional[ModelFacts] = None,
+        trust_remote_code: bool = False,
         **hub_weights_options,
     ) -> "ModelSource":
         """Copy `repo_id` at `revision` from the Hub into the endpoint's weights bucket during
@@ -195,12 +215,17 @@ class ModelSource(abc.ABC):
                 Default https://huggingface.co.
             model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
                 `lmi lookup` has them. Default None.
+            trust_remote_code: let the container run the repository's own Python code, which
+                a config.json with auto_map needs (LMI's option.trust_remote_code). Review the
+                code at the commit you deploy first: it runs with the endpoint's role and
+                network. Synth refuses such a model without it. Default False.
             hub_weights_options: HubWeights' other options (prefix, max_parallel_workers,
                 part_size_mib, removal_policy), passed through.
         """
         return _HubSource(
             repo_id,
             model_facts,
+            trust_remote_code,
             dict(
                 revision=revision,
                 allow_patterns=allow_patterns,
@@ -213,7 +238,10 @@ class ModelSource(abc.ABC):
 
     @staticmethod
     def from_weights_bucket(
-        prefix: str, model_id: Optional[str] = None, model_facts: Optional[ModelFacts] = None
+        prefix: str,
+        model_id: Optional[str] = None,
+        model_facts: Optional[ModelFacts] = None,
+        trust_remote_code: bool = False,
     ) -> "ModelSource":
         """Weights staged under prefix in the endpoint's own weights bucket (lmi
         stage-weights), checked at deploy time.
@@ -225,9 +253,13 @@ class ModelSource(abc.ABC):
                 pass num_parameters and num_attention_heads to the endpoint instead.
             model_facts: the model's facts (ModelFacts) when neither the catalog nor a record of
                 `lmi lookup` has them. Default None.
+            trust_remote_code: let the container run the repository's own Python code, which
+                a config.json with auto_map needs (LMI's option.trust_remote_code). Review the
+                code at the commit you deploy first: it runs with the endpoint's role and
+                network. Synth refuses such a model without it. Default False.
         """
         check_grant_prefix(prefix, "prefix")
-        return _OwnBucketSource(prefix, model_id, model_facts)
+        return _OwnBucketSource(prefix, model_id, model_facts, trust_remote_code)
 
     @property
     def needs_weights_bucket(self) -> bool:
@@ -248,8 +280,8 @@ class ModelSource(abc.ABC):
 
 
 class _BucketSource(ModelSource):
-    def __init__(self, bucket: s3.IBucket, prefix: str, model_id, model_facts):
-        super().__init__(model_id, model_facts)
+    def __init__(self, bucket: s3.IBucket, prefix: str, model_id, model_facts, trust):
+        super().__init__(model_id, model_facts, trust)
         self.bucket, self.prefix = bucket, normalise_prefix(prefix)
 
     def bind(self, scope, role, weights_bucket):
@@ -259,8 +291,8 @@ class _BucketSource(ModelSource):
 
 
 class _UriSource(ModelSource):
-    def __init__(self, bucket_name: str, prefix: str, model_id, model_facts):
-        super().__init__(model_id, model_facts)
+    def __init__(self, bucket_name: str, prefix: str, model_id, model_facts, trust):
+        super().__init__(model_id, model_facts, trust)
         self.bucket_name, self.prefix = bucket_name, normalise_prefix(prefix)
 
     def context_keys(self) -> Sequence[str]:
@@ -275,8 +307,8 @@ class _UriSource(ModelSource):
 
 
 class _OwnBucketSource(ModelSource):
-    def __init__(self, prefix: str, model_id, model_facts):
-        super().__init__(model_id, model_facts)
+    def __init__(self, prefix: str, model_id, model_facts, trust):
+        super().__init__(model_id, model_facts, trust)
         self.prefix = normalise_prefix(prefix)
 
     @property
@@ -290,8 +322,8 @@ class _OwnBucketSource(ModelSource):
 
 
 class _HubSource(ModelSource):
-    def __init__(self, repo_id: str, model_facts, options: dict):
-        super().__init__(repo_id, model_facts)
+    def __init__(self, repo_id: str, model_facts, trust, options: dict):
+        super().__init__(repo_id, model_facts, trust)
         self.options = options
 
     def context_keys(self) -> Sequence[str]:
@@ -316,6 +348,8 @@ class _HubSource(ModelSource):
         from .hub_weights import HubWeights  # Lambda functions: only built when used
 
         options = {**self.options, "revision": self.pinned_revision(scope)}
+        if self.trust_remote_code:  # the copy then takes the repository's *.py too
+            options["trust_remote_code"] = True
         copy = HubWeights(
             scope, "HubWeights", bucket=weights_bucket, repo_id=self.model_id, **options
         )

@@ -41,6 +41,7 @@ HANDLER_PROPERTIES = (
     "min_free_gib",
     "download_workers",
     "s5cmd",
+    "trust_remote_code",
 )
 
 
@@ -63,6 +64,9 @@ class HandlerConfig:
     min_free_gib: float = 1.0  # disk headroom kept after the download
     download_workers: int = 32
     s5cmd: str = DEFAULT_S5CMD  # the image's s5cmd (else PATH); empty: use botocore
+    # Run the repository's own modelling code (config.json auto_map): LMI's
+    # option.trust_remote_code, default false (djl-serving serving/docs/lmi configurations).
+    trust_remote_code: bool = False
     # The token budget: a request's input plus its max_new_tokens may not exceed it. DeepSpeed's
     # max_tokens, which sizes its kernels' KV-cache workspace (DeepSpeed v0.7.5
     # deepspeed/__init__.py). Defaults to max_input_tokens + max_new_tokens_limit.
@@ -110,6 +114,9 @@ class HandlerConfig:
         except (TypeError, ValueError):
             problems.append(f"option.min_free_gib={min_free!r} is not a number")
             min_free_gib = 1.0
+        trust = str(properties.get("trust_remote_code", "false")).strip().lower()
+        if trust not in ("true", "false"):
+            problems.append(f"option.trust_remote_code={trust!r} is not true or false")
         max_input = integer("max_input_tokens", 2048)
         max_new = integer("max_new_tokens_limit", 1024)
         config = cls(
@@ -127,6 +134,7 @@ class HandlerConfig:
             min_free_gib=min_free_gib,
             download_workers=integer("download_workers", 32),
             s5cmd=str(properties.get("s5cmd", DEFAULT_S5CMD)),
+            trust_remote_code=trust == "true",
         )
         if bucket is None and env.get("MODEL_S3_PREFIX"):
             problems.append("MODEL_S3_PREFIX is set but MODEL_S3_BUCKET is not: set both")

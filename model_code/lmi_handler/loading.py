@@ -88,7 +88,9 @@ def load(config: HandlerConfig, weights_dir: str) -> Tuple[object, object, str]:
     """(model, tokenizer, device of the inputs)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(weights_dir, padding_side="left")
+    tokenizer = AutoTokenizer.from_pretrained(
+        weights_dir, padding_side="left", trust_remote_code=config.trust_remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     loader = {"cpu": _load_cpu, "accelerate": _load_accelerate, "deepspeed": _load_deepspeed}
@@ -102,7 +104,10 @@ def _load_cpu(config: HandlerConfig, weights_dir: str):
 
     # fp16 kernels are slow or missing on CPUs, int8 needs a GPU: run those in fp32 here.
     dtype = "float32" if config.dtype in ("fp16", "int8") else _TORCH_DTYPES[config.dtype]
-    return AutoModelForCausalLM.from_pretrained(weights_dir, **dtype_argument(dtype)), "cpu"
+    model = AutoModelForCausalLM.from_pretrained(
+        weights_dir, trust_remote_code=config.trust_remote_code, **dtype_argument(dtype)
+    )
+    return model, "cpu"
 
 
 def _load_accelerate(config: HandlerConfig, weights_dir: str):
@@ -113,11 +118,15 @@ def _load_accelerate(config: HandlerConfig, weights_dir: str):
         if config.dtype == "int8"
         else dtype_argument(torch_dtype(config.dtype))
     )
-    model = AutoModelForCausalLM.from_pretrained(weights_dir, device_map="auto", **extra)
+    model = AutoModelForCausalLM.from_pretrained(
+        weights_dir, device_map="auto", trust_remote_code=config.trust_remote_code, **extra
+    )
     return model, "cuda:0"
 
 
-def build_meta_model(weights_dir: str, dtype: str, on_device: Callable):
+def build_meta_model(
+    weights_dir: str, dtype: str, on_device: Callable, trust_remote_code: bool = False
+):
     """The model's structure on the meta device, no memory: each rank's shard of a pre-sharded
     checkpoint is then loaded by init_inference. on_device is deepspeed.OnDevice."""
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -125,7 +134,9 @@ def build_meta_model(weights_dir: str, dtype: str, on_device: Callable):
     meta_dtype = torch_dtype(build_dtype(dtype))
     with on_device(dtype=meta_dtype, device="meta"):
         return AutoModelForCausalLM.from_config(
-            AutoConfig.from_pretrained(weights_dir), **dtype_argument(meta_dtype)
+            AutoConfig.from_pretrained(weights_dir, trust_remote_code=trust_remote_code),
+            trust_remote_code=trust_remote_code,
+            **dtype_argument(meta_dtype),
         )
 
 
@@ -137,7 +148,9 @@ def _load_deepspeed(config: HandlerConfig, weights_dir: str):  # pragma: no cove
 
     checkpoint = deepspeed_checkpoint(weights_dir)
     if checkpoint is not None:
-        model = build_meta_model(weights_dir, config.dtype, deepspeed.OnDevice)
+        model = build_meta_model(
+            weights_dir, config.dtype, deepspeed.OnDevice, config.trust_remote_code
+        )
         log.info(
             "DeepSpeed checkpoint %s: %s",
             checkpoint,
@@ -145,7 +158,9 @@ def _load_deepspeed(config: HandlerConfig, weights_dir: str):  # pragma: no cove
         )
     else:
         model = AutoModelForCausalLM.from_pretrained(
-            weights_dir, **dtype_argument(torch_dtype(build_dtype(config.dtype)))
+            weights_dir,
+            trust_remote_code=config.trust_remote_code,
+            **dtype_argument(torch_dtype(build_dtype(config.dtype))),
         )
     arguments = deepspeed_arguments(config, checkpoint, deepspeed.init_inference)
     log.info("deepspeed %s init_inference(%s)", deepspeed.__version__, arguments)

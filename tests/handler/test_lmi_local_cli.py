@@ -74,3 +74,78 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     )
     error = capsys.readouterr().err
     assert "not a directory or s3:// URI" in error and "'oops' is not KEY=VALUE" in error
+
+
+def _custom_code_model(directory):
+    """A tiny OPT whose config.json names its own classes (auto_map), as custom-code
+    repositories do: transformers loads them only with trust_remote_code."""
+    import json
+
+    from lmi_constructs.local.demo_model import build
+
+    build(directory, "opt")
+    config = json.loads((directory / "config.json").read_text())
+    config["model_type"] = "tiny_opt"
+    config["architectures"] = ["TinyOPTForCausalLM"]
+    config["auto_map"] = {
+        "AutoConfig": "configuration_tiny.TinyOPTConfig",
+        "AutoModelForCausalLM": "modeling_tiny.TinyOPTForCausalLM",
+    }
+    (directory / "config.json").write_text(json.dumps(config))
+    (directory / "configuration_tiny.py").write_text(
+        "from transformers import OPTConfig\n\n\n"
+        "class TinyOPTConfig(OPTConfig):\n    model_type = 'tiny_opt'\n"
+    )
+    (directory / "modeling_tiny.py").write_text(
+        "from transformers import OPTForCausalLM\n\n"
+        "from .configuration_tiny import TinyOPTConfig\n\n\n"
+        "class TinyOPTForCausalLM(OPTForCausalLM):\n    config_class = TinyOPTConfig\n"
+    )
+
+
+def _serve(weights, port, *properties, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "lmi_constructs.cli", "local", "--model-code", str(MODEL_CODE)]
+        + ["--weights", str(weights), "--port", str(port)]
+        + [arg for p in properties for arg in ("--property", p)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_custom_code_is_served_only_with_the_opt_in(tmp_path):
+    import os
+
+    weights = tmp_path / "custom"
+    _custom_code_model(weights)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    # without it the handler refuses to load: transformers will not run the repository's code
+    refused = _serve(weights, free_port(), env=env)
+    try:
+        _, err = refused.communicate(timeout=120)
+    finally:
+        refused.kill()
+    assert refused.returncode != 0 and "trust_remote_code" in err
+    port = free_port()
+    process = _serve(weights, port, "trust_remote_code=true", env=env)
+    endpoint = _Url(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if call(endpoint, None, method="GET", path="/ping")[0] == 200:
+                    break
+            except urllib.error.URLError:
+                pass
+            time.sleep(0.3)
+        status, body = call(endpoint, {"inputs": "Hello", "parameters": {"max_new_tokens": 3}})
+        assert status == 200 and isinstance(body[0]["generated_text"], str)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_a_property_the_handler_does_not_read_is_refused(capsys):
+    assert main(["local", "--model-code", str(MODEL_CODE), "--demo", "--property", "trust=1"]) == 2
+    assert "the handler reads no 'trust'" in capsys.readouterr().err

@@ -35,13 +35,14 @@ def looked_up(hub, name):
     return ModelFacts.from_record(json.loads(json.dumps(record.to_json()))), expected
 
 
-def vllm(facts, instance_type, tp, **limits):
+def vllm(facts, instance_type, tp, trust_remote_code=False, **limits):
     return EndpointSpec(
         instance_type=instance_type,
         tensor_parallel_degree=tp,
         engine=Engine.VLLM,
         model_id=facts.name,
         model_facts=facts,
+        trust_remote_code=trust_remote_code,
         request_limits=RequestLimits(**limits),
     )
 
@@ -138,12 +139,17 @@ def test_fp8_runs_weight_only_before_ada(hf_env):
     assert not any("FP8" in warning for warning in on_l40s.warnings)
 
 
-def test_custom_code_is_flagged_and_sliding_layers_are_bounded_by_the_window(hf_env):
+def test_custom_code_needs_the_opt_in_and_sliding_layers_are_bounded_by_the_window(hf_env):
     facts, _ = looked_up(hf_env, "custom_code")
     assert facts.needs_remote_code
     assert (facts.sliding_window, facts.sliding_layers) == (2047, 32)
-    spec = vllm(facts, "ml.g5.xlarge", 1)
-    assert any("trust_remote_code" in warning for warning in spec.warnings)
+    with pytest.raises(SpecError) as error:
+        vllm(facts, "ml.g5.xlarge", 1)
+    [violation] = error.value.violations
+    assert violation.field == "trust_remote_code"
+    assert "runs Python files from the repository inside the container" in violation.problem
+    assert f"review the repository's *.py files at commit {facts.revision}" in violation.fix
+    spec = vllm(facts, "ml.g5.xlarge", 1, trust_remote_code=True)
     per_token = 2 * 32 * 32 * 96 * 2
     # every layer slides over 2047 tokens, but vLLM holds window - 1 + a prefill chunk: at 4096
     # positions the whole sequence, plus one block

@@ -91,3 +91,21 @@ def test_vllm_is_configured_through_option_variables():
         "OPTION_MAX_ROLLING_BATCH_SIZE": "16",
         "OPTION_ROLLING_BATCH": "vllm",
     }
+
+
+def test_trust_remote_code_is_rendered_only_when_opted_in():
+    assert "option.trust_remote_code" not in model_code_properties(bloom_spec())
+    trusted = bloom_spec(trust_remote_code=True)
+    assert model_code_properties(trusted)["option.trust_remote_code"] == "true"
+    vllm = dict(
+        engine="VLLM",
+        dtype="bf16",
+        model_id="Qwen/Qwen2.5-7B-Instruct",
+        instance_type="ml.g6e.2xlarge",
+        tensor_parallel_degree=1,
+        has_model_code=False,
+        image_tag=None,
+    )
+    assert "OPTION_TRUST_REMOTE_CODE" not in environment_options(bloom_spec(**vllm))
+    options = environment_options(bloom_spec(**vllm, trust_remote_code=True))
+    assert options["OPTION_TRUST_REMOTE_CODE"] == "true"

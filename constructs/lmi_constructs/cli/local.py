@@ -77,12 +77,20 @@ def run(args: argparse.Namespace) -> int:
             f"--weights {args.weights}: --engine vllm reads a local directory "
             "(as SageMaker's S3Prefix copy gives it /opt/ml/model); download first"
         )
+    known = _handler_properties(args.model_code) if args.engine == "model_code" else None
     for item in args.property:
         if "=" not in item:
             problems.append(f"--property {item!r} is not KEY=VALUE")
-        else:
-            key, value = item.split("=", 1)
-            properties[key.removeprefix("option.")] = value
+            continue
+        key, value = item.split("=", 1)
+        key = key.removeprefix("option.")
+        if known is not None and key not in known:
+            # a key the handler does not read would be dropped silently: refuse it
+            problems.append(
+                f"--property {item!r}: the handler reads no {key!r}; it reads "
+                + ", ".join(sorted(known))
+            )
+        properties[key] = value
     temporary = tempfile.TemporaryDirectory(prefix="lmi-local-")
     if s3_weights:
         os.environ.update(MODEL_S3_BUCKET=s3_weights[0], MODEL_S3_PREFIX=s3_weights[1])
@@ -144,3 +152,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         endpoint.stop()
         temporary.cleanup()
+
+
+def _handler_properties(model_code: Path) -> "frozenset[str] | None":
+    """The properties the handler in model_code reads (lmi_handler.config.HANDLER_PROPERTIES),
+    or None for a model.py without our handler package (nothing to check against)."""
+    config = model_code / "lmi_handler" / "config.py"
+    if not config.is_file():
+        return None
+    import ast
+
+    for node in ast.walk(ast.parse(config.read_text())):
+        if (
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", None) == "HANDLER_PROPERTIES" for t in node.targets)
+            and isinstance(node.value, ast.Tuple)
+        ):
+            return frozenset(
+                e.value
+                for e in node.value.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
+    return None

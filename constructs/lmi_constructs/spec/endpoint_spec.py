@@ -73,6 +73,8 @@ class EndpointSpec:
         kms_key_id: a volume key (refused on instances without EBS volumes). Default None.
         region: the stack's region; None when unknown at synth (env-agnostic stack).
         has_model_code: our model.py is bundled. Default False.
+        trust_remote_code: the model's own Python code may run (config.json auto_map); the
+            model's facts decide whether it is needed. Default False.
         shares_instance: an inference component: other copies use the other GPUs, so no
             idle-GPU warning. Default False.
         weights_location: shown in the plan only. Default None.
@@ -93,6 +95,7 @@ class EndpointSpec:
     kms_key_id: Optional[str] = None
     region: Optional[str] = None  # None: unknown at synth (env-agnostic stack)
     has_model_code: bool = False
+    trust_remote_code: bool = False
     shares_instance: bool = False
     num_parameters: Optional[float] = None
     num_attention_heads: Optional[int] = None
@@ -390,10 +393,16 @@ class _Rules:
                 f"model {name}: layers or KV heads unknown, so the KV cache is not sized; "
                 "record the model's facts with lmi lookup"
             )
-        if facts.needs_remote_code:
-            self.warn(
-                f"model {name}: config.json has auto_map, so loading it runs the "
-                "repository's own Python code (trust_remote_code)"
+        if facts.needs_remote_code and not spec.trust_remote_code:
+            at = f" at commit {facts.revision}" if facts.revision else ""
+            self.fail(
+                "trust_remote_code",
+                False,
+                f"{name}'s config.json names its own modelling code (auto_map): loading it "
+                "runs Python files from the repository inside the container, with the "
+                "endpoint's role and network",
+                f"review the repository's *.py files{at}, then pass trust_remote_code=True to "
+                "the ModelSource",
             )
 
     def check_dtype(self, instance: Optional[GpuInstance]) -> None:

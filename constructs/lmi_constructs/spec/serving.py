@@ -45,6 +45,8 @@ def model_code_properties(spec) -> Dict[str, str]:
         "option.max_new_tokens_limit": str(limits.max_new_tokens),
         "option.max_total_tokens": str(limits.total_tokens),
         "option.max_batch_size": str(limits.max_batch_size),
+        # LMI's option.trust_remote_code (default false): only when the user opted in
+        **({"option.trust_remote_code": "true"} if spec.trust_remote_code else {}),
     }
 
 
@@ -61,6 +63,8 @@ def environment_options(spec) -> Dict[str, str]:
     }
     if spec.engine.rolling_batch:
         options["OPTION_ROLLING_BATCH"] = spec.engine.rolling_batch
+    if spec.trust_remote_code:
+        options["OPTION_TRUST_REMOTE_CODE"] = "true"
     return options
 
 

@@ -336,3 +336,24 @@ def test_s3_prefixes_without_a_model_or_with_a_truncated_shard_are_refused(s3, b
         read_s3_record("s3://no-such-bucket-lmi/x/", s3_client=s3)
     with pytest.raises(ValueError, match="is not s3://<bucket>/<prefix>/"):
         read_s3_record("s3://Bad_Bucket/x/", s3_client=s3)
+
+
+def test_a_deepspeed_presharded_checkpoint_reads_as_int8_pt_shards(hf_env):
+    # microsoft/bloom-deepspeed-inference-int8's layout: *.pt shards described by
+    # ds_inference_config.json (dtype int8), no safetensors and no index
+    files = {
+        "config.json": HubBlob(
+            json.dumps({"model_type": "bloom", "n_layer": 70, "n_head": 112}).encode(), lfs=False
+        ),
+        "ds_inference_config.json": HubBlob(b'{"type": "BLOOM", "dtype": "int8"}', lfs=False),
+        "tp_00_00.pt": HubBlob(b"\0" * 3000),
+        "tp_00_01.pt": HubBlob(b"\0" * 3000),
+        "non-tp.pt": HubBlob(b"\0" * 1000),
+        "tokenizer.json": HubBlob(b"{}", lfs=False),
+    }
+    hf_env.add_repo("org/ds-int8", files)
+    record = read_hub_record("org/ds-int8", endpoint=hf_env.endpoint, timeout_s=5)
+    assert record.weight_files == {"non-tp.pt": 1000, "tp_00_00.pt": 3000, "tp_00_01.pt": 3000}
+    assert record.quantization == "int8" and record.weight_bytes == 7000
+    facts = ModelFacts.from_record(record.to_json())
+    assert facts.stored_dtype == "int8" and facts.num_layers == 70

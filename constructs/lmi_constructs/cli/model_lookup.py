@@ -47,6 +47,9 @@ T = TypeVar("T")
 CONFIG = "config.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
 BIN_SINGLE = "pytorch_model.bin"
+# DeepSpeed's pre-sharded checkpoints (microsoft/bloom-deepspeed-inference-int8): *.pt shards
+# described by ds_inference_config.json, whose "dtype" names the stored type.
+DS_CONFIG = "ds_inference_config.json"
 # <owner>/<name>, as `lmi resolve-revision` and the copier take it (the Hub's own rule,
 # huggingface_hub utils/_validators.py REPO_ID_REGEX, also allows a bare legacy name).
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -124,6 +127,8 @@ def weight_file_names(
             names = sorted({_safe_name(n, BIN_INDEX, where) for n in weight_map.values()})
         elif BIN_SINGLE in sizes:
             names = [BIN_SINGLE]
+        elif DS_CONFIG in sizes:
+            names = sorted(n for n in sizes if "/" not in n and n.endswith(".pt"))
         else:
             names = []
     except CheckpointError as error:
@@ -151,6 +156,17 @@ def _add(total: Dict[str, int], more: Mapping[str, int]) -> None:
         total[dtype] = total.get(dtype, 0) + count
 
 
+def deepspeed_quantization(
+    sizes: Mapping[str, int], read_json: Callable[[str], Any]
+) -> Optional[str]:
+    """ "int8" for a DeepSpeed pre-sharded int8 checkpoint (no config.json names it), else None."""
+    if DS_CONFIG not in sizes or SAFETENSORS_INDEX in sizes or SAFETENSORS_SINGLE in sizes:
+        return None
+    described = read_json(DS_CONFIG)
+    dtype = str(described.get("dtype", "")).lower() if isinstance(described, dict) else ""
+    return "int8" if dtype in ("int8", "torch.int8") else None
+
+
 def _record(
     model_id: str,
     revision: Optional[str],
@@ -161,6 +177,7 @@ def _record(
     gated: Optional[bool],
     read_from: str,
     where: str,
+    quantization: Optional[str] = None,
 ) -> FactsRecord:
     if not isinstance(config, dict):
         raise LookupFailed(f"{where}: {CONFIG} is not a JSON object")
@@ -173,6 +190,7 @@ def _record(
         weight_files={name: sizes[name] for name in names},
         gated=gated,
         read_from=read_from,
+        quantization=quantization,
     )
 
 
@@ -247,6 +265,7 @@ def read_hub_record(
         info.gated not in (None, False),
         f"{hub.endpoint}/{repo_id}",
         hub.where,
+        deepspeed_quantization(sizes, read_json),
     )
 
 
@@ -452,7 +471,18 @@ def read_s3_record(uri: str, *, s3_client: Any = None, timeout_s: float = 10.0) 
             read = pool.map(lambda name: s3.header(name, sizes[name]), safetensors)
             for counts in read:
                 _add(dtypes, counts)
-    return _record(normalized, None, config, names, sizes, dtypes, None, normalized, normalized)
+    return _record(
+        normalized,
+        None,
+        config,
+        names,
+        sizes,
+        dtypes,
+        None,
+        normalized,
+        normalized,
+        deepspeed_quantization(sizes, read_json),
+    )
 
 
 class _S3:

@@ -380,7 +380,7 @@ class _Rules:
                 "memory, KV cache, tensor parallelism and volume cannot be checked",
                 f"run `lmi lookup {spec.model_id or 'MODEL_ID'}` where the app's cdk.json is "
                 "(it records the model's facts in cdk.context.json), or pass "
-                "model_facts=ModelFacts(...)",
+                "model_facts=ModelFacts(...) (lmi plan: --num-parameters and --num-heads)",
             )
             return
         if facts.num_attention_heads is None:

@@ -197,12 +197,17 @@ class LmiEndpoint(Construct):
                 gpu_memory_gib=gpu_memory_gib,
                 request_limits=request_limits,
             )
-            self.capacity = capacity or Capacity()
             # derived defaults that every fallback pool holds too
-            self.spec = across_pools(self.spec, self.capacity.fallback_instance_types)
+            self.spec = across_pools(self.spec, (capacity or Capacity()).fallback_instance_types)
         except SpecError as error:  # name the construct: an app may hold several
             raise SpecError(error.violations, subject=f"{self.node.path} spec") from None
-        problems = self.capacity.violations(instance_type)
+        problems = (capacity or Capacity()).violations(instance_type)
+        # the host AMI the image needs on every pool (derived when not given)
+        self.capacity, drivers, driver_warnings = (capacity or Capacity()).for_image(
+            self.spec.resolved_image_tag, instance_type
+        )
+        problems += drivers
+        self.spec.warnings.extend(driver_warnings)
         problems += self.capacity.fallback_violations(
             partial(_pool_spec, self.spec, self.spec.effective_volume_size_gb)
         )
@@ -397,6 +402,7 @@ class LmiEndpoint(Construct):
                 **self.spec.plan(),
                 "streaming": self.streams,
                 "pools": self.capacity.plan_lines(instance_type),
+                "ami_version": self.capacity.ami_version,
             },
         )
         CfnOutput(

@@ -36,7 +36,9 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class HubWeights(Construct):
-    """Weights of `repo_id` at `revision`, copied to s3://<bucket>/<prefix><repo_id>/<commit>/.
+    """Weights of `repo_id` at `revision`, copied to s3://<bucket>/<prefix><repo_id>/<commit>/
+    (<commit>-sel-<id>/ for a selection other than the one the copier made before it read the
+    checkpoint's index: see lambda_code/copier/layout.py).
 
     Attributes (known at deploy time): s3_uri, key_prefix, commit_sha, file_count, total_bytes.
     Whatever reads `s3_uri` or `key_prefix` is created only after the copy is complete.
@@ -46,8 +48,11 @@ class HubWeights(Construct):
         repo_id: the Hub repository, e.g. bigscience/bloom.
         revision: branch, tag or commit sha. Default "main" (resolved to a commit at each
             deploy); a pinned sha makes deploys reproducible and lets a rollback skip the Hub.
-        allow_patterns: fnmatch patterns of the files to copy. Default: the top-level weight
-            files in one format (safetensors, else bin, else pt) plus json and tokenizer files.
+        allow_patterns: fnmatch patterns of the files to copy. Default: the files the engine
+            loads, at the top level: the shards model.safetensors.index.json names (else the
+            *.safetensors, else the .bin shards, else DeepSpeed's *.pt), never a second format
+            of them (consolidated*, original/, gguf, onnx), plus config, tokenizer and chat
+            template files.
         ignore_patterns: patterns removed from the selection. Default none.
         token_secret: a Secrets Manager secret with a Hub token (plain text or
             {"HF_TOKEN": ...}); the functions read it at run time. Default: no token.
@@ -61,6 +66,10 @@ class HubWeights(Construct):
         removal_policy: RETAIN (default) keeps the copy when the resource goes; DESTROY deletes
             it on stack deletion or update clean-up, never in a rollback, and never while
             another copy or lmi stage-weights holds it.
+        trust_remote_code: the model may run the repository's own Python code: its top-level
+            *.py files are copied. Default False: *.py is never copied, and a repository whose
+            config.json has auto_map (custom code) fails the deploy, before anything is copied,
+            with what opting in means. Review the code at the pinned commit before passing True.
     """
 
     def __init__(
@@ -79,6 +88,7 @@ class HubWeights(Construct):
         max_parallel_workers: int = 32,
         part_size_mib: int = 64,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        trust_remote_code: bool = False,
     ):
         super().__init__(scope, id)
         _validate(
@@ -90,6 +100,7 @@ class HubWeights(Construct):
             removal_policy,
             token_secret is not None,
             prefix,
+            trust_remote_code,
         )
         self.bucket, self.repo_id, self.revision = bucket, repo_id, revision
         prefix = normalise_prefix(prefix)
@@ -206,6 +217,8 @@ class HubWeights(Construct):
                 "IgnorePatterns": list(ignore_patterns or []),
                 "PartSizeBytes": str(part_size_mib * MIB),
                 "RemovalPolicy": "destroy" if removal_policy == RemovalPolicy.DESTROY else "retain",
+                # only when given: templates without it stay as they were
+                **({"TrustRemoteCode": "true"} if trust_remote_code else {}),
             },
         )
         self.s3_uri: str = self.resource.get_att_string("S3Uri")
@@ -236,6 +249,7 @@ def _validate(
     removal_policy,
     has_token,
     prefix,
+    trust_remote_code,
 ) -> None:
     problems = []
     if has_token and hub_endpoint and not hub_endpoint.startswith("https://"):
@@ -292,6 +306,15 @@ def _validate(
                 removal_policy,
                 "is not RETAIN or DESTROY",
                 "pass RemovalPolicy.RETAIN",
+            )
+        )
+    if not isinstance(trust_remote_code, bool):
+        problems.append(
+            Violation(
+                "trust_remote_code",
+                trust_remote_code,
+                "is not True or False",
+                "pass True after reviewing the repository's code, else leave it out",
             )
         )
     if problems:

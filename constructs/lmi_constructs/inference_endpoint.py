@@ -17,7 +17,7 @@ from functools import partial
 from typing import Dict, List, Mapping, Optional, Union
 
 import jsii
-from aws_cdk import CfnOutput, Duration, Names, Stack, Token
+from aws_cdk import Annotations, CfnOutput, Duration, Names, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -155,8 +155,15 @@ class LmiInferenceEndpoint(Construct):
             instance_type, min_instances, max_instances, initial_instances
         )
         problems += scale_in.violations() if scale_in else []
-        self.capacity = capacity or Capacity()
-        problems += self.capacity.violations(instance_type)
+        problems += (capacity or Capacity()).violations(instance_type)
+        # One AMI for the variant, chosen before any model: derived for the default (vLLM)
+        # image; each add_model checks its own image against it.
+        self.capacity, drivers, driver_warnings = (capacity or Capacity()).for_image(
+            Engine.VLLM.default_image_tag, instance_type
+        )
+        problems += drivers
+        for warning in driver_warnings:
+            Annotations.of(self).add_warning_v2("lmi:driver", warning)
         if endpoint_name is not None and not Token.is_unresolved(endpoint_name):
             problems += name_violations("endpoint_name", endpoint_name)
         if problems:
@@ -323,6 +330,9 @@ class LmiInferenceEndpoint(Construct):
         problems += self.capacity.fallback_violations(
             pool_spec, f"{field}.", known={(v.field, v.problem) for v in first}
         )
+        if spec is not None:
+            _, drivers, _ = self.capacity.for_image(spec.resolved_image_tag, self.instance_type)
+            problems += [Violation(f"{field}.image", v.value, v.problem, v.fix) for v in drivers]
         problems += [  # the model's variables the construct sets may not be overridden
             Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
             for v in environment_violations(environment, False, None)
@@ -417,6 +427,7 @@ class LmiInferenceEndpoint(Construct):
                     else "the container",
                 },
                 "pools": self.capacity.plan_lines(self.instance_type),
+                "ami_version": self.capacity.ami_version,
                 "streaming": True,
             },
         )

@@ -205,9 +205,9 @@ class ModelSource(abc.ABC):
             revision: branch, tag or commit sha. Default "main". A record of `lmi lookup
                 REPO_ID --revision REVISION` in cdk.context.json pins it to the commit the facts
                 were read at, as CDK's context lookups pin what they found.
-            allow_patterns: fnmatch patterns of the files to copy. Default: the weight files
-                at the top level in one format (safetensors before bin) plus the json and
-                tokenizer files.
+            allow_patterns: fnmatch patterns of the files to copy. Default: the shards the
+                checkpoint's index names (one format, no consolidated/original duplicates) plus
+                the top-level json, tokenizer and chat-template files (HubWeights).
             ignore_patterns: patterns removed from what allow_patterns selected. Default none.
             token_secret: a Secrets Manager secret holding a Hub token (plain text or
                 {"HF_TOKEN": ...}) for gated or private repositories. Default: no token.

@@ -297,3 +297,33 @@ def test_a_token_never_travels_in_clear_and_a_prefix_cannot_widen_grants():
     assert "prefix=hub*: holds an IAM wildcard" in message
     with pytest.raises(ValueError, match="holds an IAM wildcard"):
         ModelSource.from_s3_uri("s3://weights/team?/model/")
+
+
+def test_trust_remote_code_reaches_the_copy_only_when_given(templates):
+    from aws_cdk import aws_s3
+
+    # the reference stacks do not ask for it: their templates do not carry the property
+    for template in templates.values():
+        for copy in resources_of(template, "Custom::HubWeights").values():
+            assert "TrustRemoteCode" not in copy["Properties"]
+    stack = Stack(App(), "Trusting")
+    bucket = aws_s3.Bucket(stack, "Weights")
+    HubWeights(
+        stack,
+        "Trusted",
+        bucket=bucket,
+        repo_id="microsoft/Phi-3-mini-4k-instruct",
+        revision="0123456789abcdef0123456789abcdef01234567",
+        trust_remote_code=True,
+    )
+    HubWeights(stack, "Plain", bucket=bucket, repo_id="org/plain")
+    copies = {
+        key: copy["Properties"]
+        for key, copy in Template.from_stack(stack).find_resources("Custom::HubWeights").items()
+    }
+    trusted = next(props for key, props in copies.items() if key.startswith("Trusted"))
+    plain = next(props for key, props in copies.items() if key.startswith("Plain"))
+    assert trusted["TrustRemoteCode"] == "true"
+    assert "TrustRemoteCode" not in plain
+    with pytest.raises(SpecError, match="trust_remote_code=yes: is not True or False"):
+        HubWeights(stack, "Loose", bucket=bucket, repo_id="org/m", trust_remote_code="yes")

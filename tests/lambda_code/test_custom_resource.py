@@ -50,8 +50,9 @@ def test_update_to_a_new_revision_uses_a_new_prefix_and_keeps_the_old(hub, s3, b
 
     assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
     assert data["CommitSha"] == second
-    # only the changed config.json is downloaded; the shards are copied inside S3
-    assert hub.faults.cdn_bytes - bytes_before == len(b'{"v": 2}')
+    # only the changed config.json comes from the Hub (read by the selection, which checks it
+    # for auto_map, and copied by its worker); the shards are copied inside S3
+    assert hub.faults.cdn_bytes - bytes_before == 2 * len(b'{"v": 2}')
     for commit in (first, second):
         assert f"hub/{REPO}/{commit}/.lmi/complete.json" in keys_under(s3, bucket, "hub/")
 

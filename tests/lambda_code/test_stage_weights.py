@@ -333,7 +333,8 @@ def test_a_file_too_large_for_one_worker_is_refused_before_anything_is_copied(hu
     from lmi_constructs.lambda_code.copier.hub import HubClient
     from lmi_constructs.lambda_code.errors import FileTooLarge
 
-    hub.add_repo(REPO, tiny_model_files())
+    files = tiny_model_files()
+    hub.add_repo(REPO, files)
     request = CopyRequest(repo_id=REPO, bucket=bucket, prefix="hub", max_file_bytes=299_999)
     with pytest.raises(
         FileTooLarge,
@@ -341,7 +342,9 @@ def test_a_file_too_large_for_one_worker_is_refused_before_anything_is_copied(hu
         r"model-00001-of-00003.safetensors.*lmi stage-weights",
     ):
         plan_copy(HubClient(), s3, request)
-    assert keys_under(s3, bucket) == [] and hub.faults.cdn_bytes == 0
+    # nothing copied; only config.json was read (the selection checks it for auto_map)
+    assert keys_under(s3, bucket) == []
+    assert hub.faults.cdn_bytes == files["config.json"].size
 
 
 @pytest.mark.parametrize(

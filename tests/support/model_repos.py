@@ -1088,3 +1088,69 @@ BUILDERS = {
     "custom_code": phi_3_mini_4k_instruct,
     "duplicates": mistral_7b_instruct_v0_3,
 }
+
+
+# --- tiny repositories with real bytes, for copies (the copier verifies every file's hash) ------
+
+
+def real_bytes(files: Files) -> Files:
+    """The same files with their whole content in memory, so each LFS oid is the sha256 of the
+    bytes served (SafetensorsContent's is a stand-in): what a copy can verify. Tiny ones only."""
+    return {path: HubBlob(file_bytes(blob), lfs=blob.lfs) for path, blob in files.items()}
+
+
+TINY_CHAT_TEMPLATE = b"{% for message in messages %}{{ message['content'] }}{% endfor %}\n"
+
+
+def tiny_duplicates() -> Tuple[Files, ExpectedFacts]:
+    """tiny_llama laid out as mistralai/Mistral-7B-Instruct-v0.3 ships its weights: the shards
+    model.safetensors.index.json names, the same weights again as consolidated.safetensors
+    (mistral-inference's names) with its params.json, and an original/ folder; plus
+    tokenizer.model, chat_template.jinja (as current repositories ship it beside the
+    tokenizer), a README. Real bytes, for copies."""
+    from dataclasses import replace
+
+    files, expected = tiny_llama()
+    consolidated = {"tok_embeddings.weight": ("BF16", [8192, 64]), "rest": ("BF16", [647_488])}
+    check("consolidated.safetensors", consolidated, 2_343_552, {"BF16": 1_171_776})
+    files.update(
+        {
+            "consolidated.safetensors": HubBlob(SafetensorsContent(consolidated, {})),
+            "params.json": json_blob({"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2}),
+            "original/params.json": json_blob({"dim": 64, "n_layers": 2}),
+            "original/consolidated.00.pth": HubBlob(DeclaredContent(b"PK\x03\x04", 2_343_700)),
+            "tokenizer.model": HubBlob(DeclaredContent(b"\x0a\x0b", 4_096)),
+            "tokenizer_config.json": json_blob({"bos_token": "<s>"}),
+            "chat_template.jinja": HubBlob(TINY_CHAT_TEMPLATE, lfs=False),
+            "README.md": HubBlob(b"---\nlicense: apache-2.0\n---\n", lfs=False),
+        }
+    )
+    return real_bytes(files), replace(
+        expected,
+        imitates="mistralai/Mistral-7B-Instruct-v0.3's layout, tiny",
+        not_weights=("consolidated.safetensors", "original/consolidated.00.pth"),
+    )
+
+
+def tiny_custom_code() -> Tuple[Files, ExpectedFacts]:
+    """tiny_llama as a trust_remote_code repository ships it (microsoft/Phi-3-mini-4k-instruct's
+    shape): config.json's auto_map names the repository's own modules, which sit beside it.
+    Real bytes, for copies."""
+    from dataclasses import replace
+
+    files, expected = tiny_llama()
+    config = json.loads(file_bytes(files["config.json"]))
+    config["auto_map"] = {
+        "AutoConfig": "configuration_tiny.TinyConfig",
+        "AutoModelForCausalLM": "modeling_tiny.TinyForCausalLM",
+    }
+    files.update(
+        {
+            "config.json": json_blob(config),
+            "configuration_tiny.py": HubBlob(_REMOTE_CODE_STAND_IN, lfs=False),
+            "modeling_tiny.py": HubBlob(_REMOTE_CODE_STAND_IN + b"# modeling\n", lfs=False),
+        }
+    )
+    return real_bytes(files), replace(
+        expected, imitates="a tiny custom-code model", needs_remote_code=True
+    )

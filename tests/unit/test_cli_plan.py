@@ -191,10 +191,11 @@ def test_recommend_lists_the_instances_that_hold_the_model_and_its_context(capsy
     assert main(argv) == 0
     fits = json.loads(capsys.readouterr().out)
     rows = {fit["instance_type"]: fit for fit in fits}
-    # 70.6e9 bf16 parameters and one 131072-token sequence: 8 x A100-40GB at TP 8 is the
+    # 70.6e9 bf16 parameters and one 131072-token sequence: 8 x 32 GiB (g7) at TP 8 is the
     # smallest; 8 x A10G (22.35 GiB) holds the weights at TP 8 but not the context
-    assert fits[0]["instance_type"] == "ml.p4d.24xlarge"
+    assert fits[0]["instance_type"] == "ml.g7.48xlarge"
     assert fits[0]["tensor_parallel_degree"] == 8
+    assert rows["ml.p4d.24xlarge"]["tensor_parallel_degree"] == 8
     assert "ml.g5.48xlarge" not in rows
     assert rows["ml.p5e.48xlarge"]["tensor_parallel_degree"] == 2
     assert all(fit["max_total_tokens"] == 131072 and fit["full_sequences"] >= 1 for fit in fits)

@@ -135,12 +135,19 @@ def run(args: argparse.Namespace) -> int:
         known={(v.field, v.problem) for v in first},
         option="the --fallback-instance-type flags",
     )
+    if spec is not None:  # the host AMI the image needs on every pool
+        capacity, drivers, driver_warnings = capacity.for_image(
+            spec.resolved_image_tag, args.instance_type
+        )
+        problems += drivers
+        spec.warnings.extend(driver_warnings)
     if problems:
         return _refuse(problems)
     assert spec is not None, "no problems: the first pool's spec was built"
     plan = {
         **spec.plan(),
         "pools": capacity.plan_lines(args.instance_type),
+        "ami_version": capacity.ami_version,
         "facts_from": getattr(args, "facts_from", None),
     }
     print(json.dumps(plan, indent=2) if args.json else format_plan("plan (valid)", plan))

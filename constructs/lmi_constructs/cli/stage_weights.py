@@ -1,6 +1,14 @@
 """`lmi stage-weights`: copy a Hugging Face repository into S3 from this machine, with the same
-coordinator and worker code the HubWeights custom resource runs in Lambda (threads instead of
-Lambda workers, no time limit). Prints the S3 URI to pass as weightsUri.
+selection, coordinator and worker code the HubWeights custom resource runs in Lambda (threads
+instead of Lambda workers, no time limit). Prints the selection (each file with its bytes, the
+total, what is left out and why) and the S3 URI to pass as weightsUri; --dry-run prints the
+selection only, asking the Hub and never S3.
+
+By default the copy takes the files the engine loads: the shards model.safetensors.index.json
+names (else *.safetensors, else the .bin shards, else DeepSpeed's *.pt), config, tokenizer and
+chat template files; never a second format of the same weights (consolidated*, original/, gguf,
+onnx) unless --allow-pattern asks for it. A repository whose config.json has auto_map runs its
+own Python code when loaded: it is refused unless --trust-remote-code (then its *.py are copied).
 
 Honours HF_ENDPOINT (mirror or private hub), HF_TOKEN (gated or private repositories) and
 AWS_ENDPOINT_URL (an S3-compatible server). Exit 0 on success, 1 when the copy fails, 2 on
@@ -45,6 +53,17 @@ def register(commands) -> None:
         metavar="GLOB",
         help="skip matching files (repeatable)",
     )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="copy the repository's top-level *.py and accept a config.json with auto_map "
+        "(the model runs that code when loaded: review it at the commit first)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the selection (files, bytes, total, what is left out) and copy nothing",
+    )
     parser.add_argument("--workers", type=int, default=8, help="files copied at once (default 8)")
     parser.add_argument(
         "--part-size-mib",
@@ -80,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                 allow_patterns=args.allow_patterns,
                 ignore_patterns=args.ignore_patterns,
                 part_size=args.part_size_mib * MIB,
+                max_file_bytes=None,  # no Lambda here: a file of any size is copied
+                trust_remote_code=args.trust_remote_code,
             )
         except ValueError as error:
             problems.append(f"--part-size-mib {args.part_size_mib}: {error}: pass e.g. 8")
@@ -87,7 +108,25 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"lmi stage-weights: {problem}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        return _dry_run(request)
     return _stage(request, args.workers)
+
+
+def _dry_run(request) -> int:
+    """The selection, as the copy would make it, on stdout; only the Hub is asked."""
+    from ..lambda_code.copier.coordinator import plan_selection
+    from ..lambda_code.copier.hub import HubClient
+    from ..lambda_code.errors import CopyError
+
+    try:
+        planned = plan_selection(HubClient(token=os.environ.get("HF_TOKEN") or None), request)
+    except CopyError as error:
+        print(f"lmi stage-weights: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(planned.describe()))
+    print("dry run: nothing was copied", file=sys.stderr)
+    return 0
 
 
 def _stage(request, workers: int) -> int:
@@ -100,6 +139,7 @@ def _stage(request, workers: int) -> int:
         copy_attributes,
         is_published,
         plan_copy,
+        plan_selection,
         publish_complete,
         register_holder,
     )
@@ -122,12 +162,9 @@ def _stage(request, workers: int) -> int:
     )
     hub = HubClient(token=os.environ.get("HF_TOKEN") or None, pool_size=max(10, workers * 2))
     try:
-        manifest = plan_copy(hub, s3, request)
-        print(
-            f"{request.repo_id}@{request.revision} = commit {manifest.commit}: "
-            f"{len(manifest.entries)} files, {manifest.total_bytes / 1e9:.2f} GB",
-            file=sys.stderr,
-        )
+        planned = plan_selection(hub, request, s3)
+        print("\n".join(planned.describe()), file=sys.stderr)
+        manifest = plan_copy(hub, s3, request, planned=planned)
         if not is_published(s3, manifest):
             copier = FileCopier(hub, s3, manifest)
             with ProgressBar(len(manifest.entries), manifest.total_bytes) as bar:

@@ -69,6 +69,17 @@ class UnsafePath(CopyError):
     pass
 
 
+class InvalidCheckpointFile(CopyError):
+    """A small file the selection reads (the checkpoint's index, config.json) is not what its
+    name says: not a JSON object, no weight_map, a name the repository does not have, too
+    large. path is that file."""
+
+
+class RemoteCodeRefused(CopyError):
+    """config.json declares auto_map (the model needs the repository's own Python code) and
+    trust_remote_code was not given."""
+
+
 class UnsafeAnswer(CopyError):
     """The Hub answered something that cannot be what it claims (a commit id that is not 40
     hex): refused before it reaches S3 keys or a grant."""

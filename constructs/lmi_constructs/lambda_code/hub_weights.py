@@ -77,7 +77,7 @@ def on_event(event, context):
     except _HUB_REFUSALS as error:
         # A rollback sends the old properties again; their copy is complete in S3, and the Hub
         # (rate limits, a revoked token, a newly gated repository) must not block it.
-        done = completed_copy(aws_clients.s3(), request)
+        done = completed_copy(aws_clients.s3(), request, hub_refused=True)
         if done is None:
             raise
         log.warning(
@@ -188,7 +188,16 @@ def _copy_request(props, settings: HubSettings) -> CopyRequest:
         allow_patterns=props.get("AllowPatterns") or None,
         ignore_patterns=props.get("IgnorePatterns") or None,
         part_size=int(props.get("PartSizeBytes", DEFAULT_PART_SIZE)),
+        trust_remote_code=_flag(props, "TrustRemoteCode"),
     )
+
+
+def _flag(props, name: str) -> bool:
+    """A boolean property as CloudFormation passes it: "true" or "false" (absent: false)."""
+    value = str(props.get(name, "false")).strip().lower()
+    if value not in ("true", "false"):
+        raise CopyError(f'{name}={props.get(name)!r} is not "true" or "false"')
+    return value == "true"
 
 
 def _invoke_worker(function_name: str, bucket: str, manifest_key: str):

@@ -13,10 +13,13 @@ components. API reference ProductionVariantCapacityReservationConfig (preference
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, List, Optional, Tuple
 
+from .drivers import GPU_AMI_VERSIONS as _DRIVER_AMIS
+from .drivers import driver_violations, required_ami_version
 from .errors import SpecError, Violation
+from .images import parse_tag
 from .instances import lookup_instance
 
 MAX_POOLS = 5
@@ -25,12 +28,11 @@ RESERVATION_PREFERENCE = "capacity-reservations-only"
 _RESERVATION_ARN = re.compile(
     r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:ml-reservation/.+$"
 )
-# GPU AMIs in the API reference: driver 535 / CUDA 12.2 (gpu-2, gpu-2-1), 550 / CUDA 12.4 (3-1).
-GPU_AMI_VERSIONS = (
-    "al2-ami-sagemaker-inference-gpu-2",
-    "al2-ami-sagemaker-inference-gpu-2-1",
-    "al2-ami-sagemaker-inference-gpu-3-1",
-)
+# GPU AMIs in botocore's ProductionVariantInferenceAmiVersion enum and its docs (the API
+# reference): driver 535 / CUDA 12.2 (gpu-2, gpu-2-1), 550 / CUDA 12.4 (gpu-3-1), 580 / CUDA 13.0
+# (al2023 gpu-4-1). The table, with its sources, is drivers.INFERENCE_AMIS; a test compares it
+# with botocore's enum.
+GPU_AMI_VERSIONS = _DRIVER_AMIS
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,11 @@ class Capacity:
     provision_timeout_s: how long SageMaker keeps trying across the pools before failing.
     reservation_arn: launch only into this ML capacity reservation (preference
         capacity-reservations-only: no capacity there, no instance).
-    ami_version: the host image (NVIDIA driver and CUDA); SageMaker's default when None.
+    ami_version: the host image (NVIDIA driver and CUDA). Default: the oldest GPU AMI whose
+        driver runs the image where a pool's default host driver cannot (a CUDA 13 image on
+        g5, p4d, p5, g6...), else SageMaker's default (see for_image). One
+        AMI applies to every pool of the variant; drivers.driver_violations checks it (or the
+        default driver of each pool) against the image's CUDA.
     """
 
     fallback_instance_types: Tuple[str, ...] = ()
@@ -143,6 +149,24 @@ class Capacity:
                     if (v.field, v.problem) not in known
                 ]
         return found
+
+    def for_image(
+        self, image_tag: Optional[str], primary: str
+    ) -> Tuple["Capacity", List[Violation], List[str]]:
+        """(capacity, violations, warnings) for the variant's image on every pool: the
+        ami_version derived when none is given and a pool's default host driver cannot run the
+        image's CUDA (drivers.required_ami_version: al2023-ami-sagemaker-inference-gpu-4-1 for a
+        CUDA 13 image on g5, p4d, ...), then checked (drivers.driver_violations). A tag of
+        unknown shape is not checked."""
+        tag = parse_tag(image_tag) if image_tag else None
+        if tag is None:
+            return self, [], []
+        pools = self.instance_types(primary)
+        capacity = self
+        if self.ami_version is None:
+            capacity = replace(self, ami_version=required_ami_version(tag.cuda, pools))
+        found, warnings = driver_violations(tag.cuda, pools, capacity.ami_version)
+        return capacity, found, warnings
 
     def plan_lines(self, primary: str) -> List[str]:
         lines = []

@@ -702,8 +702,11 @@ class _Rules:
                 f"image tag {tag_text} has an unknown shape: engine compatibility not checked"
             )
             return
-        if tag_text not in images.KNOWN_TAGS:
+        if not images.is_known_tag(tag_text):
             self.warn(f"image tag {tag_text} is not in the catalog; checked by its version only")
+        flavour = images.engine_flavour_violation(spec.engine, tag)
+        if flavour is not None:
+            self.violations.append(flavour)
         engine = spec.engine
         if engine is Engine.DEEPSPEED and (
             tag.flavor != "deepspeed" or tag.djl_version > images.LAST_DEEPSPEED_VERSION
@@ -743,7 +746,7 @@ class _Rules:
                 tag_text,
                 f"CUDA {tag.cuda[0]}.{tag.cuda[1]} no longer supports the "
                 f"V100 GPUs of {spec.instance_type}",
-                f"use an image built for CUDA 12 such as {images.LMI_TAGS[-2]}, "
+                f"use an image built for CUDA 12 such as {images.LAST_CUDA12_LMI_TAG}, "
                 "or an A10G/A100 instance",
             )
 

@@ -74,6 +74,8 @@ def format_plan(title: str, plan: Dict[str, Any]) -> str:
             f"  updates       blue/green: quota for {2 * count} x "
             f"{plan.get('instance_type')} during a change of weights, image or settings"
         )
+    if plan.get("ami_version"):
+        lines.append(f"  host AMI      {plan['ami_version']} (InferenceAmiVersion)")
     pools = plan.get("pools") or []
     if len(pools) > 1:
         lines += [f"  pool          {pool}" for pool in pools]

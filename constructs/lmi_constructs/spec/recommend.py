@@ -82,14 +82,14 @@ def format_fits(fits: List[Fit]) -> str:
     if not fits:
         return "no catalog instance holds this model and token budget"
     header = (
-        f"{'instance':<20} {'TP':>3} {'GPUs':>9} {'weights/GPU':>12} {'KV tokens/GPU':>14} "
+        f"{'instance':<20} {'TP':>3} {'GPUs':>17} {'weights/GPU':>12} {'KV tokens/GPU':>14} "
         f"{'full seqs':>9} {'tokens':>7} {'$/h':>6}"
     )
     rows = [header]
     for fit in fits:
         rows.append(
             f"{fit.instance_type:<20} {fit.tensor_parallel_degree:>3} "
-            f"{f'{fit.gpus_used}/{fit.gpu_count} {fit.gpu}':>9} "
+            f"{f'{fit.gpus_used}/{fit.gpu_count} {fit.gpu}':>17} "
             f"{_num(fit.weights_gib, ' GiB'):>12} {_num(fit.kv_room_tokens):>14} "
             f"{_num(fit.full_sequences):>9} {fit.max_total_tokens:>7} "
             f"{_num(fit.price_per_hour):>6}"

@@ -4,11 +4,19 @@ s3://<bucket>/<prefix><repo_id>/<commit>/<file>            the weights, as in th
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/manifest.json what should be there (sizes, checksums)
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/status/N.json a worker's progress on file N
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/complete.json written last, after every file verified
+s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/selection.json which rule, patterns and
+                                                            trust_remote_code chose the files
 s3://<bucket>/<prefix><repo_id>/<commit>/.lmi/holders/<id>  one per copy (stack resource) using it
 
-A selection other than the default (allow_patterns / ignore_patterns) is part of the copy's
-identity: it lands under <commit>-sel-<hash of the patterns>/, with manifest and marker of its
-own, so two copies of one commit with different patterns never vouch for each other's files.
+The selected file set is the copy's identity. The default selection lands under <commit>/ and
+allow_patterns / ignore_patterns under <commit>-sel-<hash of the patterns>/, as long as the files
+are those the rule before issue 18 chose (file-name patterns: one weight format, *.json,
+tokenizer files, *.py) for them; a selection that differs from it (a duplicate format left out,
+chat_template.jinja added, *.py left out without trust_remote_code) lands under
+<commit>-sel-<hash of the patterns and the selected paths>/. So a copy made before that rule
+changed is still recognised where the files are the same, and two copies of one commit with
+different file sets never share a prefix, a manifest or a marker (each vouches for exactly its
+files, and an endpoint fetching the whole prefix fetches exactly them).
 `.lmi/` is the copier's: no repository file is ever copied there.
 """
 
@@ -17,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Tuple
+from dataclasses import asdict, dataclass, field, fields
+from typing import List, Optional, Sequence, Tuple
 
 CHECKSUM_METADATA = "lmi-checksum"  # on every copied object: the verified sha256 or git sha1
 CONTROL_DIR = ".lmi/"
@@ -29,6 +37,20 @@ def selection_id(allow_patterns=None, ignore_patterns=None) -> str:
     if not allow_patterns and not ignore_patterns:
         return ""
     text = json.dumps([sorted(allow_patterns or []), sorted(ignore_patterns or [])])
+    return "sel-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def files_selection_id(
+    paths: Sequence[str], legacy_paths: Sequence[str], allow_patterns=None, ignore_patterns=None
+) -> str:
+    """The copy's selection id: selection_id() while the files are those the rule before issue
+    18 chose for these patterns (legacy_paths), so those copies keep their prefix; else
+    sel-<12 hex> naming the patterns and the selected paths."""
+    if set(paths) == set(legacy_paths):
+        return selection_id(allow_patterns, ignore_patterns)
+    text = json.dumps(
+        [sorted(allow_patterns or []), sorted(ignore_patterns or []), sorted(set(paths))]
+    )
     return "sel-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -83,6 +105,10 @@ class CopyLayout:
         return self.base + CONTROL_DIR + "complete.json"
 
     @property
+    def selection_key(self) -> str:
+        return self.base + CONTROL_DIR + "selection.json"
+
+    @property
     def status_prefix(self) -> str:
         return f"{self.base}{CONTROL_DIR}status/"
 
@@ -112,26 +138,46 @@ class Manifest:
     # later request for the same revision and selection without the Hub
     allow_patterns: Optional[List[str]] = None
     ignore_patterns: Optional[List[str]] = None
+    # the selection id in the copy's prefix (files_selection_id). Not written into the JSON (a
+    # manifest stays readable by the copier's earlier versions): the prefix the manifest was
+    # read from names it (at_base); None: selection_id() of the patterns.
+    selection: Optional[str] = field(default=None, compare=False)
 
     @property
     def layout(self) -> CopyLayout:
-        return CopyLayout(
-            self.bucket,
-            self.prefix,
-            self.repo_id,
-            self.commit,
-            selection_id(self.allow_patterns, self.ignore_patterns),
-        )
+        selection = self.selection
+        if selection is None:
+            selection = selection_id(self.allow_patterns, self.ignore_patterns)
+        return CopyLayout(self.bucket, self.prefix, self.repo_id, self.commit, selection)
+
+    def at_base(self, base: str) -> "Manifest":
+        """This manifest as read from the copy whose key prefix is `base`: the prefix's last
+        folder, <commit> or <commit>-<selection>, gives its selection id."""
+        root = f"{self.prefix}{self.repo_id}/"
+        folder = base[len(root) :].rstrip("/") if base.startswith(root) else ""
+        if folder == self.commit:
+            self.selection = ""
+        elif folder.startswith(self.commit + "-") and "/" not in folder:
+            self.selection = folder[len(self.commit) + 1 :]
+        return self
 
     @property
     def total_bytes(self) -> int:
         return sum(entry.size for entry in self.entries)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
+        data = asdict(self)
+        data.pop("selection")
+        return json.dumps(data, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text) -> "Manifest":
+        """Keys this version does not know (a later copier's) are ignored."""
         data = json.loads(text)
-        entries = [ManifestEntry(**entry) for entry in data.pop("entries")]
-        return cls(entries=entries, **data)
+        known = {f.name for f in fields(cls)} - {"entries", "selection"}
+        entry_keys = {f.name for f in fields(ManifestEntry)}
+        entries = [
+            ManifestEntry(**{k: v for k, v in entry.items() if k in entry_keys})
+            for entry in data.pop("entries")
+        ]
+        return cls(entries=entries, **{k: v for k, v in data.items() if k in known})

@@ -19,6 +19,18 @@ class _Url:
         self.url = url
 
 
+def wait_until_healthy(endpoint, timeout_s=120):
+    """Poll /ping until the server answers 200 (it loads the model first)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            if call(endpoint, None, method="GET", path="/ping")[0] == 200:
+                return
+        except urllib.error.URLError:
+            pass
+        time.sleep(0.3)
+
+
 def test_lmi_local_demo_serves_the_request_path(tmp_path):
     port = free_port()
     process = subprocess.Popen(
@@ -38,14 +50,7 @@ def test_lmi_local_demo_serves_the_request_path(tmp_path):
     )
     endpoint = _Url(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if call(endpoint, None, method="GET", path="/ping")[0] == 200:
-                    break
-            except urllib.error.URLError:
-                pass
-            time.sleep(0.3)
+        wait_until_healthy(endpoint)
         status, body = call(
             endpoint, {"inputs": "Hello", "parameters": {"max_new_tokens": 5, "details": True}}
         )
@@ -131,14 +136,7 @@ def test_custom_code_is_served_only_with_the_opt_in(tmp_path):
     process = _serve(weights, port, "trust_remote_code=true", env=env)
     endpoint = _Url(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if call(endpoint, None, method="GET", path="/ping")[0] == 200:
-                    break
-            except urllib.error.URLError:
-                pass
-            time.sleep(0.3)
+        wait_until_healthy(endpoint)
         status, body = call(endpoint, {"inputs": "Hello", "parameters": {"max_new_tokens": 3}})
         assert status == 200 and isinstance(body[0]["generated_text"], str)
     finally:

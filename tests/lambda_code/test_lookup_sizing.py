@@ -156,19 +156,23 @@ def test_custom_code_needs_the_opt_in_and_sliding_layers_are_bounded_by_the_wind
     assert spec.memory.sequence_gib == pytest.approx((4096 + 16) * per_token / GIB)
 
 
+def deepspeed_on_one_a10g(facts, batch):
+    return EndpointSpec(
+        instance_type="ml.g5.2xlarge",
+        tensor_parallel_degree=1,
+        engine=Engine.DEEPSPEED,
+        dtype="fp16",
+        model_facts=facts,
+        has_model_code=True,
+        request_limits=RequestLimits(max_total_tokens=3072, max_batch_size=batch),
+    )
+
+
 def test_deepspeed_reserves_the_whole_batch(hf_env):
     facts, expected = looked_up(hf_env, "llama")
     per_token = 2 * 32 * 8 * 128 * 2
     with pytest.raises(SpecError) as error:
-        EndpointSpec(
-            instance_type="ml.g5.2xlarge",
-            tensor_parallel_degree=1,
-            engine=Engine.DEEPSPEED,
-            dtype="fp16",
-            model_facts=facts,
-            has_model_code=True,
-            request_limits=RequestLimits(max_total_tokens=3072, max_batch_size=32),
-        )
+        deepspeed_on_one_a10g(facts, batch=32)
     [violation] = error.value.violations
     assert violation.field == "request_limits.max_batch_size"
     needed = 32 * 3072 * per_token / GIB
@@ -182,17 +186,8 @@ def test_deepspeed_reserves_the_whole_batch(hf_env):
     # the batch the fix names is accepted, one more is not
     fitting = int(room // (3072 * per_token / GIB))
     for batch, fits in ((fitting, True), (fitting + 1, False)):
-        limits = RequestLimits(max_total_tokens=3072, max_batch_size=batch)
         try:
-            EndpointSpec(
-                instance_type="ml.g5.2xlarge",
-                tensor_parallel_degree=1,
-                engine=Engine.DEEPSPEED,
-                dtype="fp16",
-                model_facts=facts,
-                has_model_code=True,
-                request_limits=limits,
-            )
+            deepspeed_on_one_a10g(facts, batch)
             accepted = True
         except SpecError:
             accepted = False

@@ -97,7 +97,8 @@ class LmiEndpoint(Construct):
         model_data_download_timeout, container_startup_health_check_timeout: 60 s..3600 s.
             Default 40 minutes each.
         request_limits: input, output and total tokens and the batch size. Default
-            RequestLimits().
+            RequestLimits(): every limit derived from the model's positions and the KV room
+            (RequestLimits' docstring).
         environment: extra container variables; those the construct sets are refused.
         role: the execution role. Default: a least-privilege role created here.
         weights_bucket: where a Hub copy lands. Default: a WeightsBucket created here.

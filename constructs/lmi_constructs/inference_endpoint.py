@@ -272,7 +272,8 @@ class LmiInferenceEndpoint(Construct):
                 sagemaker_fetches_weights. Default False.
             image: ContainerImage, or an LMI tag or URI. Default: the engine's image.
             request_limits: input and output token limits, rendered as OPTION_* settings and
-                checked against the model's positions. Default RequestLimits().
+                checked against the model's positions and the KV room. Default
+                RequestLimits(): every limit derived (RequestLimits' docstring).
             model_data_download_timeout, container_startup_health_check_timeout: 60 s..3600 s
                 each. Default 20 minutes each.
             environment: extra container variables; ones the construct sets from these

@@ -167,20 +167,28 @@ def deepspeed_quantization(
     return "int8" if dtype in ("int8", "torch.int8") else None
 
 
-def _record(
+def _read_checkpoint(
     model_id: str,
     revision: Optional[str],
-    config: Any,
-    names: List[str],
     sizes: Mapping[str, int],
-    dtypes: Dict[str, int],
+    read_json: Callable[[str], Any],
+    read_header: Callable[[str, int], Mapping[str, int]],
     gated: Optional[bool],
     read_from: str,
     where: str,
-    quantization: Optional[str] = None,
 ) -> FactsRecord:
+    """The record from a listing (file -> size), a JSON reader and a safetensors header reader:
+    the same steps for the Hub and for S3. Headers are read a few at a time."""
+    config = read_json(CONFIG)
     if not isinstance(config, dict):
         raise LookupFailed(f"{where}: {CONFIG} is not a JSON object")
+    names = weight_file_names(sizes, read_json, where)
+    dtypes: Dict[str, int] = {}
+    safetensors = [name for name in names if name.endswith(".safetensors")]
+    if safetensors:
+        with ThreadPoolExecutor(min(HEADER_READERS, len(safetensors))) as pool:
+            for counts in pool.map(lambda name: read_header(name, sizes[name]), safetensors):
+                _add(dtypes, counts)
     return FactsRecord(
         model_id=model_id,
         revision=revision,
@@ -190,7 +198,7 @@ def _record(
         weight_files={name: sizes[name] for name in names},
         gated=gated,
         read_from=read_from,
-        quantization=quantization,
+        quantization=deepspeed_quantization(sizes, read_json),
     )
 
 
@@ -246,27 +254,16 @@ def read_hub_record(
                 raise LookupFailed(f"{hub.where}: {name} is {sizes[name]} bytes; too large")
             return hub.read_json(name)
 
-        config = read_json(CONFIG)
-        names = weight_file_names(sizes, read_json, hub.where)
-        dtypes: Dict[str, int] = {}
-        safetensors = [name for name in names if name.endswith(".safetensors")]
-        if safetensors:
-            with ThreadPoolExecutor(min(HEADER_READERS, len(safetensors))) as pool:
-                read = pool.map(lambda name: hub.header(name, sizes[name]), safetensors)
-                for counts in read:
-                    _add(dtypes, counts)
-    return _record(
-        repo_id,
-        commit,
-        config,
-        names,
-        sizes,
-        dtypes,
-        info.gated not in (None, False),
-        f"{hub.endpoint}/{repo_id}",
-        hub.where,
-        deepspeed_quantization(sizes, read_json),
-    )
+        return _read_checkpoint(
+            repo_id,
+            commit,
+            sizes,
+            read_json,
+            hub.header,
+            info.gated not in (None, False),
+            f"{hub.endpoint}/{repo_id}",
+            hub.where,
+        )
 
 
 class _Hub:
@@ -462,26 +459,8 @@ def read_s3_record(uri: str, *, s3_client: Any = None, timeout_s: float = 10.0) 
         except (UnicodeDecodeError, ValueError) as error:
             raise LookupFailed(f"{normalized}: {name} is not JSON ({_one_line(error)})") from None
 
-    config = read_json(CONFIG)
-    names = weight_file_names(sizes, read_json, normalized)
-    dtypes: Dict[str, int] = {}
-    safetensors = [name for name in names if name.endswith(".safetensors")]
-    if safetensors:
-        with ThreadPoolExecutor(min(HEADER_READERS, len(safetensors))) as pool:
-            read = pool.map(lambda name: s3.header(name, sizes[name]), safetensors)
-            for counts in read:
-                _add(dtypes, counts)
-    return _record(
-        normalized,
-        None,
-        config,
-        names,
-        sizes,
-        dtypes,
-        None,
-        normalized,
-        normalized,
-        deepspeed_quantization(sizes, read_json),
+    return _read_checkpoint(
+        normalized, None, sizes, read_json, s3.header, None, normalized, normalized
     )
 
 

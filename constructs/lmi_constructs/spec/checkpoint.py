@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"
@@ -123,43 +123,3 @@ def shard_names(index: Mapping) -> Iterable[str]:
         if name.startswith("/") or ".." in name.split("/") or not name.endswith(".safetensors"):
             raise CheckpointError(f"{SAFETENSORS_INDEX}: weight_map names {name!r}")
     return names
-
-
-@dataclass(frozen=True)
-class WeightsSummary:
-    """What the weight files hold, summed over shards.
-
-    Args:
-        weight_bytes: tensor data bytes, as stored (quantized weights at their packed size).
-        elements_by_dtype: tensor elements per safetensors dtype.
-        files: the weight files read.
-    """
-
-    weight_bytes: int
-    elements_by_dtype: Dict[str, int]
-    files: tuple
-
-    @property
-    def parameters(self) -> int:
-        """Stored elements (packed quantized tensors count as stored, as the Hub counts them)."""
-        return sum(self.elements_by_dtype.values())
-
-    @property
-    def main_dtype(self) -> Optional[str]:
-        """The dtype holding the most bytes ("BF16"), or None for no tensors."""
-        if not self.elements_by_dtype:
-            return None
-        return max(
-            self.elements_by_dtype,
-            key=lambda d: (self.elements_by_dtype[d] * DTYPE_BITS[d], d),
-        )
-
-
-def summarise(headers: Mapping[str, SafetensorsHeader]) -> WeightsSummary:
-    elements: Dict[str, int] = {}
-    for header in headers.values():
-        for dtype, count in header.elements_by_dtype.items():
-            elements[dtype] = elements.get(dtype, 0) + count
-    return WeightsSummary(
-        sum(h.data_bytes for h in headers.values()), elements, tuple(sorted(headers))
-    )

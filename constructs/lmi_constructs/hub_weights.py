@@ -21,7 +21,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from . import nag
-from .lambda_code.copier.hub import DEFAULT_ENDPOINT
+from .lambda_code.copier.hub import COMMIT_SHA, DEFAULT_ENDPOINT
 from .lambda_code.copier.layout import CopyLayout, normalise_prefix, selection_id
 from .lambda_code.copier.transfer import MIB, check_part_size
 from .lambda_code.settings import DispatchSettings, HubSettings
@@ -227,13 +227,10 @@ class HubWeights(Construct):
         self.file_count: str = self.resource.get_att_string("FileCount")
         self.total_bytes: str = self.resource.get_att_string("TotalBytes")
         # A pinned commit is the prefix itself; a branch or tag is resolved at deploy.
-        commit = revision if _COMMIT.match(revision) else f"<commit of {revision}>"
+        commit = revision if COMMIT_SHA.match(revision) else f"<commit of {revision}>"
         self.display_prefix = CopyLayout(
             "-", prefix, repo_id, commit, selection_id(allow_patterns, ignore_patterns)
         ).base
-
-
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def _allow(function: lambda_.Function, actions, resource: str) -> None:

@@ -12,8 +12,7 @@ endpoint and of its models reported together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Union
 
 import jsii
@@ -321,7 +320,9 @@ class LmiInferenceEndpoint(Construct):
             spec = across_pools(spec_on(self.instance_type), self.capacity.fallback_instance_types)
         except SpecError as error:
             first = error.violations
-        pool_spec = partial(_same_settings_on, spec) if spec is not None else spec_on
+        # each pool runs the settings rendered once for the variant (a component has no GPU
+        # overrides, so only the instance type differs)
+        pool_spec = spec.on_instance if spec is not None else spec_on
         # components run no model.py: the engine rule below says so, not the spec's model_code
         problems += [
             Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
@@ -588,9 +589,3 @@ def _component_violations(
     if scaling:
         found += scaling.violations(f"{field}.scaling", copies)
     return found
-
-
-def _same_settings_on(spec: EndpointSpec, instance_type: str) -> EndpointSpec:
-    """The component's settings (dtype, limits, as rendered once for the variant) on a
-    fallback pool's instance type."""
-    return replace(spec, instance_type=instance_type, gpu_count=None, gpu_memory_gib=None)

@@ -8,7 +8,6 @@ so the Model that reads it waits for the copy.
 from __future__ import annotations
 
 import abc
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -18,6 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 
+from .lambda_code.copier.hub import COMMIT_SHA
 from .lambda_code.copier.layout import normalise_prefix
 from .s3_paths import check_grant_prefix, parse_s3_uri
 from .spec import SpecError, Violation
@@ -49,8 +49,6 @@ class WeightsLocation:
     def s3_uri(self) -> str:
         return f"s3://{self.bucket.bucket_name}/{self.prefix}"
 
-
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 # Where SageMaker puts an uncompressed S3Prefix model before the container starts (CreateModel,
 # ModelDataSource: https://docs.aws.amazon.com/sagemaker/latest/dg/large-model-inference-uncompressed.html).
@@ -334,7 +332,7 @@ class _HubSource(ModelSource):
         asked = self.options.get("revision") or "main"
         record = scope.node.try_get_context(self.context_keys()[0])
         commit = record.get("revision") if isinstance(record, dict) else None
-        return commit if isinstance(commit, str) and _COMMIT.match(commit) else asked
+        return commit if isinstance(commit, str) and COMMIT_SHA.match(commit) else asked
 
     @property
     def needs_weights_bucket(self) -> bool:

@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Mapping, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from lmi_constructs.spec.checkpoint import DTYPE_BITS
+
 CHUNK = 1024 * 1024
 _SIGNING_KEY = b"emulator"
 
@@ -79,25 +81,10 @@ class DeclaredContent:
         return hashlib.sha256(self.head + struct.pack("<Q", self.size)).hexdigest()
 
 
-# Bits per element of the safetensors dtypes the builders use (safetensors/src/tensor.rs,
-# Dtype::bitsize; https://huggingface.co/docs/safetensors/index, "Format").
-SAFETENSORS_DTYPE_BITS = {
-    "BOOL": 8,
-    "U8": 8,
-    "I8": 8,
-    "F8_E4M3": 8,
-    "F8_E5M2": 8,
-    "I16": 16,
-    "U16": 16,
-    "F16": 16,
-    "BF16": 16,
-    "I32": 32,
-    "U32": 32,
-    "F32": 32,
-    "I64": 64,
-    "U64": 64,
-    "F64": 64,
-}
+# Bits per element of each safetensors dtype: the library's table (spec/checkpoint.py, from
+# safetensors/src/tensor.rs Dtype::bitsize). The files built here are also opened by the
+# safetensors package itself in the tests, so the table is checked independently.
+SAFETENSORS_DTYPE_BITS = DTYPE_BITS
 
 
 class SafetensorsContent(DeclaredContent):

@@ -31,6 +31,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
+from ..lambda_code.copier.hub import COMMIT_SHA
 from ..spec.checkpoint import (
     DTYPE_BITS,
     SAFETENSORS_INDEX,
@@ -55,7 +56,6 @@ DS_CONFIG = "ds_inference_config.json"
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # A branch, tag or commit: git ref characters, no "..", at most 200.
 REVISION = re.compile(r"^(?!.*\.\.)[\w.-]+(/[\w.-]+)*$")
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 # JSON files larger than this are refused before they are fetched (a config is KBs; the largest
 # indexes, DeepSeek-V3's, are about 10 MB).
@@ -229,7 +229,7 @@ def read_hub_record(
         lambda: api.model_info(repo_id, revision=revision, files_metadata=True, timeout=timeout_s),
     )
     commit = info.sha
-    if not isinstance(commit, str) or not COMMIT.match(commit):
+    if not isinstance(commit, str) or not COMMIT_SHA.match(commit):
         raise LookupFailed(
             f"{hub.where}: {hub.endpoint} answered commit {_one_line(repr(commit), 60)}, not 40 "
             "lowercase hex; refusing it (check that HF_ENDPOINT is a Hugging Face Hub)"

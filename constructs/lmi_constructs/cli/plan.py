@@ -11,15 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict
 
 from ..spec import Capacity, EndpointSpec, RequestLimits, SpecError, format_plan
 from ..spec.endpoint_spec import PLAN_METADATA_TYPE, across_pools
-from ..spec.engines import Engine, engine_from
-from ..spec.limits import DEFAULT_INPUT_TOKENS, DEFAULT_NEW_TOKENS
-from ..spec.model_rules import positions_cap
+from ..spec.engines import engine_from
+from ..spec.model_rules import default_total, positions_cap
 from .facts_source import DEFAULT_CONTEXT_FILE, FactsUnavailable, facts_for
 
 
@@ -129,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         first = error.violations
     # each fallback pool with its own GPU count and memory, running the first pool's settings
     problems += first + capacity.fallback_violations(
-        (lambda instance_type: replace(spec, instance_type=instance_type))
+        spec.on_instance
         if spec is not None
         else (lambda instance_type: EndpointSpec(**settings, instance_type=instance_type)),
         known={(v.field, v.problem) for v in first},
@@ -198,14 +196,9 @@ def _recommend(args: argparse.Namespace, settings: Dict[str, Any]) -> int:
 
     limits: RequestLimits = settings["request_limits"]
     if limits.max_total_tokens is None and not (limits.max_input_tokens and limits.max_new_tokens):
-        # the budget the rows must hold: the model's positions for vLLM, else 2048 + 1024
+        # the budget the rows must hold: what the engine takes when nothing bounds it
         engine = settings["engine"]
-        positions = positions_cap(engine, settings["model_facts"])
-        budget = DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
-        if engine is Engine.VLLM and positions:
-            budget = positions
-        elif positions:
-            budget = min(budget, positions)
+        budget = default_total(engine, positions_cap(engine, settings["model_facts"]))
         settings = {
             **settings,
             "request_limits": RequestLimits(

@@ -192,6 +192,11 @@ class EndpointSpec:
         needed = _volume_needed_gb(self.stored_bytes)
         return max(DEFAULT_EBS_VOLUME_GB, needed) if needed is not None else None
 
+    def on_instance(self, instance_type: str) -> "EndpointSpec":
+        """The same settings, the derived ones included, on another instance type (a fallback
+        pool of the same variant: one environment for every pool); checked on construction."""
+        return replace(self, instance_type=instance_type)
+
     def plan(self) -> Dict[str, Any]:
         """The facts a user checks before a 40-minute deploy, as plain values."""
         instance = self.instance
@@ -595,7 +600,7 @@ class _Rules:
                 batch,
                 f"{batch} sequences of {total} tokens need {plan.needed_kv_gib:.2f} GiB of KV "
                 f"cache per GPU ({plan.engine.name} holds the whole batch's) but {room}",
-                f"set max_batch_size={plan.largest_batch()} or max_total_tokens="
+                f"set max_batch_size={plan.full_sequences} or max_total_tokens="
                 f"{plan.longest_sequence(batch)}, or " + _what_would_fit(spec, instance),
             )
             return

@@ -162,7 +162,7 @@ def resolve_limits(
     the set ones (RequestLimits.resolve), so that a default is never refused."""
     positions = positions_cap(engine, facts)
     paged = engine is Engine.VLLM
-    wish = positions if (paged and positions) else DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
+    wish = default_total(engine, positions)
     plan = None
     if facts is not None and instance is not None and tp and facts.kv_known:
         plan = plan_for(facts, engine, instance, tp, dtype, 1, given.max_batch_size or 1)
@@ -177,7 +177,7 @@ def resolve_limits(
         full = plan_for(facts, engine, instance, tp, dtype, resolved.total_tokens, 1)  # type: ignore[arg-type]
         if full is not None:
             resolved = replace(
-                resolved, max_batch_size=max(1, min(DEFAULT_BATCH, full.largest_batch()))
+                resolved, max_batch_size=max(1, min(DEFAULT_BATCH, full.full_sequences))
             )
     return resolved
 
@@ -194,12 +194,17 @@ def _asked(engine: Engine, facts: ModelFacts, given: RequestLimits) -> Tuple[int
     the set limits needs (the engine's wish where none is set) and the batch the engine
     reserves it for."""
     positions = positions_cap(engine, facts)
-    paged = engine is Engine.VLLM
-    wish = positions if (paged and positions) else DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
-    if positions:
-        wish = min(wish, positions)
-    total = given.resolve(positions, wish, 1).total_tokens
-    return total, 1 if paged else given.max_batch_size or 1
+    total = given.resolve(positions, default_total(engine, positions), 1).total_tokens
+    return total, 1 if engine is Engine.VLLM else given.max_batch_size or 1
+
+
+def default_total(engine: Engine, positions: Optional[int]) -> int:
+    """The total an engine takes when nothing bounds it: the model's positions for vLLM (as
+    vLLM defaults max_model_len), 2048 + 1024 for the handler engines, within the positions."""
+    if engine is Engine.VLLM and positions:
+        return positions
+    wish = DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
+    return min(wish, positions) if positions else wish
 
 
 def default_tensor_parallel(

@@ -127,7 +127,8 @@ class MemoryPlan:
 
     @property
     def full_sequences(self) -> int:
-        """Sequences of max_model_len tokens whose KV fits at once."""
+        """Sequences of max_model_len tokens whose KV fits at once (for a workspace engine, the
+        largest batch it can reserve)."""
         if self.kv_room_gib <= 0 or self.sequence_gib <= 0:
             return 0
         return int(self.kv_room_gib // self.sequence_gib)
@@ -146,12 +147,6 @@ class MemoryPlan:
             else:
                 high = middle - 1
         return low
-
-    def largest_batch(self) -> int:
-        """Full-length sequences a workspace engine can reserve at once."""
-        if self.sequence_gib <= 0:
-            return 0
-        return max(0, int(self.kv_room_gib // self.sequence_gib))
 
 
 def _blocks(tokens: int) -> int:

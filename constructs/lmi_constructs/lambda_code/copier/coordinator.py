@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from ..errors import (
     SignatureExpired,
     TransientReadError,
 )
-from .hub import HubClient, HubFile
+from .hub import COMMIT_SHA, HubClient, HubFile
 from .layout import (
     CHECKSUM_METADATA,
     CONTROL_DIR,
@@ -40,7 +39,6 @@ from .transfer import DEFAULT_PART_SIZE, MIB, FileCopier, check_part_size
 WORKER_BUDGET_S = 840
 WORKER_MIB_PER_S = 40
 MAX_FILE_BYTES = WORKER_BUDGET_S * WORKER_MIB_PER_S * MIB
-COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")  # the Hub's answers are checked in hub.py too
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from ..errors import (
 )
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-COMMIT_SHA = re.compile(r"[0-9a-f]{40}")  # a git commit id as the Hub gives it
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")  # a git commit id as the Hub gives it
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
@@ -134,7 +134,7 @@ class HubClient:
         sha = json.loads(response.data).get("sha")
         # The commit becomes part of S3 keys and of the execution role's read grant: a mirror
         # answering "*" would widen the grant to every commit. A commit is 40 hex (git).
-        if not isinstance(sha, str) or not COMMIT_SHA.fullmatch(sha):
+        if not isinstance(sha, str) or not COMMIT_SHA.match(sha):
             raise UnsafeAnswer(
                 f"{self.endpoint} answered {str(sha)[:60]!r} as the commit of "
                 f"{repo_id}@{revision}, not 40 hex characters; nothing was copied",

@@ -88,7 +88,8 @@ def test_sagemaker_fetches_the_copied_prefix_and_the_container_has_no_network(qw
     assert model["EnableNetworkIsolation"] is True
     env = container["Environment"]
     assert env["OPTION_MODEL_ID"] == "/opt/ml/model"
-    assert (env["OPTION_ROLLING_BATCH"], env["TENSOR_PARALLEL_DEGREE"]) == ("vllm", "1")
+    assert (env["OPTION_ASYNC_MODE"], env["TENSOR_PARALLEL_DEGREE"]) == ("true", "1")
+    assert env["OPTION_ENTRYPOINT"] == "djl_python.lmi_vllm.vllm_async_service"
     assert as_text(container["Image"]).endswith('"/djl-inference:0.36.0-lmi27.0.0-cu130"]]}')
     # SageMaker fetches with the execution role: read on the copy's prefix, nothing wider
     statements = policy_statements(qwen, "EndpointExecutionRole")

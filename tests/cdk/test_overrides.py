@@ -150,7 +150,9 @@ def test_vllm_override_drops_the_handler_and_points_the_engine_at_the_weights(tm
     template = app.synth().get_stack_by_name("OptStack").template
     container = only(template, "AWS::SageMaker::Model")["PrimaryContainer"]
     assert "ModelDataUrl" not in container
-    assert container["Environment"]["OPTION_ROLLING_BATCH"] == "vllm"
+    # LMI v27 runs vLLM in async mode (spec/serving.py vllm_mode_options)
+    assert container["Environment"]["OPTION_ASYNC_MODE"] == "true"
+    assert container["Environment"]["OPTION_ROLLING_BATCH"] == "disable"
     assert "OPTION_MODEL_ID" in container["Environment"]
     assert "MODEL_S3_BUCKET" not in container["Environment"]
 

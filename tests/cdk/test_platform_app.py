@@ -113,7 +113,7 @@ def test_engine_without_code_loads_weights_itself_once(platform):
     env = container["Environment"]
     assert "ModelDataUrl" not in container
     assert env["OPTION_MODEL_ID"] == "s3://team-model-weights/mistral/v0.3/"
-    assert env["OPTION_ROLLING_BATCH"] == "vllm" and env["OPTION_DTYPE"] == "bf16"
+    assert env["OPTION_ASYNC_MODE"] == "true" and env["OPTION_DTYPE"] == "bf16"
     assert env["OPTION_MODEL_LOADING_TIMEOUT"] == "1200"  # in step with the health check
     # no request limits: vLLM's max_model_len is the model's 32768 positions (they fit in the
     # KV room at TP 4), the rolling batch LMI's 256

@@ -1,6 +1,8 @@
 """serving.properties rendered from the spec: LmiEndpoint's keys first, the directory's own lines
 kept, a disagreeing line refused; OPTION_* variables only for engines without model.py."""
 
+import pytest
+
 from lmi_constructs.spec import EndpointSpec, RequestLimits
 from lmi_constructs.spec.serving import (
     environment_options,
@@ -89,8 +91,39 @@ def test_vllm_is_configured_through_option_variables():
         "OPTION_MODEL_LOADING_TIMEOUT": "2400",
         "OPTION_MAX_MODEL_LEN": "5120",
         "OPTION_MAX_ROLLING_BATCH_SIZE": "16",
-        "OPTION_ROLLING_BATCH": "vllm",
+        # the default image (LMI v27) runs vLLM in async mode
+        "OPTION_ASYNC_MODE": "true",
+        "OPTION_ROLLING_BATCH": "disable",
+        "OPTION_ENTRYPOINT": "djl_python.lmi_vllm.vllm_async_service",
     }
+
+
+@pytest.mark.parametrize(
+    "image_tag, expected",
+    [
+        # LMI v17 is the first with async mode as its default (djl-serving vllm_user_guide.md)
+        (
+            "0.35.0-lmi17.0.0-cu128",
+            {"OPTION_ASYNC_MODE": "true", "OPTION_ROLLING_BATCH": "disable"},
+        ),
+        ("0.36.0-lmi28.0.0-cu130-v1.0", {"OPTION_ASYNC_MODE": "true"}),
+        ("0.34.0-lmi16.0.0-cu128", {"OPTION_ROLLING_BATCH": "vllm"}),
+        ("0.27.0-deepspeed0.12.6-cu121", {"OPTION_ROLLING_BATCH": "vllm"}),
+    ],
+)
+def test_vllm_runs_in_async_mode_from_lmi_17(image_tag, expected):
+    spec = EndpointSpec(
+        instance_type="ml.g5.12xlarge",
+        tensor_parallel_degree=4,
+        engine="VLLM",
+        dtype="fp16",
+        model_id="mistralai/Mistral-7B-Instruct-v0.3",
+        image_tag=image_tag,
+        request_limits=RequestLimits(4096, 1024, None, 16),
+    )
+    options = environment_options(spec)
+    assert expected.items() <= options.items()
+    assert ("OPTION_ASYNC_MODE" in options) == ("OPTION_ASYNC_MODE" in expected)
 
 
 def test_trust_remote_code_is_rendered_only_when_opted_in():

@@ -2,7 +2,8 @@
 
 Source: djl-serving's documentation (deepjavalibrary/djl-serving, serving/docs/lmi/) and its
 release notes: engine=DeepSpeed exists up to 0.27.0; vLLM runs as engine=Python with
-option.rolling_batch=vllm from 0.23.0 and needs no custom model.py.
+option.rolling_batch=vllm from 0.23.0, in async mode from LMI v17 (spec/serving.py
+vllm_mode_options), and needs no custom model.py.
 """
 
 from __future__ import annotations

@@ -194,6 +194,13 @@ FIRST_ROLLING_BATCH_VERSION = (0, 23, 0)
 FIRST_OPTION_ENVIRONMENT_VERSION = (0, 24, 0)
 # CUDA 13 dropped Volta (V100): such images cannot run on p3.
 FIRST_CUDA_WITHOUT_VOLTA = (13, 0)
+# LMI runs vLLM in async mode (vLLM's AsyncLLM through djl_python.lmi_vllm.vllm_async_service)
+# by default from LMI v17 (0.35.0-lmi17.0.0); option.rolling_batch=vllm is the deprecated path:
+# deepjavalibrary/djl-serving serving/docs/lmi/user_guides/vllm_user_guide.md at tag v0.36.0
+# ("Starting with LMI v17, the default mode for running vLLM is async mode"), and
+# wlm/src/main/java/ai/djl/serving/wlm/LmiConfigRecommender.java at v0.35.0 (rolling_batch
+# "auto" on a vLLM image -> "disable" plus option.async_mode=true).
+FIRST_VLLM_ASYNC_LMI_VERSION = 17
 # The deepspeed images carry vLLM from 0.24.0 (deepjavalibrary/djl-serving
 # serving/docker/deepspeed.Dockerfile at tag v0.24.0, 17b4e4e1, installs vllm==0.2.0; at
 # v0.23.0, 87e80b30, it installs none).
@@ -255,6 +262,17 @@ def parse_tag(tag: str) -> Optional[ImageTag]:
         flavor_version=match.group("flavor_version"),
         patch=match.group("patch"),
     )
+
+
+def runs_vllm_async(tag: Optional[str]) -> bool:
+    """Whether LMI runs vLLM on this image in async mode: lmi images from LMI v17 (with or without
+    a patch suffix). False for older lmi and deepspeed images, and for a tag of unknown shape
+    (those keep option.rolling_batch=vllm, which every vLLM-carrying image before async mode reads).
+    """
+    parsed = parse_tag(tag) if tag else None
+    if parsed is None or parsed.flavor != "lmi" or not parsed.flavor_version:
+        return False
+    return int(parsed.flavor_version.split(".")[0]) >= FIRST_VLLM_ASYNC_LMI_VERSION
 
 
 def is_known_tag(tag: str) -> bool:

@@ -4,7 +4,8 @@ Engines that run our model.py read serving.properties, which goes into the model
 0.19/0.20 map no OPTION_* environment variables to option.* (that arrived in 0.24.0, where a key
 already in serving.properties still wins: djl-serving's serving/docs/configurations_model.md),
 so everything the container must know at start is written there. Engines without a handler
-(vLLM) get OPTION_* environment variables, and need 0.24.0 or later. The weights' bucket and
+(vLLM) get OPTION_* environment variables, and need 0.24.0 or later; on LMI v17 and later images
+vLLM runs in async mode (vllm_mode_options). The weights' bucket and
 prefix stay in the environment (MODEL_S3_BUCKET, MODEL_S3_PREFIX): they are named at deploy
 time, after the bundle is built, and the handler reads them itself.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+from . import images
 from .engines import Engine
 from .errors import Violation
 
@@ -24,6 +26,7 @@ DJL_KEYS = (
     "option.model_loading_timeout",
 )
 DEFAULT_ENTRY_POINT = "model.py"
+VLLM_ASYNC_ENTRY_POINT = "djl_python.lmi_vllm.vllm_async_service"
 _HANDLER_BACKENDS = {Engine.DEEPSPEED: "deepspeed", Engine.ACCELERATE: "accelerate"}
 HEADER = (
     "# Rendered by LmiEndpoint from its validated props; the keys above the blank line are\n"
@@ -61,11 +64,29 @@ def environment_options(spec) -> Dict[str, str]:
         "OPTION_MAX_MODEL_LEN": str(limits.total_tokens),
         "OPTION_MAX_ROLLING_BATCH_SIZE": str(limits.max_batch_size),
     }
-    if spec.engine.rolling_batch:
-        options["OPTION_ROLLING_BATCH"] = spec.engine.rolling_batch
+    options.update(vllm_mode_options(spec) if spec.engine.rolling_batch else {})
     if spec.trust_remote_code:
         options["OPTION_TRUST_REMOTE_CODE"] = "true"
     return options
+
+
+def vllm_mode_options(spec) -> Dict[str, str]:
+    """How DJL runs vLLM: async mode where the image has it, else the rolling-batch path.
+
+    Async mode is spelt out rather than left to LMI's recommender (which picks it only while
+    option.rolling_batch is unset), in the form djl-serving documents for it: serving/docs/
+    stateful_sessions.md at tag v0.36.0 (OPTION_ASYNC_MODE=true, OPTION_ROLLING_BATCH=disable,
+    OPTION_ENTRYPOINT=djl_python.lmi_vllm.vllm_async_service). The async service still reads
+    OPTION_MAX_ROLLING_BATCH_SIZE (as vLLM's max_num_seqs) and OPTION_MAX_MODEL_LEN:
+    engines/python/setup/djl_python/properties_manager/vllm_rb_properties.py at v0.36.0.
+    """
+    if images.runs_vllm_async(spec.resolved_image_tag):
+        return {
+            "OPTION_ASYNC_MODE": "true",
+            "OPTION_ROLLING_BATCH": "disable",
+            "OPTION_ENTRYPOINT": VLLM_ASYNC_ENTRY_POINT,
+        }
+    return {"OPTION_ROLLING_BATCH": spec.engine.rolling_batch}
 
 
 def parse_properties(text: str) -> List[Tuple[str, str]]:

@@ -45,6 +45,7 @@ from .spec.endpoint_spec import PLAN_METADATA_TYPE, across_pools
 from .spec.engines import engine_from
 from .spec.instances import lookup_instance
 from .spec.names import name_violations
+from .spec.regions import inference_component_violation
 from .variant_capacity import capacity_properties
 from .weights_bucket import WeightsBucket
 from .weights_check import WeightsCheck
@@ -165,6 +166,8 @@ class LmiInferenceEndpoint(Construct):
             Annotations.of(self).add_warning_v2("lmi:driver", warning)
         if endpoint_name is not None and not Token.is_unresolved(endpoint_name):
             problems += name_violations("endpoint_name", endpoint_name)
+        region_problem = inference_component_violation(known_region(self))
+        problems += [region_problem] if region_problem else []
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} endpoint")
         self.instance_type, self.min_instances = instance_type, min_instances

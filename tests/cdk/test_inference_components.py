@@ -565,3 +565,16 @@ def test_a_models_environment_cannot_override_what_the_construct_sets():
         "its props; fix: pass tensor_parallel_degree, engine, dtype, request_limits and model "
         "instead"
     ]
+
+
+def test_a_region_without_inference_components_is_refused_at_synth():
+    # us-west-1 has SageMaker endpoints but no AWS::SageMaker::InferenceComponent (spec/regions.py)
+    stack = Stack(App(), "WestOne", env={"region": "us-west-1", "account": "111122223333"})
+    with pytest.raises(SpecError) as error:
+        LmiInferenceEndpoint(stack, "Ep", instance_type="ml.g6e.12xlarge", min_instances=0)
+    assert error.value.fields == ["region"]
+    message = str(error.value)
+    assert "region=us-west-1: has no SageMaker inference components" in message
+    assert "neither has scale to zero" in message and "fix: deploy to a region" in message
+    # an env-agnostic stack is not judged at synth
+    _endpoint(min_instances=0)

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from . import nag
 from .lambda_code.copier.hub import COMMIT_SHA, DEFAULT_ENDPOINT
-from .lambda_code.copier.layout import CopyLayout, normalise_prefix, selection_id
+from .lambda_code.copier.layout import CopyLayout, normalise_prefix
 from .lambda_code.copier.transfer import MIB, check_part_size
 from .lambda_code.settings import DispatchSettings, HubSettings
 from .lambda_functions import lambda_function
@@ -228,9 +228,13 @@ class HubWeights(Construct):
         self.total_bytes: str = self.resource.get_att_string("TotalBytes")
         # A pinned commit is the prefix itself; a branch or tag is resolved at deploy.
         commit = revision if COMMIT_SHA.match(revision) else f"<commit of {revision}>"
-        self.display_prefix = CopyLayout(
-            "-", prefix, repo_id, commit, selection_id(allow_patterns, ignore_patterns)
-        ).base
+        # The copy picks the folder from the repository's files (layout.py): <commit>/ while
+        # they are what the pre-index rule chose, else <commit>-sel-<id>/. Synth has no file
+        # listing, so the plan shows the choice; the KeyPrefix attribute is the exact one.
+        folder = (
+            f"{commit}-sel-<id>" if allow_patterns or ignore_patterns else f"{commit}[-sel-<id>]"
+        )
+        self.display_prefix = CopyLayout("-", prefix, repo_id, folder).base
 
 
 def _allow(function: lambda_.Function, actions, resource: str) -> None:

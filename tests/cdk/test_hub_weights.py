@@ -327,3 +327,18 @@ def test_trust_remote_code_reaches_the_copy_only_when_given(templates):
     assert "TrustRemoteCode" not in plain
     with pytest.raises(SpecError, match="trust_remote_code=yes: is not True or False"):
         HubWeights(stack, "Loose", bucket=bucket, repo_id="org/m", trust_remote_code="yes")
+
+
+def test_the_plan_shows_that_the_copy_picks_its_folder_from_the_files():
+    from aws_cdk import aws_s3
+
+    stack = Stack(App(), "Prefixes")
+    bucket = aws_s3.Bucket(stack, "Weights")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    default = HubWeights(stack, "Default", bucket=bucket, repo_id="org/m", revision=commit)
+    patterned = HubWeights(
+        stack, "Patterns", bucket=bucket, repo_id="org/m", allow_patterns=["*.safetensors"]
+    )
+    # <commit>/ or <commit>-sel-<id>/ is decided at copy time from the repository's files
+    assert default.display_prefix == f"hub/org/m/{commit}[-sel-<id>]/"
+    assert patterned.display_prefix == "hub/org/m/<commit of main>-sel-<id>/"

@@ -29,7 +29,8 @@ class ModelCodeConfig:
 
 
 class ModelCode:
-    """Handler code for the container. `ModelCode.from_directory("model_code")`.
+    """Handler code for the container: `ModelCode.packaged()` (the handler this package ships)
+    or `ModelCode.from_directory("model_code")` (a folder of your own).
 
     The directory's serving.properties holds the handler's own settings (option.entryPoint,
     option.weights_dir, ...); LmiEndpoint writes the keys it derives from its props (engine,
@@ -74,6 +75,15 @@ class ModelCode:
         path: the handler's folder, e.g. "model_code".
         """
         return cls(Path(path))
+
+    @classmethod
+    def packaged(cls) -> "ModelCode":
+        """The DJL Serving handler shipped in this package (the repository's model_code/), for
+        DEEPSPEED and ACCELERATE endpoints in an app that installed lmi-constructs from a wheel.
+        """
+        from .handler_files import handler_directory
+
+        return cls(handler_directory())
 
     def render_serving_properties(self, owned: Dict[str, str]) -> Tuple[str, List[Violation]]:
         """serving.properties as it will be bundled, and the directory's lines that disagree."""

@@ -1,4 +1,5 @@
-"""`lmi local`: run model_code/ on this machine behind the container's HTTP contract (GET /ping,
+"""`lmi local`: run the DJL Serving handler (the one shipped in this package, the repository's
+model_code/, or --model-code DIR) on this machine behind the container's HTTP contract (GET /ping,
 POST /invocations), through the same warm-up and request path as on SageMaker, on the CPU.
 
 Weights: a local directory, an s3:// prefix (downloaded by the handler's own download path, so
@@ -12,13 +13,18 @@ prompt per request, token streaming with "stream": true, emulated with transform
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ..handler_files import handler_directory
 from ..lambda_code.copier.layout import split_s3_uri
+
+# What both engines import to generate on the CPU (pyproject's [local] extra).
+LOCAL_EXTRA_MODULES = ("torch", "transformers", "tokenizers")
 
 
 def register(commands) -> None:
@@ -30,9 +36,9 @@ def register(commands) -> None:
     )
     parser.add_argument(
         "--model-code",
-        default="model_code",
         type=Path,
-        help="the handler directory (default model_code)",
+        help="the handler directory (default: the handler shipped in this package, which is "
+        "the repository's model_code/)",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", help="a local directory or s3://bucket/prefix/")
@@ -69,6 +75,17 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     problems, properties = [], {"backend": "cpu", "tensor_parallel_degree": "1"}
+    if args.model_code is None:
+        try:
+            args.model_code = handler_directory()
+        except FileNotFoundError as error:
+            print(f"lmi local: {error}", file=sys.stderr)
+            return 2
+    missing = [name for name in LOCAL_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        problems.append(
+            f"needs {', '.join(missing)} (the [local] extra): pip install 'lmi-constructs[local]'"
+        )
     if args.engine == "model_code" and not (args.model_code / "model.py").exists():
         problems.append(f"--model-code {args.model_code}: no model.py there")
     s3_weights = split_s3_uri(args.weights) if args.weights else None

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import List, Optional
 
+from ..version import __version__
 from . import bench, invoke, local, lookup, plan, resolve_revision, stage_weights
 
 COMMANDS = (plan, lookup, resolve_revision, stage_weights, local, invoke, bench)
@@ -13,6 +14,9 @@ COMMANDS = (plan, lookup, resolve_revision, stage_weights, local, invoke, bench)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmi", description=__doc__.split(":", 1)[1].strip())
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s (lmi-constructs) {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)

@@ -30,7 +30,7 @@ LOCAL_EXTRA_MODULES = ("torch", "transformers", "tokenizers")
 def register(commands) -> None:
     parser = commands.add_parser(
         "local",
-        help="serve model_code/ on 127.0.0.1 (CPU)",
+        help="serve the DJL Serving handler on 127.0.0.1 (CPU)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

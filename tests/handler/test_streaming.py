@@ -1,4 +1,4 @@
-"""Streaming end to end offline: `lmi local --engine vllm` (LMI's rolling-batch schema on the CPU)
+"""Streaming end to end offline: `lmi local --engine vllm` (LMI's vLLM async service on the CPU)
 answering `lmi invoke --stream` and `lmi bench --stream`; the jsonlines reader against any
 chunking; the SageMaker path (InvokeEndpointWithResponseStream, inference components) against a
 runtime client that yields PayloadPart events as botocore does."""
@@ -24,7 +24,7 @@ from .conftest import call, serve
 def rolling(tiny_models):
     endpoint = LocalEndpoint(
         None,
-        {"weights_dir": str(tiny_models["bloom"]), "max_new_tokens_limit": "64"},
+        {"weights_dir": str(tiny_models["bloom"]), "max_model_len": "64"},
         port=0,
         engine="vllm",
     ).start()
@@ -51,6 +51,31 @@ def test_lines_are_whole_whatever_the_chunking():
     assert events[-1].last and events[-1].finish_reason == "length"
 
 
+def test_lmi_async_lines_and_blank_lines_are_read():
+    # LMI v27's TGI-style stream: index, token.logprob, null generated_text until the last line,
+    # then the blank lines of the usage chunk and [DONE] (async_utils._create_output adds "\n")
+    text = (
+        b'{"index": 0, "token": {"id": 7, "text": "a", "logprob": -1.0}, '
+        b'"generated_text": null, "details": null}\n'
+        b'{"index": 0, "token": {"id": 8, "text": "b", "logprob": -2.0}, '
+        b'"generated_text": "ab", "details": {"finish_reason": "length"}}\n\n\n'
+    )
+    events = list(token_events([text]))
+    assert [(e.text, e.token_id, e.last) for e in events] == [("a", 7, False), ("b", 8, True)]
+    assert events[-1].finish_reason == "length"
+    with pytest.raises(StreamError, match="out of memory .InternalServerError, 500"):
+        list(
+            token_events(
+                [
+                    b'{"error": {"message": "out of memory", "type": "InternalServerError", '
+                    b'"param": null, "code": 500}}\n'
+                ]
+            )
+        )
+    with pytest.raises(StreamError, match="formatter broke"):
+        list(token_events([b'{"error": "formatter broke", "code": 424}']))
+
+
 def test_an_error_line_and_a_broken_line_stop_the_stream():
     error = (
         b'{"token": {"id": -1, "text": "", "log_prob": -1, "special_token": true}, '
@@ -60,44 +85,30 @@ def test_an_error_line_and_a_broken_line_stop_the_stream():
         list(token_events([b'{"token": {"id": 1, "text": "a"}}\n', error]))
     with pytest.raises(StreamError, match="not a JSON line"):
         list(token_events([b'{"token": {"id": 1, "text": "a"}}\n{"tok']))
-    with pytest.raises(StreamError, match="without token.text"):
+    with pytest.raises(StreamError, match="without token.text or choices"):
         list(token_events([b'{"generated_text": "x"}\n']))
 
 
 def test_stream_and_whole_answer_agree(rolling, capsys):
-    status, whole = call(
-        rolling, {"inputs": "Hello", "parameters": {"max_new_tokens": 12, "details": True}}
-    )
+    greedy = {"max_new_tokens": 12, "details": True, "do_sample": False}
+    status, whole = call(rolling, {"inputs": "Hello", "parameters": greedy})
     assert status == 200 and whole["details"]["generated_tokens"] <= 12
-    assert (
-        main(["invoke", "--url", rolling.url, "Hello", "--max-new-tokens", "12", "--stream"]) == 0
-    )
+    args = ["invoke", "--url", rolling.url, "Hello", "--max-new-tokens", "12"]
+    assert main([*args, "--param", "do_sample=false", "--stream"]) == 0
     assert capsys.readouterr().out == whole["generated_text"] + "\n"
-    assert (
-        main(
-            [
-                "invoke",
-                "--url",
-                rolling.url,
-                "Hello",
-                "--max-new-tokens",
-                "12",
-                "--stream",
-                "--json",
-            ]
-        )
-        == 0
-    )
+    streamed = [*args, "--param", "do_sample=false", "--param", "details=true"]
+    assert main([*streamed, "--stream", "--json"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(events) == whole["details"]["generated_tokens"]
     assert events[-1]["generated_text"] == whole["generated_text"]
-    assert events[-1]["finish_reason"] == whole["details"]["finish_reason"]
+    # LMI's non-streamed details.finish_reason is vLLM's stop_reason: null unless a stop string
+    assert whole["details"]["finish_reason"] is None and events[-1]["finish_reason"] == "length"
 
 
 def test_each_token_is_sent_as_it_is_generated(rolling):
     # One HTTP chunk per token line, in LMI's jsonlines: read off the socket, not decoded.
     body = json.dumps(
-        {"inputs": "Hello", "stream": True, "parameters": {"max_new_tokens": 6}}
+        {"inputs": "Hello", "stream": True, "parameters": {"max_new_tokens": 6, "do_sample": False}}
     ).encode()
     with socket.create_connection(("127.0.0.1", rolling.port), timeout=60) as sock:
         sock.sendall(
@@ -117,26 +128,38 @@ def test_each_token_is_sent_as_it_is_generated(rolling):
             break
         chunks.append(rest[: int(size, 16)])
         rest = rest[int(size, 16) + 2 :]
-    assert len(chunks) == 6 and all(c.endswith(b"\n") and c.count(b"\n") == 1 for c in chunks)
-    assert "generated_text" in json.loads(chunks[-1])
+    # six token lines, then the usage chunk's and [DONE]'s blank lines (LMI's framing)
+    assert len(chunks) == 8 and chunks[6:] == [b"\n", b"\n"]
+    assert all(c.endswith(b"\n") and c.count(b"\n") == 1 for c in chunks[:6])
+    lines = [json.loads(c) for c in chunks[:6]]
+    assert [line["generated_text"] is None for line in lines] == [True] * 5 + [False]
+    assert set(lines[0]) == {"index", "token", "generated_text", "details"}
+    assert set(lines[0]["token"]) == {"id", "text", "logprob"}
 
 
-def test_rolling_batch_refusals_answer_424(rolling, capsys):
-    status, body = call(rolling, {"inputs": ["a", "b"]})
-    assert status == 424 and body["code"] == 424 and "one prompt per request" in body["error"]
-    status, body = call(rolling, {"inputs": "a", "parameters": {"max_new_tokens": 65}})
-    assert status == 424 and "max_new_tokens=65" in body["error"]
-    assert main(["invoke", "--url", rolling.url, "Hi", "--stream", "--param", "top_p=2"]) == 1
-    assert "answered 424" in capsys.readouterr().err
-    assert main(["invoke", "--url", rolling.url, "a", "b", "--stream"]) == 2
+def test_streamed_details_count_as_lmi_does(rolling):
+    # request_response_utils adds 1 to vLLM's continuous usage, which already counts the token
+    body = {
+        "inputs": "Hello",
+        "stream": True,
+        "parameters": {"max_new_tokens": 3, "details": True, "do_sample": False},
+    }
+    chunks = Target(name="local", url=rolling.url).invoke_stream(body)
+    events = list(json_lines(chunks))
+    assert len(events) == 3
+    assert events[-1]["details"]["generated_tokens"] == 4
+    assert events[-1]["details"]["finish_reason"] == "length"
 
 
-def test_our_handler_refuses_to_stream(tiny_models, capsys):
+def test_our_handler_refuses_to_stream_before_sending(tiny_models, capsys):
     local = serve(tiny_models["bloom"])
     try:
-        assert main(["invoke", "--url", local.url, "Hello", "--stream"]) == 1
+        assert main(["invoke", "--url", local.url, "Hello", "--stream"]) == 2
         error = capsys.readouterr().err
-        assert "answered 400" in error and "serve the model with Engine.VLLM" in error
+        assert "engine model_code" in error and "drop --stream" in error
+        # the handler's own refusal stands for a client that sends anyway
+        status, body = call(local, {"inputs": "Hello", "stream": True})
+        assert status == 400 and "serve the model with Engine.VLLM" in body["error"]
     finally:
         local.stop()
 
@@ -150,8 +173,6 @@ def test_bench_reports_time_to_first_token_and_inter_token_latency(rolling, tmp_
                 "--url",
                 rolling.url,
                 "--stream",
-                "--batch-size",
-                "1",
                 "--requests",
                 "4",
                 "--max-new-tokens",
@@ -175,27 +196,9 @@ def test_bench_reports_time_to_first_token_and_inter_token_latency(rolling, tmp_
     for sample in samples:
         assert len(sample["itl_ms"]) == sample["generated_tokens"] - 1
         assert sample["ttft_ms"] <= sample["latency_ms"]
-    # the whole-answer form of the same server, one prompt per request
-    assert (
-        main(
-            [
-                "bench",
-                "--url",
-                rolling.url,
-                "--batch-size",
-                "1",
-                "--requests",
-                "2",
-                "--max-new-tokens",
-                "4",
-                "--warmup",
-                "0",
-            ]
-        )
-        == 0
-    )
+    assert report["settings"]["batch_size"] == 1
     assert main(["bench", "--url", rolling.url, "--stream", "--batch-size", "2"]) == 2
-    assert "pass --batch-size 1" in capsys.readouterr().err
+    assert "raise --concurrency instead" in capsys.readouterr().err
 
 
 class FakeRuntime:

@@ -1,9 +1,16 @@
-"""`lmi bench`: the reference table against an endpoint: latency P50/P90/P99 for batches of
-generations and throughput in generated tokens per second (from the handler's token counts).
+"""`lmi bench`: the reference table against an endpoint: latency P50/P90/P99 per request and
+throughput in generated tokens per second (from the endpoint's token counts).
 
-With --stream (Engine.VLLM endpoints, one prompt per request) each request is a token stream and
-the table adds time to first token (TTFT: request sent to first token received) and inter-token
-latency (ITL: the gaps between one token and the next, over every request), P50/P90/P99.
+The batch size (prompts per request) fits the engine unless --batch-size says otherwise: 1 for
+Engine.VLLM (LMI's vLLM service takes one prompt per request and answers a list with the first
+generation only), 4 for our model.py handler (DEEPSPEED/ACCELERATE, as in the reference table),
+1 where the endpoint does not say (no lmi:engine tag; a URL that is not `lmi local`), which
+every engine takes. The load is --concurrency: requests in flight at once.
+
+--chat sends each prompt as one user message in LMI's chat schema (Engine.VLLM). With --stream
+(Engine.VLLM) each request is a token stream and the table adds time to first token (TTFT:
+request sent to first token received) and inter-token latency (ITL: the gaps between one token
+and the next, over every request), P50/P90/P99.
 
 Greedy decoding, fixed prompts, warm-up requests not counted. Exit 0 with the table on stdout;
 1 when a request fails; 2 on invalid arguments.
@@ -21,9 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List
 
+from .chat import chat_hint, chat_refusal
 from .errors import BenchError, StreamError, TargetError
 from .progress_bar import request_bar
-from .target import error_message, generations
+from .target import WHOLE_ANSWER_ENGINES, error_message, generations
 from .target_lookup import add_target_arguments, resolve_target
 from .token_stream import token_events
 
@@ -44,16 +52,26 @@ def register(commands) -> None:
         "bench", help="latency and throughput, like the reference table", description=__doc__
     )
     add_target_arguments(parser)
-    parser.add_argument("--batch-size", type=int, default=4, help="prompts per request (4)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="prompts per request (default: 1 for Engine.VLLM, chat and streams; 4 for "
+        "DEEPSPEED/ACCELERATE endpoints; 1 where the endpoint does not say)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--requests", type=int, default=20, help="measured requests (20)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight (1)")
     parser.add_argument("--warmup", type=int, default=2, help="requests before measuring (2)")
     parser.add_argument(
+        "--chat",
+        action="store_true",
+        help="send each prompt as a user message in LMI's chat schema (Engine.VLLM)",
+    )
+    parser.add_argument(
         "--stream",
         action="store_true",
         help="stream each request and report "
-        "time to first token and inter-token latency (needs --batch-size 1)",
+        "time to first token and inter-token latency (Engine.VLLM; one prompt per request)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write samples and summary")
     parser.add_argument(
@@ -72,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
             ("concurrency", 1),
             ("warmup", 0),
         )
-        if getattr(args, name) < low
+        if getattr(args, name) is not None and getattr(args, name) < low
     ]
-    if args.stream and args.batch_size != 1:
+    single = "--stream" if args.stream else "--chat" if args.chat else None
+    if single and args.batch_size not in (None, 1):
         problems.append(
-            f"--batch-size {args.batch_size} with --stream: a stream carries one "
-            "generation; pass --batch-size 1 and raise --concurrency instead"
+            f"--batch-size {args.batch_size} with {single}: a request carries one "
+            "generation; drop --batch-size and raise --concurrency instead"
         )
     if problems:
         for problem in problems:
@@ -85,24 +104,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         target = resolve_target(args)
-        if args.stream and target.answers_whole:
-            print(
-                f"lmi bench: {target.name} runs engine {target.description.get('engine')}, "
-                "whose handler answers whole "
-                "generations: drop --stream",
-                file=sys.stderr,
-            )
+        refusal = _refusal(target, args)
+        if refusal:
+            print(f"lmi bench: {refusal}", file=sys.stderr)
             return 2
-        prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.batch_size)]
-        # one prompt as a string: what rolling batch (VLLM) takes, and our handler as well
-        payload = {
-            "inputs": prompts[0] if args.batch_size == 1 else prompts,
-            "parameters": {
-                "max_new_tokens": args.max_new_tokens,
-                "details": True,
-                "do_sample": False,
-            },
-        }
+        batch_size = args.batch_size or default_batch_size(target, args)
+        payload = bench_payload(args, batch_size)
         one = _one_streamed if args.stream else _one
         for _ in range(args.warmup):
             one(target, payload)
@@ -111,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"lmi bench: {error}", file=sys.stderr)
         return 1
     summary = summarise(samples, wall_s)
-    row = {**target.description, "batch size": str(args.batch_size)}
+    row = {**target.description, "batch size": str(batch_size)}
     print(format_table(row, summary))
     if args.stream:
         print(format_stream_table(summary))
@@ -123,14 +130,18 @@ def run(args: argparse.Namespace) -> int:
                     "description": row,
                     "summary": summary,
                     "settings": {
-                        k: getattr(args, k)
-                        for k in (
-                            "batch_size",
-                            "max_new_tokens",
-                            "requests",
-                            "concurrency",
-                            "warmup",
-                        )
+                        **{
+                            k: getattr(args, k)
+                            for k in (
+                                "max_new_tokens",
+                                "requests",
+                                "concurrency",
+                                "warmup",
+                                "chat",
+                                "stream",
+                            )
+                        },
+                        "batch_size": batch_size,
                     },
                     "samples": samples,
                 },
@@ -146,28 +157,89 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_batch_size(target, args) -> int:
+    """Prompts per request that the target's engine takes: 4 (the reference table) where our
+    handler batches, else 1, which every engine takes."""
+    engine = target.description.get("engine")
+    return 4 if engine in WHOLE_ANSWER_ENGINES and not (args.chat or args.stream) else 1
+
+
+def _refusal(target, args):
+    """What the target's engine cannot take, known before sending."""
+    if args.chat:
+        refusal = chat_refusal(target, "--chat")
+        if refusal:
+            return refusal
+    if args.stream and target.answers_whole:
+        return (
+            f"{target.name} runs engine {target.description.get('engine')}, whose handler "
+            "answers whole generations: drop --stream"
+        )
+    if (args.batch_size or 1) > 1 and target.takes_chat:
+        return (
+            f"--batch-size {args.batch_size}: {target.name} runs engine "
+            f"{target.description.get('engine')}, whose LMI service takes one prompt per "
+            "request (a list is answered with the first generation only): drop --batch-size "
+            "and raise --concurrency instead"
+        )
+    return None
+
+
+def bench_payload(args, batch_size: int) -> Dict[str, Any]:
+    """Greedy decoding of fixed prompts, in the schema asked for. Streams ask for the usage
+    (chat) or the details (inputs), so generated tokens are the endpoint's own count."""
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch_size)]
+    if args.chat:
+        payload: Dict[str, Any] = {
+            "messages": [{"role": "user", "content": prompts[0]}],
+            "max_tokens": args.max_new_tokens,
+            "temperature": 0.0,
+        }
+        if args.stream:
+            payload["stream_options"] = {"include_usage": True}
+        return payload
+    # one prompt as a string: what LMI's vLLM service takes, and our handler as well
+    return {
+        "inputs": prompts[0] if batch_size == 1 else prompts,
+        "parameters": {
+            "max_new_tokens": args.max_new_tokens,
+            "details": True,
+            "do_sample": False,
+        },
+    }
+
+
 def _one(target, payload) -> Dict[str, float]:
     started = time.perf_counter()
     status, body = target.invoke(payload)
     latency_ms = (time.perf_counter() - started) * 1000
+    chat = "messages" in payload
     if status != 200:
-        raise BenchError(f"{target.name} answered {status}: {error_message(body)}")
+        hint = chat_hint(status) if chat and target.takes_chat is None else ""
+        raise BenchError(f"{target.name} answered {status}: {error_message(body)}{hint}")
     try:
-        tokens = sum(result["details"]["generated_tokens"] for result in generations(body))
+        if chat:
+            tokens = body["usage"]["completion_tokens"]
+        else:
+            tokens = sum(result["details"]["generated_tokens"] for result in generations(body))
     except (KeyError, TypeError) as error:
         raise BenchError(
-            "the response has no details.generated_tokens: the handler must "
-            "follow model_code's response format"
+            "the response has no "
+            + ("usage.completion_tokens" if chat else "details.generated_tokens")
+            + f": {json.dumps(body)[:200]}"
         ) from error
     return {"latency_ms": round(latency_ms, 3), "generated_tokens": tokens}
 
 
 def _one_streamed(target, payload) -> Dict[str, Any]:
     started = time.perf_counter()
-    arrivals = []
+    arrivals, counted = [], None
     try:
-        for _ in token_events(target.invoke_stream(payload)):
-            arrivals.append(time.perf_counter())
+        for event in token_events(target.invoke_stream(payload)):
+            if event.completion_tokens is not None:  # chat's usage chunk: no token
+                counted = event.completion_tokens
+            else:
+                arrivals.append(time.perf_counter())
     except StreamError as error:
         raise BenchError(f"{target.name}: {error}") from error
     if not arrivals:
@@ -175,7 +247,7 @@ def _one_streamed(target, payload) -> Dict[str, Any]:
     gaps = [round((b - a) * 1000, 3) for a, b in zip(arrivals, arrivals[1:])]
     return {
         "latency_ms": round((arrivals[-1] - started) * 1000, 3),
-        "generated_tokens": len(arrivals),
+        "generated_tokens": counted if counted is not None else len(arrivals),
         "ttft_ms": round((arrivals[0] - started) * 1000, 3),
         "itl_ms": gaps,
     }

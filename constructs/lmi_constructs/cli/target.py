@@ -22,8 +22,13 @@ REALTIME_LIMIT_ADVICE = (
     "async_inference=AsyncInference(...) for long generations"
 )
 
-# Engines whose endpoint runs our model.py: DJL 0.19/0.20's Python engine cannot stream.
-WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE")
+# Engines whose endpoint runs our model.py (and `lmi local` serving it): DJL 0.19/0.20's Python
+# engine cannot stream, and the handler takes {"inputs": ...} only, a batch of prompts at once.
+WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE", "model_code")
+# Engines LMI serves with its vLLM async service (LMI v17+; djl-serving lmi_vllm/
+# vllm_async_service.py): chat `messages` and TGI-style `inputs`, one prompt per request (a list
+# of inputs is answered with the first generation only).
+CHAT_ENGINES = ("VLLM",)
 
 
 def error_message(body) -> object:
@@ -53,6 +58,15 @@ class Target:
             self.description.get("engine") in WHOLE_ANSWER_ENGINES
             or self.description.get("streaming") == "false"
         )
+
+    @property
+    def takes_chat(self) -> Optional[bool]:
+        """Whether the engine takes LMI's chat schema (and one prompt per request): None when
+        the target does not say (no lmi:engine tag, a URL that is not `lmi local`)."""
+        engine = self.description.get("engine")
+        if engine in CHAT_ENGINES:
+            return True
+        return False if engine in WHOLE_ANSWER_ENGINES else None
 
     def _component(self) -> Dict[str, str]:
         return (

@@ -38,7 +38,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
             name=args.url,
             url=args.url,
             inference_component=component,
-            description={key: "n/a" for key in DESCRIPTION_KEYS},
+            description=describe_url(args.url),
         )
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -70,6 +70,27 @@ def resolve_target(args: argparse.Namespace) -> Target:
         )
     except (BotoCoreError, ClientError) as error:
         raise TargetError(explain(error)) from error
+
+
+def describe_url(url: str) -> Dict[str, str]:
+    """What `lmi local` says about itself in its GET /ping headers (X-Lmi-Local-Engine,
+    X-Lmi-Local-Model); "n/a" for a server that does not say (a real container) or does not
+    answer (the request that follows reports that)."""
+    import urllib.error
+    import urllib.request
+
+    description = {key: "n/a" for key in DESCRIPTION_KEYS}
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/ping", timeout=10) as response:
+            headers = response.headers
+    except (urllib.error.URLError, OSError, ValueError):
+        return description
+    engine, model = headers.get("X-Lmi-Local-Engine"), headers.get("X-Lmi-Local-Model")
+    if engine:
+        description.update(engine=engine, instance="lmi local (CPU)")
+    if model:
+        description["model"] = model
+    return description
 
 
 def stack_outputs(cloudformation, stack: str) -> Tuple[str, list]:

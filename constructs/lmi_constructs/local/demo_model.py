@@ -12,6 +12,13 @@ CORPUS = [
     "Hello world, this is a tiny demo model for local runs.",
 ] * 20
 
+# A chat template, as instruct models ship one (tokenizer_config.json / chat_template.jinja), so
+# `lmi local --engine vllm --demo` answers LMI's chat schema: vLLM renders the messages with it.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
 
 def build_tokenizer(directory: Path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -33,6 +40,7 @@ def build_tokenizer(directory: Path):
         pad_token="<pad>",
         unk_token="<unk>",
     )
+    fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(directory)
     return fast
 

@@ -3,8 +3,13 @@
 GET /ping: 503 while the warm-up call loads the model, 200 once ready, 500 if loading failed.
 POST /invocations: the body goes to model.handle as a djl_python Input, the Output comes back with
 its status code. Requests run one at a time, as in one DJL Python worker. With engine="vllm" the
-body goes instead to RollingBatchModel, LMI's built-in rolling-batch schema, whose streamed
-answers are sent as they are generated (chunked transfer encoding), as SageMaker passes them on.
+body goes instead to LmiAsyncService, LMI's vLLM async service emulated on the CPU (the TGI-style
+`inputs` schema, OpenAI chat `messages` and completions `prompt`), whose streamed answers are sent
+as they are generated (chunked transfer encoding), as SageMaker passes them on.
+
+GET /ping also names what it serves in the headers X-Lmi-Local-Engine ("VLLM" or "model_code")
+and X-Lmi-Local-Model, so `lmi invoke` and `lmi bench` pointed at it by --url pick the request
+shape the engine takes. A real container sends neither.
 
 It trusts no client: a body over SageMaker's 6 MB real-time payload limit, or with a missing or
 negative Content-Length, is refused (413/411/400) before it is read; a connection idle for
@@ -32,6 +37,7 @@ _module_ids = itertools.count()
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint: 6 MB payload
 IDLE_TIMEOUT_S = 60
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ENGINE_HEADER, MODEL_HEADER = "X-Lmi-Local-Engine", "X-Lmi-Local-Model"
 
 
 def read_serving_properties(model_code: Path) -> Dict[str, str]:
@@ -66,7 +72,7 @@ class LocalEndpoint:
         self.state = "loading"
         self.error: Optional[str] = None
         self._request_lock = threading.Lock()
-        self._module: Any = None  # model.py's module, or the RollingBatchModel
+        self._module: Any = None  # model.py's module, or the LmiAsyncService
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.port = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -77,6 +83,13 @@ class LocalEndpoint:
         threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True).start()
         threading.Thread(target=self._warm_up, daemon=True).start()
         return self
+
+    def description_headers(self) -> Dict[str, str]:
+        weights = self.properties.get("weights_dir")
+        return {
+            ENGINE_HEADER: "VLLM" if self.engine == "vllm" else "model_code",
+            MODEL_HEADER: Path(weights).name if weights else "n/a",
+        }
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -91,11 +104,10 @@ class LocalEndpoint:
     def _warm_up(self) -> None:
         try:
             if self.engine == "vllm":
-                from .rolling_batch import RollingBatchModel
+                from .lmi_async import LmiAsyncService
 
-                self._module = RollingBatchModel(
-                    Path(self.properties["weights_dir"]),
-                    int(self.properties.get("max_new_tokens_limit", 256)),
+                self._module = LmiAsyncService(
+                    Path(self.properties["weights_dir"]), self.properties
                 )
                 self.state = "ready"
                 return
@@ -121,7 +133,7 @@ class LocalEndpoint:
         """(status, bytes or an iterator of bytes, content type), one request at a time."""
         if self.engine == "vllm":
             with self._request_lock:
-                status, payload, answer_type = self._module.invoke(body)
+                status, payload, answer_type = self._module.invoke(body, content_type)
             if not isinstance(payload, bytes):
                 payload = self._one_at_a_time(payload)  # generated while it is read
             return status, payload, answer_type
@@ -164,7 +176,7 @@ def _handler_for(endpoint: LocalEndpoint):
             if self.path != "/ping":
                 return self._reply(404, {"error": "GET /ping or POST /invocations"})
             if endpoint.state == "ready":
-                return self._reply(200, {"status": "Healthy"})
+                return self._reply(200, {"status": "Healthy"}, endpoint.description_headers())
             if endpoint.state == "failed":
                 return self._reply(500, {"status": "Failed", "error": endpoint.error})
             self._reply(503, {"status": "Loading"})
@@ -207,11 +219,19 @@ def _handler_for(endpoint: LocalEndpoint):
                 return self._send(status, payload, answer_type)
             self._send_chunks(status, payload, answer_type)
 
-        def _reply(self, status: int, value) -> None:
-            self._send(status, json.dumps(value).encode())
+        def _reply(self, status: int, value, headers: Optional[Dict[str, str]] = None) -> None:
+            self._send(status, json.dumps(value).encode(), headers=headers)
 
-        def _send(self, status: int, payload: bytes, content_type: Optional[str] = None) -> None:
+        def _send(
+            self,
+            status: int,
+            payload: bytes,
+            content_type: Optional[str] = None,
+            headers: Optional[Dict[str, str]] = None,
+        ) -> None:
             self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
             self.send_header("Content-Type", content_type or "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -229,18 +249,11 @@ def _handler_for(endpoint: LocalEndpoint):
                 self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):  # the client left mid-stream
                 self.close_connection = True
-            except Exception:  # generation failed after the 200: end the stream as LMI does
+            except Exception as error:  # the emulation failed after the 200: end as LMI does
                 log.exception("generation failed mid-stream")
-                line = (
-                    json.dumps(
-                        {
-                            "token": {"id": -1, "text": "", "log_prob": -1, "special_token": True},
-                            "generated_text": "",
-                            "details": {"finish_reason": "error"},
-                        }
-                    ).encode()
-                    + b"\n"
-                )
+                # an output with a code after the first chunk: Request.java appends
+                # {"error", "code"}; the status (200) is already sent
+                line = json.dumps({"error": str(error), "code": 424}).encode()
                 self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n0\r\n\r\n")
             finally:
                 close = getattr(chunks, "close", None)

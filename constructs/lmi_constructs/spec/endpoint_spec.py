@@ -762,7 +762,7 @@ class _Rules:
                 "model_code",
                 None,
                 f"engine {spec.engine.name} runs our model.py, which loads the weights",
-                "pass model_code=ModelCode.from_directory('model_code')",
+                "pass model_code=ModelCode.packaged() (the handler this package ships)",
             )
 
     def check_region(self) -> None:

@@ -41,9 +41,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# Figures, not a test: Hub -> S3 with `lmi stage-weights` vs download-then-upload, on local servers.
+# Figures, not a test: Hub -> S3 with `lmi stage-weights` vs download-then-upload, each connection
+# capped by the modelled network (docs/copy-benchmark.md). Needs nothing beyond make install.
 bench-copy: $(STAMP)
-	$(BIN)/python benchmarks/copy_bench.py
+	$(BIN)/python -m benchmarks.copy_bench
 
 clean:
 	rm -rf cdk.out .pytest_cache

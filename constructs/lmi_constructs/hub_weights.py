@@ -60,9 +60,13 @@ class HubWeights(Construct):
             or to loopback). Default https://huggingface.co.
         prefix: key prefix in the bucket. Default "hub".
         max_parallel_workers: worker Lambdas copying at once, 1..1000 (each is a concurrent
-            Lambda execution of your account's quota). Default 32.
+            Lambda execution of your account's quota). Default 32: one wave for OPT-30B (7
+            files) and Llama 3.3 70B (30), two for the BloomStack's int8 BLOOM (33), three for
+            BLOOM-176B in bf16 (72), each copy a few minutes (docs/copy-benchmark.md).
         part_size_mib: size of each ranged read and multipart part, within S3's multipart
-            limits (5 MiB..5 GiB); a worker holds two in memory. Default 64.
+            limits (5 MiB..5 GiB); a worker holds about three in memory. Default 64: the best
+            of 8..128 MiB for a 5 GB shard at 40 MiB/s and 20-50 ms per request in the copy
+            benchmark's model, which the benchmark checks (docs/copy-benchmark.md).
         removal_policy: RETAIN (default) keeps the copy when the resource goes; DESTROY deletes
             it on stack deletion or update clean-up, never in a rollback, and never while
             another copy or lmi stage-weights holds it.

@@ -64,13 +64,18 @@ def register(commands) -> None:
         action="store_true",
         help="print the selection (files, bytes, total, what is left out) and copy nothing",
     )
+    # Defaults from the copy benchmark and its model (docs/copy-benchmark.md): each worker
+    # streams one file at its connection's speed, so 8 workers make 8 connections each way;
+    # 32 MiB parts keep a 5 GB shard within 1-4 points of the best efficiency at 20-50 ms per
+    # request (8 MiB parts lose 6-17 points there) for half the memory of HubWeights' 64 MiB,
+    # which matters here because one process holds every worker's parts.
     parser.add_argument("--workers", type=int, default=8, help="files copied at once (default 8)")
     parser.add_argument(
         "--part-size-mib",
         type=int,
-        default=8,
-        help="MiB per ranged GET and S3 part, 5..5120 (default 8); memory "
-        "holds about 2 x workers x part size",
+        default=32,
+        help="MiB per ranged GET and S3 part, 5..5120 (default 32); peak memory is about "
+        "100 MiB + 3 x workers x part size (measured: docs/copy-benchmark.md)",
     )
     parser.set_defaults(run=run)
 
@@ -103,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 trust_remote_code=args.trust_remote_code,
             )
         except ValueError as error:
-            problems.append(f"--part-size-mib {args.part_size_mib}: {error}: pass e.g. 8")
+            problems.append(f"--part-size-mib {args.part_size_mib}: {error}: pass e.g. 32")
     if problems:
         for problem in problems:
             print(f"lmi stage-weights: {problem}", file=sys.stderr)

@@ -1,7 +1,10 @@
 """Async inference: requests queued, results written to S3, optional SNS notifications.
 
 Long generations (minutes) outlive the 60 s real-time invocation limit; async endpoints also
-scale on their backlog, down to zero instances.
+scale on their backlog, down to zero instances. An endpoint with AsyncInferenceConfig takes only
+InvokeEndpointAsync; SageMaker reads a request's InputLocation and writes its answer with the
+execution role (SageMaker Developer Guide, async-inference.html and
+async-inference-create-endpoint-prerequisites.html).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
 from . import nag
-from .execution_role import grant_write_prefix
+from .execution_role import grant_prefix, grant_read_prefix, grant_write_prefix
 from .nag import KMS_GRANT_REASON
 from .s3_paths import parse_s3_uri
 from .spec import Violation
@@ -28,6 +31,10 @@ class AsyncInference:
     Args:
         output_path: s3://bucket/prefix/ where answers are written (the role may only write).
         failure_path: s3:// URI for failed requests' errors. Default: not set.
+        input_path: s3://bucket/prefix/ where callers put request payloads for InputLocation;
+            the execution role may read exactly there, grant_invoke lets a caller write there.
+            Default: not set (requests pass the payload inline, up to 128,000 bytes, or name
+            objects the role is granted elsewhere).
         success_topic, error_topic: SNS topics notified per request. Default none.
         max_concurrent_invocations_per_instance: 1..1000. Default: SageMaker chooses.
         kms_key: encrypts the answers. Default: the bucket's own encryption.
@@ -35,6 +42,7 @@ class AsyncInference:
 
     output_path: str
     failure_path: Optional[str] = None
+    input_path: Optional[str] = None
     success_topic: Optional[sns.ITopic] = None
     error_topic: Optional[sns.ITopic] = None
     max_concurrent_invocations_per_instance: Optional[int] = None
@@ -42,7 +50,7 @@ class AsyncInference:
 
     def violations(self) -> List[Violation]:
         found = []
-        for field in ("output_path", "failure_path"):
+        for field in ("output_path", "failure_path", "input_path"):
             value = getattr(self, field)
             if value is None:
                 continue
@@ -70,10 +78,34 @@ class AsyncInference:
         return found
 
 
+def grant_async_caller(options: AsyncInference, grantee: iam.IGrantable) -> None:
+    """What a caller of an async endpoint needs beside InvokeEndpointAsync: put payloads under
+    input_path, read answers and failures under output_path and failure_path."""
+    if options.input_path:
+        grant_prefix(
+            grantee,
+            options.input_path,
+            "async_inference.input_path",
+            "s3:PutObject",
+            "callers name their request payloads",
+        )
+    for field in ("output_path", "failure_path"):
+        if getattr(options, field):
+            grant_prefix(
+                grantee,
+                getattr(options, field),
+                f"async_inference.{field}",
+                "s3:GetObject",
+                "SageMaker names the answers",
+            )
+
+
 def async_inference_config(options: AsyncInference, role: iam.IRole):
     for field in ("output_path", "failure_path"):
         if getattr(options, field):
             grant_write_prefix(role, getattr(options, field), f"async_inference.{field}")
+    if options.input_path:
+        grant_read_prefix(role, options.input_path, "async_inference.input_path")
     for topic in (options.success_topic, options.error_topic):
         if topic:
             topic.grant_publish(role)

@@ -27,7 +27,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from . import nag
-from .async_inference import AsyncInference, async_inference_config
+from .async_inference import AsyncInference, async_inference_config, grant_async_caller
 from .container_image import ContainerImage, known_region
 from .data_capture import DataCapture, data_capture_config
 from .execution_role import (
@@ -243,6 +243,7 @@ class LmiEndpoint(Construct):
             raise SpecError(problems, subject=f"{self.node.path} options")
         # Streams when the engine can (vLLM, real-time) unless told not to.
         self.streams = streaming is not False and model_code is None and async_inference is None
+        self.async_inference = async_inference
         # A name known at synth: alarms, dashboard, scaling and rollback refer to the endpoint
         # without a dependency cycle, and the role's log permissions name its log group.
         endpoint_name = endpoint_name or Names.unique_resource_name(
@@ -422,10 +423,19 @@ class LmiEndpoint(Construct):
         )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let grantee call the endpoint, and stream from it when it streams; nothing else."""
-        actions = ["sagemaker:InvokeEndpoint"]
-        if self.streams:
-            actions.append("sagemaker:InvokeEndpointWithResponseStream")
+        """Let grantee call the endpoint the way its mode takes calls; nothing else.
+
+        Real time: InvokeEndpoint, plus InvokeEndpointWithResponseStream when it streams.
+        Async: InvokeEndpointAsync (the only call an async endpoint takes), s3:PutObject under
+        async_inference.input_path and s3:GetObject under output_path and failure_path.
+        """
+        if self.async_inference is not None:
+            grant_async_caller(self.async_inference, grantee)
+            actions = ["sagemaker:InvokeEndpointAsync"]
+        else:
+            actions = ["sagemaker:InvokeEndpoint"]
+            if self.streams:
+                actions.append("sagemaker:InvokeEndpointWithResponseStream")
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=actions, resource_arns=[self.endpoint_arn]
         )

@@ -122,14 +122,26 @@ def _log_group_arn(stack: Stack, endpoint_name: Optional[str]) -> str:
 
 def grant_write_prefix(role: iam.IRole, uri: str, field: str) -> None:
     """s3:PutObject under the URI's prefix, nothing else: where SageMaker writes for the role."""
+    grant_prefix(role, uri, field, "s3:PutObject", "SageMaker names the objects it writes")
+
+
+def grant_read_prefix(role: iam.IRole, uri: str, field: str) -> None:
+    """s3:GetObject under the URI's prefix, nothing else: what SageMaker reads for the role."""
+    grant_prefix(role, uri, field, "s3:GetObject", "callers name the objects SageMaker reads")
+
+
+def grant_prefix(principal: iam.IGrantable, uri: str, field: str, action: str, why: str) -> None:
+    """One S3 object action under the URI's prefix, acknowledged on the principal's policy."""
     bucket, prefix = parse_s3_uri(uri, field)
     objects = f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"
-    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
-    policy = nag.role_policy(role)
+    iam.Grant.add_to_principal(grantee=principal, actions=[action], resource_arns=[objects])
+    # a role or user has a policy of ours to note the wildcard on; a service principal none
+    role = principal.grant_principal
+    policy = nag.role_policy(role) if hasattr(role, "node") else None
     if policy is not None:
         nag.acknowledge_wildcard_resource(
             policy,
             objects,
-            f"SageMaker names the objects it writes for {field} at run time; "
-            "the wildcard stops at the given prefix and allows only s3:PutObject.",
+            f"{why} for {field} at run time; the wildcard stops at the given prefix and "
+            f"allows only {action}.",
         )

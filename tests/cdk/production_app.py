@@ -5,6 +5,7 @@ synth on any unacknowledged finding); the tests, the snapshot and checkov read i
 
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
@@ -65,18 +66,21 @@ def build_production_stack(outdir: str):
         vpc=vpc,
         weights_key=key,
     )
-    llama(
+    batch = llama(
         stack,
         "Batch",
         autoscaling=AutoScaling(min_instances=0, max_instances=4, target=3),
         async_inference=AsyncInference(
             "s3://team-async/out/",
             failure_path="s3://team-async/failed/",
+            input_path="s3://team-async/in/",
             success_topic=topic,
             error_topic=topic,
             max_concurrent_invocations_per_instance=2,
         ),
         observability=Observability(dashboard=False),
     )
+    # the team's batch job: puts payloads, calls the async endpoint, reads answers
+    batch.grant_invoke(iam.Role(stack, "BatchCaller", assumed_by=iam.AccountRootPrincipal()))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app.synth().get_stack_by_name("Production")  # raises on any unacknowledged finding

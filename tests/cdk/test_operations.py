@@ -209,6 +209,37 @@ def test_option_problems_are_reported_together():
         assert expected in text, expected
 
 
+def test_an_async_caller_gets_invoke_async_and_its_s3_prefixes_and_the_role_reads_the_input(
+    template,
+):
+    def arn(path):
+        return as_text({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{path}"]]})
+
+    caller = {
+        (
+            tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],),
+            as_text(s["Resource"]),
+        )
+        for s in policy_statements(template, "BatchCaller")
+    }
+    assert {actions for actions, _ in caller} == {
+        ("sagemaker:InvokeEndpointAsync",),
+        ("s3:PutObject",),
+        ("s3:GetObject",),
+    }
+    # an async endpoint takes only InvokeEndpointAsync: no InvokeEndpoint, no stream
+    assert (("s3:PutObject",), arn("team-async/in/*")) in caller
+    assert (("s3:GetObject",), arn("team-async/out/*")) in caller
+    assert (("s3:GetObject",), arn("team-async/failed/*")) in caller
+    # SageMaker reads InputLocation with the execution role: read on exactly that prefix
+    role_reads = [
+        as_text(s["Resource"])
+        for s in policy_statements(template, "BatchExecutionRole")
+        if s["Action"] == "s3:GetObject"
+    ]
+    assert arn("team-async/in/*") in role_reads
+
+
 def test_async_endpoints_do_not_scale_on_concurrency():
     stack = Stack(App(), "Bad")
     with pytest.raises(SpecError, match="does not apply to async endpoints"):

@@ -44,16 +44,15 @@ import gpu_check_bench
 import gpu_check_stages
 from gpu_check_common import Mode
 
-for key, value in {
+# What DeepSpeed's single-process group reads on a GPU (the dry run needs none of it).
+DEEPSPEED_ENV = {
     "RANK": "0",
     "LOCAL_RANK": "0",
     "WORLD_SIZE": "1",
     "MASTER_ADDR": "127.0.0.1",
     "MASTER_PORT": "29511",
     "DS_ACCELERATOR": "cuda",
-}.items():
-    os.environ.setdefault(key, value)
-
+}
 # name -> (required for exit 0, what it shows, the function)
 STAGES = {
     "environment": (
@@ -189,6 +188,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     mode = Mode(dry_run=args.dry_run)
+    if not mode.dry_run:
+        for key, value in DEEPSPEED_ENV.items():
+            os.environ.setdefault(key, value)
     if args.stage:  # child process: one stage, one JSON line on stdout
         result = run_stage(args.stage, args.work, mode)
         print(RESULT_PREFIX + json.dumps(result, default=str), flush=True)

@@ -248,7 +248,11 @@ def stage_int8_meta_defect(work: Path, mode: Mode) -> dict:
 def stage_accelerate(work: Path, mode: Mode) -> dict:
     """Tiny BLOOM and OPT loaded as ACCELERATE endpoints load them (engine=Python,
     option.backend=accelerate: from_pretrained(device_map="auto")), the same requests as the
-    DeepSpeed stages, and greedy output equal to plain transformers on the same device."""
+    DeepSpeed stages, and greedy output equal to plain transformers on the same device.
+
+    device_map="auto" fills the GPU(s) first, then CPU RAM, then disk (Accelerate's Big Model
+    Inference guide, https://huggingface.co/docs/accelerate/usage_guides/big_modeling): a model
+    that fits one GPU must have every parameter there, which the stage checks."""
     from lmi_constructs.local.demo_model import build
 
     result: Dict[str, Any] = {}
@@ -270,6 +274,7 @@ def stage_accelerate(work: Path, mode: Mode) -> dict:
             served["ok"]
             and served["backend"] == "accelerate"
             and served["dtype"] == "torch.float16"
+            and served["parameters_on"] == [mode.device]
             and served["rows_equal_to_plain_transformers"] == f"{len(plain)}/{len(plain)}"
         )
         result[architecture] = served

@@ -188,9 +188,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     mode = Mode(dry_run=args.dry_run)
-    if not mode.dry_run:
-        for key, value in DEEPSPEED_ENV.items():
-            os.environ.setdefault(key, value)
     if args.stage:  # child process: one stage, one JSON line on stdout
         result = run_stage(args.stage, args.work, mode)
         print(RESULT_PREFIX + json.dumps(result, default=str), flush=True)
@@ -202,6 +199,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not torch.cuda.is_available():
             print(json.dumps({"ok": False, "error": "no CUDA device: use --dry-run on a CPU"}))
             return 1
+        for key, value in DEEPSPEED_ENV.items():  # the stages' processes inherit them
+            os.environ.setdefault(key, value)
     in_process = (args.processes or ("one" if mode.dry_run else "separate")) == "one"
     results: Dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as directory:
@@ -211,7 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 result = run_stage(name, Path(directory), mode)
             else:
                 result = _in_child(name, Path(directory), mode, args)
-            required, purpose, _ = STAGES[name]
+            purpose = STAGES[name][1]
             result.update(stage=name, purpose=purpose, seconds=round(time.monotonic() - started, 1))
             results[name] = result
             print(json.dumps(result, default=str), flush=True)

@@ -7,7 +7,9 @@ each check can fail."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,8 +131,10 @@ def test_comparison_has_the_write_ups_figures(dry_run):
         deepspeed, accelerate = by_key[("deepspeed", batch)], by_key[("accelerate", batch)]
         ratio = accelerate["p50_ms"] / deepspeed["p50_ms"]
         assert deepspeed["speedup"] == pytest.approx(ratio, abs=0.01)
-        # without kernel injection both ran the same model: the same text
+        # without kernel injection both ran the same model: the same text, and text it is (the
+        # head's rows the demo tokenizer cannot decode are zeroed)
         assert deepspeed["same_first_text_as_accelerate"] is True
+        assert deepspeed["first_text_sha256"] != hashlib.sha256(b"").hexdigest()[:16]
     assert "dry run" in compared["note"] and "compare nothing" in compared["note"]
     model = results["bench-model"]
     assert model["shape"]["vocabulary"] == 50272 and model["safetensors_bytes"] > 0
@@ -219,6 +223,10 @@ def test_an_unknown_stage_is_refused_with_the_choices():
         gpu_check.main(["--dry-run", "--stages", "environment,benchmark"])
 
 
-def test_without_cuda_the_gpu_run_says_to_use_the_dry_run(capsys):
+def test_without_cuda_the_gpu_run_says_to_use_the_dry_run(capsys, monkeypatch):
+    for key in gpu_check.DEEPSPEED_ENV:
+        monkeypatch.delenv(key, raising=False)
     assert gpu_check.main(["--stages", "environment"]) == 1
     assert "no CUDA device: use --dry-run" in capsys.readouterr().out
+    # nothing of DeepSpeed's process group is left in the environment of the tests that follow
+    assert not set(gpu_check.DEEPSPEED_ENV) & set(os.environ)

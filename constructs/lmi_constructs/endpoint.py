@@ -289,6 +289,16 @@ class LmiEndpoint(Construct):
             tags=model_tags(self.spec, self.streams),
             enable_network_isolation=True if enable_network_isolation else None,
         )
+        if not enable_network_isolation:
+            nag.checkov_skip(
+                self.model,
+                "CKV_AWS_370",
+                "Network isolation: this container downloads its weights from S3 itself, so "
+                "LmiEndpoint refuses isolation; use vpc and security groups instead."
+                if not sagemaker_fetches_weights
+                else "Network isolation not asked for: pass enable_network_isolation=True "
+                "(allowed here: SageMaker fetches the weights).",
+            )
         depend_on_role_policies(self.model, self.role)
         self.weights_check = None
         if check_weights and not model.verifies_weights:

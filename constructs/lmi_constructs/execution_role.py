@@ -87,8 +87,9 @@ def acknowledge_runtime_wildcards(
         "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level "
         "permissions; PutMetricData is held to SageMaker's namespace by a condition."
         + (
-            " In a VPC, so do the EC2 network-interface actions SageMaker needs to attach the "
-            "model to the subnets."
+            " In a VPC, so do the EC2 Describe* actions SageMaker needs to attach the model to "
+            "the subnets, and ec2:DeleteNetworkInterfacePermission, held to the VPC by an "
+            "ec2:Vpc condition where the request names an interface."
             if in_vpc
             else ""
         ),
@@ -105,6 +106,16 @@ def acknowledge_runtime_wildcards(
         )
         nag.acknowledge_wildcard_resource(policy, log_group, reason + ".")
     nag.acknowledge_wildcard_resource(policy, f"{log_group}:*", reason + ".")
+    if in_vpc:
+        nag.acknowledge_wildcard_resource(
+            policy,
+            Stack.of(role).format_arn(
+                service="ec2", resource="network-interface", resource_name="*"
+            ),
+            "SageMaker creates the model's network interfaces at run time, so they cannot be "
+            "named; creating one also needs the chosen subnet and group (named by ARN), and "
+            "the other interface actions are held to the VPC by an ec2:Vpc condition.",
+        )
     nag.acknowledge_wildcard_resource(
         policy,
         weights_objects_arn,

@@ -73,6 +73,8 @@ def lambda_function(
         log_group.log_group_arn,
         "Lambda names its log streams at run time; the grant is this function's own group.",
     )
+    nag.checkov_skip_lambda(function)
+    nag.checkov_skip_log_group(log_group)
     return function
 
 
@@ -103,6 +105,7 @@ def provider(scope: Construct, id: str, **options) -> cr.Provider:
         removal_policy=RemovalPolicy.DESTROY,
     )
     framework = cr.Provider(scope, id, log_group=log_group, **options)
+    nag.checkov_skip_log_group(log_group)
     handlers = [options[k] for k in ("on_event_handler", "is_complete_handler") if options.get(k)]
     _acknowledge_provider_framework(framework, handlers)
     return framework
@@ -131,6 +134,10 @@ def _acknowledge_provider_framework(provider: cr.Provider, handlers) -> None:
                 reason,
                 "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AWSLambdaBasicExecutionRole",
+            )
+        if isinstance(construct, lambda_.Function):
+            nag.checkov_skip_lambda(
+                construct, {check: reason for check in nag.LAMBDA_CHECKOV_REASONS}
             )
         if isinstance(construct, lambda_.Function) or construct.node.id == "waiter-state-machine":
             for rule in ("L1", "SF1", "SF2"):

@@ -1,10 +1,10 @@
-"""cdk-nag acknowledgements on the narrowest finding, each with its reason."""
+"""cdk-nag acknowledgements and checkov skips, each on the narrowest finding with its reason."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 
 from constructs import IConstruct
 
@@ -33,6 +33,47 @@ def acknowledge(
 def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str) -> None:
     """IAM5 for one wildcard resource, written the way cdk-nag prints it."""
     acknowledge(policy, "IAM5", reason, f"Resource::{nag_text(Stack.of(policy).resolve(resource))}")
+
+
+def checkov_skip(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Skip one checkov check on exactly this resource, with its reason: the resource's
+    CloudFormation Metadata `checkov: {skip: [{id, comment}]}`, as checkov reads it
+    (https://www.checkov.io/2.Basics/Suppressing%20and%20Skipping%20Policies.html)."""
+    cfn = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    assert isinstance(cfn, CfnResource), f"{construct.node.path} has no CloudFormation resource"
+    skips = list((cfn.get_metadata("checkov") or {}).get("skip", []))
+    if all(skip["id"] != check_id for skip in skips):
+        skips.append({"id": check_id, "comment": reason})
+    cfn.add_metadata("checkov", {"skip": skips})
+
+
+LAMBDA_CHECKOV_REASONS = {
+    "CKV_AWS_115": "Reserved concurrency: the function runs only while CloudFormation deploys "
+    "its custom resource (the copier's fan-out is capped by max_parallel_workers); a "
+    "reservation would take capacity from the account's pool for the life of the stack.",
+    "CKV_AWS_116": "Dead-letter queue: a failure reaches CloudFormation through the custom "
+    "resource (the Provider framework's response, or for a copy worker its status object, "
+    "which the completion check retries or reports); a queue would hold what nobody reads.",
+    "CKV_AWS_117": "VPC: the copier must reach the Hugging Face Hub and its CDN on the "
+    "internet, the others call AWS APIs only; a VPC would add a NAT gateway for nothing else.",
+    "CKV_AWS_173": "Environment encryption with a customer key: the variables hold names, "
+    "ARNs and settings only; the Hub token stays in Secrets Manager.",
+}
+
+
+def checkov_skip_lambda(function: IConstruct, reasons=LAMBDA_CHECKOV_REASONS) -> None:
+    """The Lambda checks a deploy-time custom-resource function does not need, with reasons."""
+    for check_id, reason in reasons.items():
+        checkov_skip(function, check_id, reason)
+
+
+def checkov_skip_log_group(log_group: IConstruct) -> None:
+    checkov_skip(
+        log_group,
+        "CKV_AWS_158",
+        "Log group with a customer key: these functions log file names, sizes and progress, "
+        "never the Hub token (tested); the AWS-managed encryption of CloudWatch Logs applies.",
+    )
 
 
 def role_policy(role) -> IConstruct:
@@ -96,3 +137,16 @@ def acknowledge_log_retention(scope: IConstruct, log_group_arn: str) -> None:
     policy = role.node.find_child("DefaultPolicy")
     acknowledge(policy, "IAM5", reason, "Resource::*")
     acknowledge_wildcard_resource(policy, log_group_arn, reason)
+    checkov_skip(
+        policy,
+        "CKV_AWS_111",
+        "CDK's LogRetention function puts retention policies with logs:PutRetentionPolicy on "
+        "'*' (aws-cdk-lib aws_logs.LogRetention); the library's choice, on its own role.",
+    )
+    framework_reason = (
+        "CDK's LogRetention function (aws-cdk-lib aws_logs.LogRetention): its settings are "
+        "the library's; it runs only while CloudFormation deploys the log group's expiry."
+    )
+    function = singleton.node.find_child("Resource")
+    for check_id in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"):
+        checkov_skip(function, check_id, framework_reason)

@@ -17,17 +17,62 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 
-ENI_ACTIONS = [
-    "ec2:CreateNetworkInterface",
+# What SageMaker does with the execution role to attach the model to the subnets, each action on
+# the resources and with the condition keys the Service Authorization Reference lists for it
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html, as
+# parliament 1.6.4's iam_definition.json records it): CreateNetworkInterface is authorised per
+# resource (network-interface, subnet, security-group) and ec2:Vpc exists only on the subnet and
+# the group, so those are named by ARN; the other interface actions carry ec2:Vpc on the
+# interface itself. The Describe* actions have no resource-level permissions.
+ENI_ACTIONS_ON_VPC = [
     "ec2:CreateNetworkInterfacePermission",
     "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
+]
+ENI_DESCRIBE_ACTIONS = [
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeVpcs",
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
 ]
+
+
+def grant_network_interfaces(
+    role: iam.IRole, vpc: ec2.IVpc, subnet_ids: Sequence[str], group_ids: Sequence[str]
+) -> None:
+    """The EC2 network-interface permissions, held to this VPC, its chosen subnets and groups."""
+    stack = Stack.of(role)
+
+    def arn(resource: str, name: str) -> str:
+        return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[
+                arn("network-interface", "*"),
+                *(arn("subnet", subnet) for subnet in subnet_ids),
+                *(arn("security-group", group) for group in group_ids),
+            ],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=ENI_ACTIONS_ON_VPC,
+            resources=[arn("network-interface", "*")],
+            conditions={"ArnEquals": {"ec2:Vpc": vpc.vpc_arn}},
+        )
+    )
+    # The permission's interface is not a required resource of this action: where the request
+    # names none the key is absent, so IfExists (a present ec2:Vpc must still be this VPC).
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:DeleteNetworkInterfacePermission"],
+            resources=["*"],
+            conditions={"ArnEqualsIfExists": {"ec2:Vpc": vpc.vpc_arn}},
+        )
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=ENI_DESCRIBE_ACTIONS, resources=["*"]))
 
 
 def vpc_config(
@@ -65,9 +110,10 @@ def vpc_config(
         if subnets is not None and getattr(subnets, name) is not None
     }
     selected = vpc.select_subnets(**selection)  # default: the private subnets
-    role.add_to_principal_policy(iam.PolicyStatement(actions=ENI_ACTIONS, resources=["*"]))
+    group_ids = [group.security_group_id for group in groups]
+    grant_network_interfaces(role, vpc, selected.subnet_ids, group_ids)
     return sagemaker.CfnModel.VpcConfigProperty(
-        security_group_ids=[group.security_group_id for group in groups],
+        security_group_ids=group_ids,
         subnets=selected.subnet_ids,
     )
 

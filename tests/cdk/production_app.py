@@ -20,7 +20,7 @@ from lmi_constructs import (
     ModelSource,
     Observability,
 )
-from lmi_constructs.nag import acknowledge
+from lmi_constructs.nag import acknowledge, checkov_skip
 
 
 def llama(stack, id="Llama", **options):
@@ -54,6 +54,16 @@ def build_production_stack(outdir: str):
         },
     )
     acknowledge(vpc, "VPC7", "A test fixture's VPC; the team's real VPC carries its flow logs.")
+    restrict_default_group = stack.node.find_child(
+        "Custom::VpcRestrictDefaultSGCustomResourceProvider"
+    ).node.find_child("Handler")
+    for check_id in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"):
+        checkov_skip(
+            restrict_default_group,
+            check_id,
+            "CDK's own function behind ec2.Vpc(restrict_default_security_group=True) in a test "
+            "fixture's VPC; its settings are the library's.",
+        )
     llama(
         stack,
         instance_count=2,

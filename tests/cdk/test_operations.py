@@ -152,12 +152,29 @@ def test_vpc_and_customer_key(template):
         len(model["VpcConfig"]["Subnets"]) == 2 and len(model["VpcConfig"]["SecurityGroupIds"]) == 1
     )
     assert "EnableNetworkIsolation" not in model
-    eni = [
-        s
+    eni = {
+        as_text(s["Action"]): s
         for s in policy_statements(template, "LlamaExecutionRole")
-        if "ec2:CreateNetworkInterface" in s["Action"]
-    ]
-    assert eni and eni[0]["Resource"] == "*"
+        if "ec2:" in as_text(s["Action"])
+    }
+    # creating an interface: in the model's own subnets and group, named by ARN
+    create = eni[as_text("ec2:CreateNetworkInterface")]
+    resources = as_text(create["Resource"])
+    assert "network-interface/*" in resources and "Condition" not in create
+    for subnet in model["VpcConfig"]["Subnets"]:
+        assert f':subnet/", {as_text(subnet)}' in resources
+    assert f':security-group/", {as_text(model["VpcConfig"]["SecurityGroupIds"][0])}' in resources
+    # the other interface actions: held to the VPC by ec2:Vpc, never on every VPC of the account
+    on_vpc = eni[as_text(["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"])]
+    assert as_text(on_vpc["Condition"]["ArnEquals"]["ec2:Vpc"]).endswith(
+        '":vpc/", {"Ref": "Vpc8378EB38"}]]}'
+    )
+    delete_permission = eni[as_text("ec2:DeleteNetworkInterfacePermission")]
+    assert "ec2:Vpc" in delete_permission["Condition"]["ArnEqualsIfExists"]
+    unconditioned = [s for s in eni.values() if s["Resource"] == "*" and "Condition" not in s]
+    assert all(
+        action.startswith("ec2:Describe") for s in unconditioned for action in s["Action"]
+    ), unconditioned
     [bucket] = [b for k, b in by_prefix(template, "AWS::S3::Bucket", "LlamaWeightsBucket").items()]
     encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"

@@ -5,9 +5,10 @@ POST /invocations), through the same warm-up and request path as on SageMaker, o
 Weights: a local directory, an s3:// prefix (downloaded by the handler's own download path, so
 AWS_ENDPOINT_URL works), or --demo: a tiny random-weight model built in a temporary directory.
 
---engine vllm answers as an Engine.VLLM endpoint does instead: LMI's rolling-batch schema, one
-prompt per request, token streaming with "stream": true, emulated with transformers on the CPU
-(not vLLM itself: one generation at a time). It needs a local directory or --demo.
+--engine vllm answers as an Engine.VLLM endpoint does instead: LMI's vLLM async service (LMI v17
+and later): TGI-style `inputs`, OpenAI chat `messages` and completions `prompt`, streamed with
+"stream": true, emulated with transformers on the CPU (not vLLM itself: one generation at a time;
+--property max_model_len=N caps prompt + answer). It needs a local directory or --demo.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def register(commands) -> None:
         choices=["model_code", "vllm"],
         default="model_code",
         help="model_code: our handler (DEEPSPEED/ACCELERATE endpoints); vllm: "
-        "LMI's built-in schema, with streaming (VLLM endpoints)",
+        "LMI's vLLM async service: inputs, chat messages, completions, streaming (VLLM endpoints)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"lmi local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    served = args.model_code if args.engine == "model_code" else "LMI's rolling-batch schema"
+    served = args.model_code if args.engine == "model_code" else "LMI's vLLM async service"
     print(
         f"serving {served} on {endpoint.url} (GET /ping answers 503 until loaded)", file=sys.stderr
     )

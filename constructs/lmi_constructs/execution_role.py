@@ -74,6 +74,41 @@ def grant_runtime(role: iam.IRole, image: ResolvedImage, endpoint_name: Optional
     )
 
 
+# Inference components publish utilization metrics in their own namespace ("the
+# /aws/sagemaker/InferenceComponents namespace (utilization metrics)": SageMaker Developer Guide,
+# monitoring-cloudwatch-enhanced-metrics.html), and AWS's samples read a component's container
+# logs from /aws/sagemaker/InferenceComponents/<component name> (aws-samples/
+# sagemaker-genai-hosting-examples, multi_adapter_hosting.ipynb); the Developer Guide's log table
+# (logging-cloudwatch.html) does not list that group yet, so both are granted, each by name.
+COMPONENT_LOG_GROUP = "/aws/sagemaker/InferenceComponents"
+
+
+def grant_component_runtime(role: iam.IRole, component_name: str) -> None:
+    """Logs in the component's own group and metrics in the components' namespace."""
+    log_group = _log_group_arn(Stack.of(role), component_name, COMPONENT_LOG_GROUP)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group, f"{log_group}:*"],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": f"{COMPONENT_LOG_GROUP}*"}},
+        )
+    )
+    policy = nag.role_policy(role)
+    if policy is not None:
+        nag.acknowledge_wildcard_resource(
+            policy,
+            f"{log_group}:*",
+            "SageMaker names a component's log streams at run time; the grant stops at the "
+            "component's own log group.",
+        )
+
+
 def acknowledge_runtime_wildcards(
     role: iam.IRole, endpoint_name: Optional[str], weights_objects_arn: str, in_vpc: bool = False
 ) -> None:
@@ -124,10 +159,12 @@ def acknowledge_runtime_wildcards(
     )
 
 
-def _log_group_arn(stack: Stack, endpoint_name: Optional[str]) -> str:
+def _log_group_arn(
+    stack: Stack, name: Optional[str], family: str = "/aws/sagemaker/Endpoints"
+) -> str:
     return (
         f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:"
-        f"log-group:/aws/sagemaker/Endpoints/{endpoint_name or '*'}"
+        f"log-group:{family}/{name or '*'}"
     )
 
 

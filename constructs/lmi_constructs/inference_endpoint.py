@@ -36,6 +36,7 @@ from .execution_role import (
     acknowledge_runtime_wildcards,
     create_execution_role,
     depend_on_role_policies,
+    grant_component_runtime,
     grant_runtime,
 )
 from .model_source import ModelSource, WeightsLocation, sagemaker_fetched
@@ -410,6 +411,7 @@ class LmiInferenceEndpoint(Construct):
                 copy_count=copies
             ),
         )
+        grant_component_runtime(self.role, name)
         acknowledge_runtime_wildcards(self.role, self.endpoint_name, weights.objects_arn)
         added = ComponentModel(name, spec, cfn_model, component, weights, scaling)
         if scaling:

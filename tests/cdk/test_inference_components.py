@@ -578,3 +578,26 @@ def test_a_region_without_inference_components_is_refused_at_synth():
     assert "neither has scale to zero" in message and "fix: deploy to a region" in message
     # an env-agnostic stack is not judged at synth
     _endpoint(min_instances=0)
+
+
+def test_each_component_may_log_to_its_own_group_and_publish_its_utilization(qwen):
+    [component] = resources_of(qwen, "AWS::SageMaker::InferenceComponent").values()
+    name = component["Properties"]["InferenceComponentName"]
+    statements = policy_statements(qwen, "EndpointExecutionRole")
+    logs = [
+        as_text(s["Resource"])
+        for s in statements
+        if "logs:PutLogEvents" in s["Action"] and "InferenceComponents" in as_text(s["Resource"])
+    ]
+    # exactly the component's group (its name is fixed at synth), no other component's
+    assert len(logs) == 1 and f"/aws/sagemaker/InferenceComponents/{name}" in logs[0]
+    assert "InferenceComponents/*" not in logs[0]
+    namespaces = [
+        s["Condition"]["StringLike"]["cloudwatch:namespace"]
+        for s in statements
+        if s["Action"] == "cloudwatch:PutMetricData"
+    ]
+    assert sorted(namespaces) == [
+        "/aws/sagemaker/Endpoints*",
+        "/aws/sagemaker/InferenceComponents*",
+    ]

@@ -113,6 +113,12 @@ def main(argv=None) -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--part-mib", type=int, default=64)
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="lmi stage-weights (threads start a file as soon as one frees) instead of "
+        "HubWeights (isComplete fills free slots every 30 s)",
+    )
     args = parser.parse_args(argv)
     rate, latency, part = args.rate_mib * MIB, args.latency_ms / 1000, args.part_mib * MIB
     largest_in_budget = WORKER_BUDGET_S * rate * 0.97
@@ -126,6 +132,9 @@ def main(argv=None) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, sizes in MODELS.items():
         seconds, waves = whole_copy(sizes, args.workers, rate, latency, part)
+        if args.cli:
+            seconds = copier_seconds(sizes, args.workers, rate, latency, part)
+            waves = math.ceil(len(sizes) / args.workers)
         largest = max(sizes)
         print(
             f"| {name} | {len(sizes)} | {sum(sizes) / GB:.0f} | {largest / GB:.2f} | "

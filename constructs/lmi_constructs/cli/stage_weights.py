@@ -66,9 +66,9 @@ def register(commands) -> None:
     )
     # Defaults from the copy benchmark and its model (docs/copy-benchmark.md): each worker
     # streams one file at its connection's speed, so 8 workers make 8 connections each way;
-    # 32 MiB parts keep a 5 GB shard within 1-4 points of the best efficiency at 20-50 ms per
-    # request (8 MiB parts lose 6-17 points there) for half the memory of HubWeights' 64 MiB,
-    # which matters here because one process holds every worker's parts.
+    # 32 MiB parts keep a 5 GB shard within about 2 points of the best efficiency at 20-50 ms
+    # per request (8 MiB parts lose 6-15 points there) for half the memory of HubWeights' 64
+    # MiB, which matters here because one process holds every worker's parts.
     parser.add_argument("--workers", type=int, default=8, help="files copied at once (default 8)")
     parser.add_argument(
         "--part-size-mib",

@@ -247,9 +247,8 @@ class Bench:
     def verify(self, path: str, dest: str, file_mib: int) -> None:
         """Every file of the repository is in the sink with its size (and, for the copier, the
         sha256 it recorded after checking the bytes it streamed)."""
-        import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL"])
+        s3 = _sink_client(self.env["AWS_ENDPOINT_URL"])
         listed = {
             item["Key"]: item["Size"]
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=dest)
@@ -264,6 +263,19 @@ class Bench:
                 expected = f"sha256:{blob.sha256}"  # type: ignore[attr-defined]
                 if expected not in metadata.values():
                     sys.exit(f"copier: {name} lacks its verified sha256 ({metadata})")
+
+
+def _sink_client(endpoint: str):
+    """A client of the sink with the benchmark's fake credentials, leaving os.environ alone."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
 
 
 def _own_cpu_s() -> float:
@@ -393,7 +405,6 @@ def main(argv=None) -> None:
         args.files, args.file_mib, args.other_file_mib, args.workers = 2, 16, 32, "1,2"
         args.part_size_mib = 8
     args.workers = [int(w) for w in args.workers.split(",")]
-    sys.path.insert(0, str(ROOT))
     from benchmarks.throttled_hub import ThrottledHub
 
     print(
@@ -418,12 +429,11 @@ def main(argv=None) -> None:
                 "HF_HOME": f"{workdir}/hf-home",
                 "HF_HUB_DISABLE_PROGRESS_BARS": "1",
                 "HF_HUB_DISABLE_TELEMETRY": "1",
-                "PYTHONPATH": str(ROOT),
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+                ),
             }
-            os.environ.update(CREDENTIALS)
-            import boto3
-
-            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+            _sink_client(endpoint).create_bucket(Bucket=BUCKET)
             bench = Bench(args, hub, sink.pid, env)
             for workers in args.workers:
                 for path in ("copier", "two-step"):

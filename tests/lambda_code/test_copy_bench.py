@@ -5,6 +5,7 @@ No figure is asserted here: throughput belongs to `make bench-copy`, not to the 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -141,6 +142,7 @@ def test_sink_checks_multipart_parts_and_keeps_sizes_not_bodies(sink_s3):
 
 def test_a_tiny_benchmark_run_prints_every_column(tmp_path, capsys):
     figures = tmp_path / "runs.json"
+    environment = dict(os.environ)
     copy_bench.main(
         [
             "--files",
@@ -163,6 +165,7 @@ def test_a_tiny_benchmark_run_prints_every_column(tmp_path, capsys):
             str(figures),
         ]
     )
+    assert dict(os.environ) == environment  # credentials go to the children, not to us
     printed = capsys.readouterr().out
     header = next(line for line in printed.splitlines() if line.startswith("| path"))
     assert [cell.strip() for cell in header.strip("|").split("|")] == list(copy_bench.COLUMNS)

@@ -42,8 +42,10 @@ def findings(templates):
 
 
 @pytest.fixture(scope="module")
-def all_templates(templates, production):
-    return {**templates, "Production": production.template}
+def all_templates(reference_assembly, production):
+    """Every stack of the reference app (BLOOM, OPT, Qwen, the weights bucket) and Production."""
+    stacks = {stack.stack_name: stack.template for stack in reference_assembly.stacks}
+    return {**stacks, "Production": production.template}
 
 
 def acknowledged(logical_id, issue):

@@ -389,6 +389,9 @@ def main(argv=None) -> None:
         help="extra copier runs at the most workers with these part sizes (e.g. 8,64)",
     )
     parser.add_argument(
+        "--paths", default="copier,two-step", help="which paths to run at each worker count"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="seconds: 2 x 16 MiB files, 1 and 2 workers"
     )
     parser.add_argument("--json", help="also write every run's figures here")
@@ -436,7 +439,7 @@ def main(argv=None) -> None:
             _sink_client(endpoint).create_bucket(Bucket=BUCKET)
             bench = Bench(args, hub, sink.pid, env)
             for workers in args.workers:
-                for path in ("copier", "two-step"):
+                for path in args.paths.split(","):
                     runs.append(bench.run(path, workers, args.file_mib, args.part_size_mib))
             most = max(args.workers)
             if args.other_file_mib:

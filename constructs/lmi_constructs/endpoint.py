@@ -44,6 +44,7 @@ from .observability import PERIOD_S, EndpointMonitoring, Observability
 from .rollout import BlueGreenRollout, deployment_config
 from .scaling import AutoScaling, ScalingGuard, add_autoscaling
 from .spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation
+from .spec import model_tags as model_tags_keys
 from .spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE, across_pools
 from .spec.engines import engine_from
 from .spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
@@ -497,11 +498,11 @@ def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
     return [
         CfnTag(key=key, value=value)
         for key, value in (
-            ("lmi:engine", spec.engine.name),
-            ("lmi:dtype", spec.resolved_dtype),
-            ("lmi:tensor-parallel-degree", str(spec.resolved_tensor_parallel_degree)),
-            ("lmi:model-id", spec.model_id or "unknown"),
-            ("lmi:streaming", "true" if streams else "false"),
+            (model_tags_keys.ENGINE, spec.engine.name),
+            (model_tags_keys.DTYPE, spec.resolved_dtype),
+            (model_tags_keys.TENSOR_PARALLEL_DEGREE, str(spec.resolved_tensor_parallel_degree)),
+            (model_tags_keys.MODEL_ID, spec.model_id or "unknown"),
+            (model_tags_keys.STREAMING, "true" if streams else "false"),
         )
     ]
 

@@ -7,9 +7,11 @@ AWSLambdaBasicExecutionRole); the Provider framework's own resources are acknowl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict, Optional, Tuple
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -76,6 +78,60 @@ def lambda_function(
     nag.checkov_skip_lambda(function)
     nag.checkov_skip_log_group(log_group)
     return function
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One of a custom resource's functions: its construct id, lambda_code.<module.function>,
+    its timeout and memory (MB), and what it does (the function's description)."""
+
+    id: str
+    entry: str
+    timeout: Duration
+    memory_mb: int
+    description: str
+
+
+def custom_resource(
+    scope: Construct,
+    resource_type: str,
+    properties: Dict[str, str],
+    on_event: Handler,
+    is_complete: Optional[Handler] = None,
+    **provider_options,
+) -> Tuple[CustomResource, lambda_.Function, Optional[lambda_.Function]]:
+    """A custom resource of ours: its function(s) in lambda_code/, the Provider framework
+    around them ("Provider") and the resource itself ("Resource"), under scope. Returns the
+    resource and the on_event and is_complete functions (grant them what they call)."""
+
+    def function(handler: Handler) -> lambda_.Function:
+        return lambda_function(
+            scope,
+            handler.id,
+            handler.entry,
+            handler.timeout,
+            handler.memory_mb,
+            {},
+            handler.description,
+        )
+
+    started = function(on_event)
+    completed = function(is_complete) if is_complete else None
+    framework = provider(
+        scope,
+        "Provider",
+        on_event_handler=started,
+        **({"is_complete_handler": completed} if completed else {}),
+        **provider_options,
+    )
+    resource = CustomResource(
+        scope,
+        "Resource",
+        service_token=framework.service_token,
+        resource_type=resource_type,
+        properties=properties,
+    )
+    return resource, started, completed
 
 
 def lambda_code() -> lambda_.Code:

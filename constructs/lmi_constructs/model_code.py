@@ -24,7 +24,6 @@ SERVING_PROPERTIES = Path("serving.properties")
 @dataclass(frozen=True)
 class ModelCodeConfig:
     model_data_url: str  # s3:// URL of the tarball, the Model's ModelDataUrl
-    object_arn: str  # the one object the execution role may read
     serving_properties: str  # as rendered into the tarball
 
 
@@ -119,7 +118,6 @@ class ModelCode:
         )
         return ModelCodeConfig(
             model_data_url=asset.s3_object_url,
-            object_arn=object_arn,
             serving_properties=serving_properties,
         )
 

@@ -1,8 +1,9 @@
 """The Model in your VPC: subnets and security groups, and the ENI permissions SageMaker needs.
 
-The container downloads the weights from S3 itself, so the subnets need a route to S3 (a gateway
-endpoint or NAT); network isolation, which cuts that route, is refused. Nothing else is fetched
-at start: the handler uses only what the image ships.
+Where the container downloads the weights from S3 itself (our handler, vLLM given an s3:// id),
+the subnets need a route to S3 (a gateway endpoint or NAT) and network isolation, which cuts that
+route, is refused; where SageMaker fetches them (ModelDataSource), isolation is allowed. Nothing
+else is fetched at start: the handler uses only what the image ships.
 """
 
 from __future__ import annotations
@@ -150,29 +151,33 @@ class NetworkRelease(Construct):
 
     def __init__(self, scope: Construct, id: str, *, group: ec2.SecurityGroup):
         super().__init__(scope, id)
-        from aws_cdk import CustomResource, Duration
+        from aws_cdk import Duration
 
         from . import nag
-        from .lambda_functions import lambda_function, provider
+        from .lambda_functions import Handler, custom_resource
 
-        started = lambda_function(
+        self.resource, _, released = custom_resource(
             self,
-            "Start",
-            "network_release.on_event",
-            Duration.minutes(1),
-            128,
-            {},
-            "Names the wait for the endpoint's interfaces",
+            "Custom::LmiNetworkRelease",
+            {"SecurityGroupId": group.security_group_id},
+            on_event=Handler(
+                "Start",
+                "network_release.on_event",
+                Duration.minutes(1),
+                128,
+                "Names the wait for the endpoint's interfaces",
+            ),
+            is_complete=Handler(
+                "Check",
+                "network_release.is_complete",
+                Duration.minutes(1),
+                128,
+                "Checks the endpoint's interfaces are gone",
+            ),
+            query_interval=Duration.seconds(30),
+            total_timeout=Duration.hours(1),
         )
-        released = lambda_function(
-            self,
-            "Check",
-            "network_release.is_complete",
-            Duration.minutes(1),
-            128,
-            {},
-            "Checks the endpoint's interfaces are gone",
-        )
+        assert released is not None, "is_complete was given"
         released.add_to_role_policy(
             iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces"], resources=["*"])
         )
@@ -181,19 +186,4 @@ class NetworkRelease(Construct):
             "*",
             "ec2:DescribeNetworkInterfaces supports no resource-level permissions (EC2 "
             "authorization reference); it only reads which interfaces use the group.",
-        )
-        framework = provider(
-            self,
-            "Provider",
-            on_event_handler=started,
-            is_complete_handler=released,
-            query_interval=Duration.seconds(30),
-            total_timeout=Duration.hours(1),
-        )
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=framework.service_token,
-            resource_type="Custom::LmiNetworkRelease",
-            properties={"SecurityGroupId": group.security_group_id},
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
-from aws_cdk import CustomResource, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 
@@ -126,24 +126,19 @@ class ScalingGuard(Construct):
 
     def __init__(self, scope: Construct, id: str, *, endpoint_name: str, instance_type: str):
         super().__init__(scope, id)
-        from .lambda_functions import lambda_function, provider
+        from .lambda_functions import Handler, custom_resource
 
-        function = lambda_function(
+        self.resource, _, _ = custom_resource(
             self,
-            "Check",
-            "scaling_guard.on_event",
-            Duration.minutes(1),
-            128,
-            {},
-            "Refuses an instance type change under autoscaling",
-        )
-        framework = provider(self, "Provider", on_event_handler=function)
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=framework.service_token,
-            resource_type="Custom::LmiScalingGuard",
-            properties={"Endpoint": endpoint_name, "InstanceType": instance_type},
+            "Custom::LmiScalingGuard",
+            {"Endpoint": endpoint_name, "InstanceType": instance_type},
+            on_event=Handler(
+                "Check",
+                "scaling_guard.on_event",
+                Duration.minutes(1),
+                128,
+                "Refuses an instance type change under autoscaling",
+            ),
         )
 
 

@@ -7,41 +7,35 @@ endpoint that loads nothing until its 40-minute health check gives up.
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 
-from .lambda_functions import lambda_function
-from .lambda_functions import provider as framework_provider
+from .lambda_functions import Handler, custom_resource
 from .model_source import WeightsLocation
 
 
 class WeightsCheck(Construct):
     def __init__(self, scope: Construct, id: str, *, location: WeightsLocation):
         super().__init__(scope, id)
-        self.function = lambda_function(
-            self,
-            "Check",
-            "weights_check.on_event",
-            Duration.minutes(2),
-            256,
-            {},
-            "Checks that the weights prefix holds files",
-        )
         bucket, prefix = location.bucket, location.prefix
+        self.resource, self.function, _ = custom_resource(
+            self,
+            "Custom::LmiWeightsCheck",
+            {"Bucket": bucket.bucket_name, "Prefix": prefix},
+            on_event=Handler(
+                "Check",
+                "weights_check.on_event",
+                Duration.minutes(2),
+                256,
+                "Checks that the weights prefix holds files",
+            ),
+        )
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
-        )
-        provider = framework_provider(self, "Provider", on_event_handler=self.function)
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=provider.service_token,
-            resource_type="Custom::LmiWeightsCheck",
-            properties={"Bucket": bucket.bucket_name, "Prefix": prefix},
         )

@@ -8,6 +8,7 @@ import argparse
 import json
 from typing import Dict, Optional, Tuple
 
+from ..spec import model_tags
 from .aws_setup import explain
 from .errors import TargetError
 from .target import CLIENT_READ_TIMEOUT_S, Target
@@ -146,15 +147,15 @@ def describe_endpoint(sagemaker, name: str, component: Optional[str] = None) -> 
         for tag in sagemaker.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])
     }
     return {
-        "model": tags.get("lmi:model-id")
+        "model": tags.get(model_tags.MODEL_ID)
         or environment.get("OPTION_MODEL_ID")
         or environment.get("MODEL_S3_PREFIX", "n/a"),
-        "engine": tags.get("lmi:engine", "n/a"),
-        "precision": tags.get("lmi:dtype", "n/a"),
-        "parallel degree": tags.get("lmi:tensor-parallel-degree")
+        "engine": tags.get(model_tags.ENGINE, "n/a"),
+        "precision": tags.get(model_tags.DTYPE, "n/a"),
+        "parallel degree": tags.get(model_tags.TENSOR_PARALLEL_DEGREE)
         or environment.get("TENSOR_PARALLEL_DEGREE", "n/a"),
         "instance": instance,
-        "streaming": tags.get("lmi:streaming", "n/a"),  # "false": the endpoint cannot stream
+        "streaming": tags.get(model_tags.STREAMING, "n/a"),  # "false": the endpoint cannot stream
     }
 
 

@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ..spec.serving import parse_properties
 from . import djl_shim
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,10 @@ ENGINE_HEADER, MODEL_HEADER = "X-Lmi-Local-Engine", "X-Lmi-Local-Model"
 
 def read_serving_properties(model_code: Path) -> Dict[str, str]:
     """serving.properties as DJL hands it to the handler: option.x -> x, other keys as they are."""
-    properties = {}
     path = model_code / "serving.properties"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = (part.strip() for part in line.split("=", 1))
-                properties[key[len("option.") :] if key.startswith("option.") else key] = value
-    return properties
+    if not path.exists():
+        return {}
+    return {key.removeprefix("option."): value for key, value in parse_properties(path.read_text())}
 
 
 class LocalEndpoint:

@@ -38,7 +38,9 @@ from ..errors import InvalidCheckpointFile, NoMatchingFiles, RemoteCodeRefused, 
 from .hub import HubFile
 from .layout import CONTROL_DIR, files_selection_id
 
-RESERVED = (CONTROL_DIR, ".lmi-")  # the copier's control files; the handler's local markers
+# The copier's control files and the handler's download markers both live under .lmi/
+# (handler/lmi_handler/weights.py): a repository file there is never copied.
+RESERVED = (CONTROL_DIR,)
 
 SELECTION_RULE = 2  # 1: file-name patterns (before issue 18); 2: the checkpoint's own index
 SAFETENSORS_INDEX = "model.safetensors.index.json"

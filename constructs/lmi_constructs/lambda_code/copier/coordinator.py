@@ -34,8 +34,11 @@ from .s3_objects import key_exists, list_keys, read_if_listed
 from .selection import SELECTION_RULE, Selection, select_copy
 from .transfer import DEFAULT_PART_SIZE, MIB, FileCopier, check_part_size
 
-# One worker must finish a file inside Lambda's 900 s. Each byte crosses the function's ~75 MiB/s
-# network twice (in from the CDN, out to S3), so plan on 40 MiB/s over 840 s: about 32 GiB.
+# One worker must finish a file inside Lambda's 900 s. Each byte crosses the function's network
+# twice (in from the CDN, out to S3). AWS publishes no Lambda network figure: 40 MiB/s per worker
+# is an assumption (docs/copy-benchmark.md: the measured per-stream efficiency, and the minutes
+# at 20 and 75 MiB/s); over 840 s it allows about 32 GiB, while the largest file of any catalog
+# model is under 10 GB.
 WORKER_BUDGET_S = 840
 WORKER_MIB_PER_S = 40
 MAX_FILE_BYTES = WORKER_BUDGET_S * WORKER_MIB_PER_S * MIB

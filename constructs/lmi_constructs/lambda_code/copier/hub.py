@@ -351,12 +351,17 @@ def _body_excerpt(response) -> str:
     return (response.data or b"")[:200].decode("utf-8", "replace")
 
 
+# urllib3 2.x's HTTPResponse.readinto(b) is read(len(b)) plus a copy (urllib3/response.py at
+# 2.x), so one call for a whole part would hold the part twice: read it in slices instead.
+READ_SLICE = 1024 * 1024
+
+
 def _read_exactly(response, length: int) -> bytearray:
     buffer = bytearray(length)
     view, filled = memoryview(buffer), 0
     try:
         while filled < length:
-            count = response.readinto(view[filled:])
+            count = response.readinto(view[filled : filled + READ_SLICE])
             if not count:
                 break
             filled += count

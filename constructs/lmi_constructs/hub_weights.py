@@ -64,7 +64,7 @@ class HubWeights(Construct):
             files) and Llama 3.3 70B (30), two for the BloomStack's int8 BLOOM (33), three for
             BLOOM-176B in bf16 (72), each copy a few minutes (docs/copy-benchmark.md).
         part_size_mib: size of each ranged read and multipart part, within S3's multipart
-            limits (5 MiB..5 GiB); a worker holds about three in memory. Default 64: the best
+            limits (5 MiB..5 GiB); a worker holds about two in memory. Default 64: the best
             of 8..128 MiB for a 5 GB shard at 40 MiB/s and 20-50 ms per request in the copy
             benchmark's model, which the benchmark checks (docs/copy-benchmark.md).
         removal_policy: RETAIN (default) keeps the copy when the resource goes; DESTROY deletes

@@ -75,7 +75,7 @@ def register(commands) -> None:
         type=int,
         default=32,
         help="MiB per ranged GET and S3 part, 5..5120 (default 32); peak memory is about "
-        "100 MiB + 3 x workers x part size (measured: docs/copy-benchmark.md)",
+        "100 MiB + 2 x workers x part size (docs/copy-benchmark.md)",
     )
     parser.set_defaults(run=run)
 

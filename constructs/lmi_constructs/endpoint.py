@@ -242,8 +242,14 @@ class LmiEndpoint(Construct):
             s3_route_warning(self, vpc)
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} options")
-        # Streams when the engine can (vLLM, real-time) unless told not to.
-        self.streams = streaming is not False and model_code is None and async_inference is None
+        # Streams when the engine can (its profile; our model.py answers whole generations),
+        # real-time, unless told not to.
+        self.streams = (
+            streaming is not False
+            and self.spec.engine.streams
+            and model_code is None
+            and async_inference is None
+        )
         self.async_inference = async_inference
         # A name known at synth: alarms, dashboard, scaling and rollback refer to the endpoint
         # without a dependency cycle, and the role's log permissions name its log group.

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 from . import images
-from .engines import Engine
 from .errors import Violation
 
 # DJL Serving reads these itself (engine choice, handler file, workers' TP, load timeout).
@@ -27,7 +26,6 @@ DJL_KEYS = (
 )
 DEFAULT_ENTRY_POINT = "model.py"
 VLLM_ASYNC_ENTRY_POINT = "djl_python.lmi_vllm.vllm_async_service"
-_HANDLER_BACKENDS = {Engine.DEEPSPEED: "deepspeed", Engine.ACCELERATE: "accelerate"}
 HEADER = (
     "# Rendered by LmiEndpoint from its validated props; the keys above the blank line are\n"
     "# its own. Change them through the construct, not here.\n"
@@ -39,7 +37,7 @@ def model_code_properties(spec) -> Dict[str, str]:
     limits = spec.request_limits
     return {
         "engine": spec.engine.serving_engine,
-        "option.backend": _HANDLER_BACKENDS[spec.engine],
+        "option.backend": str(spec.engine.handler_backend),
         "option.tensor_parallel_degree": str(spec.resolved_tensor_parallel_degree),
         "option.dtype": spec.resolved_dtype,
         # DJL gives up on a load after this; in step with the startup health check.

@@ -8,12 +8,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from aws_cdk import (
     Annotations,
-    ArnFormat,
     CfnOutput,
     CfnTag,
     Duration,
     Names,
-    RemovalPolicy,
     Stack,
     Token,
 )
@@ -36,6 +34,7 @@ from .execution_role import (
     depend_on_role_policies,
     grant_runtime,
 )
+from .log_retention import sagemaker_log_retention
 from .model_code import ModelCode
 from .model_source import SAGEMAKER_MODEL_DIR, ModelSource, WeightsLocation, sagemaker_fetched
 from .nag import render_resolved
@@ -393,23 +392,10 @@ class LmiEndpoint(Construct):
             release = NetworkRelease(self, "NetworkRelease", group=own_group)
             self.endpoint.node.add_dependency(release)
         # SageMaker's own log group for the endpoint, with an expiry, deleted with the stack
-        self.log_retention = logs.LogRetention(
-            self,
-            "EndpointLogRetention",
-            log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
+        self.log_retention = sagemaker_log_retention(
+            self, "EndpointLogRetention", f"/aws/sagemaker/Endpoints/{endpoint_name}", log_retention
         )
         self.endpoint.node.add_dependency(self.log_retention)
-        nag.acknowledge_log_retention(
-            self,
-            Stack.of(self).format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            ),
-        )
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
 

@@ -19,6 +19,7 @@ import jsii
 from aws_cdk import Annotations, CfnOutput, Duration, Names, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
@@ -33,12 +34,14 @@ from .endpoint import (
     model_tags,
 )
 from .execution_role import (
+    COMPONENT_LOG_GROUP,
     acknowledge_runtime_wildcards,
     create_execution_role,
     depend_on_role_policies,
     grant_component_runtime,
     grant_runtime,
 )
+from .log_retention import sagemaker_log_retention
 from .model_source import ModelSource, WeightsLocation, sagemaker_fetched
 from .spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from .spec.capacity import Capacity
@@ -133,6 +136,9 @@ class LmiInferenceEndpoint(Construct):
             created when a model needs one and none is given.
         weights_key: encrypts the WeightsBucket this construct creates.
         endpoint_name: fixed at synth (`<stack>-<id>-<hash>`) unless given.
+        log_retention: of the endpoint's log group and each component's
+            (/aws/sagemaker/InferenceComponents/<component>), deleted with the stack. Default
+            one month.
     """
 
     def __init__(
@@ -150,6 +156,7 @@ class LmiInferenceEndpoint(Construct):
         weights_bucket: Optional[s3.IBucket] = None,
         weights_key: Optional[kms.IKey] = None,
         endpoint_name: Optional[str] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ):
         super().__init__(scope, id)
         problems = _instance_violations(
@@ -216,6 +223,15 @@ class LmiInferenceEndpoint(Construct):
             "Endpoint",
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=self.endpoint_name,
+        )
+        self.log_retention = log_retention
+        self.endpoint.node.add_dependency(
+            sagemaker_log_retention(
+                self,
+                "EndpointLogRetention",
+                f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+                log_retention,
+            )
         )
         self.node.add_validation(_EndpointRules(self))
         CfnOutput(
@@ -412,6 +428,14 @@ class LmiInferenceEndpoint(Construct):
             ),
         )
         grant_component_runtime(self.role, name)
+        component.node.add_dependency(
+            sagemaker_log_retention(
+                scope,
+                "LogRetention",
+                f"{COMPONENT_LOG_GROUP}/{name}",
+                self.log_retention,
+            )
+        )
         acknowledge_runtime_wildcards(self.role, self.endpoint_name, weights.objects_arn)
         added = ComponentModel(name, spec, cfn_model, component, weights, scaling)
         if scaling:

@@ -601,3 +601,17 @@ def test_each_component_may_log_to_its_own_group_and_publish_its_utilization(qwe
         "/aws/sagemaker/Endpoints*",
         "/aws/sagemaker/InferenceComponents*",
     ]
+
+
+def test_the_endpoint_and_each_component_log_group_expire(qwen):
+    [component] = resources_of(qwen, "AWS::SageMaker::InferenceComponent").values()
+    name = component["Properties"]["InferenceComponentName"]
+    endpoint_name = only(qwen, "AWS::SageMaker::Endpoint")["EndpointName"]
+    retained = {
+        r["Properties"]["LogGroupName"]: r["Properties"]["RetentionInDays"]
+        for r in resources_of(qwen, "Custom::LogRetention").values()
+    }
+    assert retained == {
+        f"/aws/sagemaker/Endpoints/{endpoint_name}": 30,
+        f"/aws/sagemaker/InferenceComponents/{name}": 30,
+    }

@@ -129,3 +129,10 @@ def test_djl_stand_in_follows_the_documented_api():
     )
     failed = Output().error("boom")
     assert failed.code == 424 and json.loads(failed.body()) == {"code": 424, "error": "boom"}
+
+
+def test_a_checkpoint_saved_by_deepspeed_itself_is_found(tmp_path):
+    # init_inference(save_mp_checkpoint_path=...) names it ds-inference_config.json (0.7.x source)
+    assert deepspeed_checkpoint(str(tmp_path)) is None
+    (tmp_path / "ds-inference_config.json").write_text(json.dumps({"type": "BLOOM"}))
+    assert deepspeed_checkpoint(str(tmp_path)) == tmp_path / "ds-inference_config.json"

@@ -17,7 +17,10 @@ from typing import Callable, Optional, Tuple
 
 from .config import HandlerConfig
 
-DS_CHECKPOINT_FILES = ("ds_inference_config.json",)  # pre-sharded DeepSpeed checkpoints
+# Pre-sharded DeepSpeed checkpoints: microsoft/bloom-deepspeed-inference-int8 names its description
+# ds_inference_config.json; DeepSpeed's own saver (init_inference(save_mp_checkpoint_path=...))
+# writes ds-inference_config.json (deepspeed/inference/engine.py at v0.7.3 and v0.7.5).
+DS_CHECKPOINT_FILES = ("ds_inference_config.json", "ds-inference_config.json")
 _TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32", "int8": "int8"}
 
 log = logging.getLogger(__name__)

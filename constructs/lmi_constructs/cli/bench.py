@@ -58,7 +58,12 @@ def register(commands) -> None:
         help="prompts per request (default: 1 for Engine.VLLM, chat and streams; 4 for "
         "DEEPSPEED/ACCELERATE endpoints; 1 where the endpoint does not say)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=256,
+        help="new tokens per prompt (256, as the reference)",
+    )
     parser.add_argument("--requests", type=int, default=20, help="measured requests (20)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight (1)")
     parser.add_argument("--warmup", type=int, default=2, help="requests before measuring (2)")

@@ -384,3 +384,19 @@ def test_sagemaker_name_patterns_are_the_apis():
     assert violation.field == "endpoint_name" and violation.fix == "use e.g. llama-70b-prod"
     assert name_violations("endpoint_name", "x" * 64)
     assert name_violations("endpoint_name", "-leading")
+
+
+def test_a_fallback_pool_is_judged_by_its_own_gpus_not_the_first_instances_overrides():
+    # the overrides describe an instance outside the catalog; a pool is a catalog type
+    first = EndpointSpec(
+        instance_type="ml.g9.48xlarge",
+        gpu_count=8,
+        gpu_memory_gib=180,
+        tensor_parallel_degree=8,
+        engine="VLLM",
+        dtype="bf16",
+        model_id="meta-llama/Llama-3.1-8B-Instruct",
+    )
+    pool = first.on_instance("ml.g6e.48xlarge")
+    assert (pool.gpu_count, pool.gpu_memory_gib) == (None, None)
+    assert pool.instance.gpu_memory_gib == lookup_instance("ml.g6e.48xlarge").gpu_memory_gib

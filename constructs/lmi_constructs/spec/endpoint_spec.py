@@ -194,8 +194,10 @@ class EndpointSpec:
 
     def on_instance(self, instance_type: str) -> "EndpointSpec":
         """The same settings, the derived ones included, on another instance type (a fallback
-        pool of the same variant: one environment for every pool); checked on construction."""
-        return replace(self, instance_type=instance_type)
+        pool of the same variant: one environment for every pool); checked on construction.
+        gpu_count and gpu_memory_gib describe the first instance type, so the pool is judged
+        by its own catalog entry instead."""
+        return replace(self, instance_type=instance_type, gpu_count=None, gpu_memory_gib=None)
 
     def plan(self) -> Dict[str, Any]:
         """The facts a user checks before a 40-minute deploy, as plain values."""

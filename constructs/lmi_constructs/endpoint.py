@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import partial
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -482,7 +481,7 @@ def _pool_spec(spec: EndpointSpec, volume_sent: Optional[int], instance_type: st
         if volume_sent is not None
         else (None if has_local_nvme(instance_type) else DEFAULT_EBS_VOLUME_GB)
     )
-    return replace(spec.on_instance(instance_type), volume_size_gb=volume)
+    return spec.on_instance(instance_type, volume_size_gb=volume)
 
 
 def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:

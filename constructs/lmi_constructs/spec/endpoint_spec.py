@@ -192,12 +192,15 @@ class EndpointSpec:
         needed = _volume_needed_gb(self.stored_bytes)
         return max(DEFAULT_EBS_VOLUME_GB, needed) if needed is not None else None
 
-    def on_instance(self, instance_type: str) -> "EndpointSpec":
+    def on_instance(self, instance_type: str, **changes: Any) -> "EndpointSpec":
         """The same settings, the derived ones included, on another instance type (a fallback
-        pool of the same variant: one environment for every pool); checked on construction.
+        pool of the same variant: one environment for every pool), with `changes` (fields, e.g.
+        the variant's volume_size_gb); checked on construction, every problem at once.
         gpu_count and gpu_memory_gib describe the first instance type, so the pool is judged
         by its own catalog entry instead."""
-        return replace(self, instance_type=instance_type, gpu_count=None, gpu_memory_gib=None)
+        return replace(
+            self, instance_type=instance_type, gpu_count=None, gpu_memory_gib=None, **changes
+        )
 
     def plan(self) -> Dict[str, Any]:
         """The facts a user checks before a 40-minute deploy, as plain values."""

@@ -224,7 +224,7 @@ class LmiInferenceEndpoint(Construct):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=self.endpoint_name,
         )
-        self.log_retention = log_retention
+        self.log_retention_days = log_retention  # each add_model's component log group
         self.endpoint.node.add_dependency(
             sagemaker_log_retention(
                 self,
@@ -433,7 +433,7 @@ class LmiInferenceEndpoint(Construct):
                 scope,
                 "LogRetention",
                 f"{COMPONENT_LOG_GROUP}/{name}",
-                self.log_retention,
+                self.log_retention_days,
             )
         )
         acknowledge_runtime_wildcards(self.role, self.endpoint_name, weights.objects_arn)

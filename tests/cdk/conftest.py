@@ -41,3 +41,10 @@ def production(tmp_path_factory):
     from .production_app import build_production_stack
 
     return build_production_stack(str(tmp_path_factory.mktemp("production.out")))
+
+
+@pytest.fixture(scope="session")
+def all_templates(reference_assembly, production):
+    """Every stack of the reference app (BLOOM, OPT, Qwen, the weights bucket) and Production."""
+    stacks = {stack.stack_name: stack.template for stack in reference_assembly.stacks}
+    return {**stacks, "Production": production.template}

@@ -6,8 +6,6 @@ unless it is acknowledged below, one by one, with its reason."""
 import json
 import warnings
 
-import pytest
-
 from tests.support.cfn_resolve import resolve
 
 with warnings.catch_warnings():  # parliament 1.6.4 imports pkg_resources, deprecated
@@ -39,13 +37,6 @@ def findings(templates):
             policy = analyze_policy_string(json.dumps(resolve(document, template)))
             for finding in policy.findings:
                 yield stack, logical_id, finding
-
-
-@pytest.fixture(scope="module")
-def all_templates(reference_assembly, production):
-    """Every stack of the reference app (BLOOM, OPT, Qwen, the weights bucket) and Production."""
-    stacks = {stack.stack_name: stack.template for stack in reference_assembly.stacks}
-    return {**stacks, "Production": production.template}
 
 
 def acknowledged(logical_id, issue):

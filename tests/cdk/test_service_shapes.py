@@ -2,16 +2,7 @@
 the API's input shapes in botocore (names, enums, patterns, lengths, ranges): the reference
 stacks, the every-option production stack, and the inference-component options stack."""
 
-import pytest
-
 from tests.support.api_shapes import CALLS, input_shape, problems, template_problems
-
-
-@pytest.fixture(scope="module")
-def all_templates(reference_assembly, production):
-    """Every stack of the reference app (BLOOM, OPT, Qwen, the weights bucket) and Production."""
-    stacks = {stack.stack_name: stack.template for stack in reference_assembly.stacks}
-    return {**stacks, "Production": production.template}
 
 
 def test_every_covered_resource_matches_its_api_shape(all_templates):

@@ -20,36 +20,36 @@ from .spec import (
 from .version import __version__  # noqa: F401  (lmi_constructs.__version__)
 
 if TYPE_CHECKING:  # the same names as _CONSTRUCTS, imported eagerly for type checkers only
-    from .async_inference import AsyncInference
-    from .component_scaling import CopyScaling
-    from .container_image import ContainerImage
-    from .data_capture import DataCapture
-    from .endpoint import LmiEndpoint
-    from .hub_weights import HubWeights
-    from .inference_endpoint import InstanceScaleIn, LmiInferenceEndpoint
-    from .model_code import ModelCode
-    from .model_source import ModelSource, WeightsLocation
-    from .observability import Observability
-    from .rollout import BlueGreenRollout
-    from .scaling import AutoScaling
-    from .weights_bucket import WeightsBucket
+    from .container.container_image import ContainerImage
+    from .container.model_code import ModelCode
+    from .endpoints.endpoint import LmiEndpoint
+    from .endpoints.inference_endpoint import InstanceScaleIn, LmiInferenceEndpoint
+    from .options.async_inference import AsyncInference
+    from .options.component_scaling import CopyScaling
+    from .options.data_capture import DataCapture
+    from .options.observability import Observability
+    from .options.rollout import BlueGreenRollout
+    from .options.scaling import AutoScaling
+    from .weights.hub_weights import HubWeights
+    from .weights.model_source import ModelSource, WeightsLocation
+    from .weights.weights_bucket import WeightsBucket
 
 _CONSTRUCTS = {
-    "AsyncInference": ".async_inference",
-    "AutoScaling": ".scaling",
-    "BlueGreenRollout": ".rollout",
-    "ContainerImage": ".container_image",
-    "CopyScaling": ".component_scaling",
-    "DataCapture": ".data_capture",
-    "HubWeights": ".hub_weights",
-    "InstanceScaleIn": ".inference_endpoint",
-    "LmiInferenceEndpoint": ".inference_endpoint",
-    "LmiEndpoint": ".endpoint",
-    "ModelCode": ".model_code",
-    "ModelSource": ".model_source",
-    "Observability": ".observability",
-    "WeightsLocation": ".model_source",
-    "WeightsBucket": ".weights_bucket",
+    "AsyncInference": ".options.async_inference",
+    "AutoScaling": ".options.scaling",
+    "BlueGreenRollout": ".options.rollout",
+    "ContainerImage": ".container.container_image",
+    "CopyScaling": ".options.component_scaling",
+    "DataCapture": ".options.data_capture",
+    "HubWeights": ".weights.hub_weights",
+    "InstanceScaleIn": ".endpoints.inference_endpoint",
+    "LmiInferenceEndpoint": ".endpoints.inference_endpoint",
+    "LmiEndpoint": ".endpoints.endpoint",
+    "ModelCode": ".container.model_code",
+    "ModelSource": ".weights.model_source",
+    "Observability": ".options.observability",
+    "WeightsLocation": ".weights.model_source",
+    "WeightsBucket": ".weights.weights_bucket",
 }
 
 __all__ = [

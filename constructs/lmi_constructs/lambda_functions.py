@@ -1,4 +1,4 @@
-"""This library's Lambda functions (their code is lambda_code/), and the CDK Provider framework
+"""This library's Lambda functions (their code is runtime/), and the CDK Provider framework
 around them.
 
 Each function gets its own log group and a role that may write only there (no
@@ -19,11 +19,11 @@ from aws_cdk import custom_resources as cr
 
 from constructs import Construct
 
-from . import nag
+from .security import nag
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-CODE_PACKAGE = "lambda_code"
+CODE_PACKAGE = "runtime"
 
 
 def lambda_function(
@@ -35,7 +35,7 @@ def lambda_function(
     environment,
     description: str,
 ) -> lambda_.Function:
-    """lambda_code.<handler> (module.function) with its own log group and a role that may write
+    """runtime.<handler> (module.function) with its own log group and a role that may write
     only there."""
     owner = type(scope).__name__
     log_group = logs.LogGroup(
@@ -56,7 +56,7 @@ def lambda_function(
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
         handler=f"{CODE_PACKAGE}.{handler}",
-        code=lambda_code(),
+        code=runtime_code(),
         timeout=timeout,
         memory_size=memory,
         environment=environment,
@@ -82,7 +82,7 @@ def lambda_function(
 
 @dataclass(frozen=True)
 class Handler:
-    """One of a custom resource's functions: its construct id, lambda_code.<module.function>,
+    """One of a custom resource's functions: its construct id, runtime.<module.function>,
     its timeout and memory (MB), and what it does (the function's description)."""
 
     id: str
@@ -100,7 +100,7 @@ def custom_resource(
     is_complete: Optional[Handler] = None,
     **provider_options,
 ) -> Tuple[CustomResource, lambda_.Function, Optional[lambda_.Function]]:
-    """A custom resource of ours: its function(s) in lambda_code/, the Provider framework
+    """A custom resource of ours: its function(s) in runtime/, the Provider framework
     around them ("Provider") and the resource itself ("Resource"), under scope. Returns the
     resource and the on_event and is_complete functions (grant them what they call)."""
 
@@ -134,8 +134,8 @@ def custom_resource(
     return resource, started, completed
 
 
-def lambda_code() -> lambda_.Code:
-    """Only the lambda_code/ package of lmi_constructs: stdlib, boto3 and urllib3 come with
+def runtime_code() -> lambda_.Code:
+    """Only the runtime/ package of lmi_constructs: stdlib, boto3 and urllib3 come with
     Lambda."""
     return lambda_.Code.from_asset(
         str(PACKAGE_DIR),

@@ -20,7 +20,7 @@ from lmi_constructs import (
     ModelSource,
     Observability,
 )
-from lmi_constructs.nag import acknowledge, checkov_skip
+from lmi_constructs.security.nag import acknowledge, checkov_skip
 
 
 def llama(stack, id="Llama", **options):

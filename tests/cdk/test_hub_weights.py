@@ -58,7 +58,7 @@ def test_worker_fan_out_wiring_and_timeouts(templates):
         "AWS::Lambda::Function",
         {
             **arm64,
-            "Handler": "lambda_code.hub_weights.worker",
+            "Handler": "runtime.hub_weights.worker",
             "Timeout": 900,
             "MemorySize": 512,
             "Environment": {"Variables": Match.object_like(hub)},
@@ -68,7 +68,7 @@ def test_worker_fan_out_wiring_and_timeouts(templates):
         "AWS::Lambda::Function",
         {
             **arm64,
-            "Handler": "lambda_code.hub_weights.on_event",
+            "Handler": "runtime.hub_weights.on_event",
             "Environment": {"Variables": Match.object_like(hub)},
         },
     )
@@ -76,7 +76,7 @@ def test_worker_fan_out_wiring_and_timeouts(templates):
         "AWS::Lambda::Function",
         {
             **arm64,
-            "Handler": "lambda_code.hub_weights.is_complete",
+            "Handler": "runtime.hub_weights.is_complete",
             "Environment": {
                 "Variables": Match.object_like(
                     {
@@ -146,7 +146,7 @@ def test_each_function_writes_only_under_the_repository_prefix(templates):
     assert len(ours) == 3 and all("ManagedPolicyArns" not in r["Properties"] for r in ours)
 
 
-def test_the_lambda_asset_holds_only_the_lambda_code_package(reference_assembly):
+def test_the_lambda_asset_holds_only_the_runtime_package(reference_assembly):
     from pathlib import Path
 
     template = reference_assembly.get_stack_by_name("BloomStack").template
@@ -157,8 +157,8 @@ def test_the_lambda_asset_holds_only_the_lambda_code_package(reference_assembly)
         for p in (Path(reference_assembly.directory) / f"asset.{asset_hash}").rglob("*")
         if p.is_file()
     )
-    assert files and all(f.startswith("lambda_code/") and f.endswith(".py") for f in files)
-    assert "lambda_code/hub_weights.py" in files and "lambda_code/copier/hub.py" in files
+    assert files and all(f.startswith("runtime/") and f.endswith(".py") for f in files)
+    assert "runtime/hub_weights.py" in files and "runtime/copier/hub.py" in files
     for path in files:  # no aws_cdk, nothing outside the Lambda runtime
         text = (Path(reference_assembly.directory) / f"asset.{asset_hash}" / path).read_text()
         assert "aws_cdk" not in text.replace("Never import aws_cdk", "")

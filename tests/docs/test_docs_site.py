@@ -59,16 +59,20 @@ def config_like_the_sites(tmp_path: Path, page: str) -> Path:
 def test_the_strict_build_fails_on_a_broken_link_anchor_or_reference(tmp_path):
     page = (
         "# Home\n\nSee [the stacks](reference-stacks.md), [a section](#no-such-section) and\n"
-        "[LmiEndpoint][lmi_constructs.endpoint.Nope].\n"
+        "[LmiEndpoint][lmi_constructs.endpoints.endpoint.Nope].\n"
     )
     built = mkdocs_build(config_like_the_sites(tmp_path, page), tmp_path / "site")
     assert built.returncode != 0
-    for finding in ("reference-stacks.md", "no-such-section", "lmi_constructs.endpoint.Nope"):
+    for finding in (
+        "reference-stacks.md",
+        "no-such-section",
+        "lmi_constructs.endpoints.endpoint.Nope",
+    ):
         assert finding in built.stderr, built.stderr
 
 
 def test_the_strict_build_fails_on_a_missing_api_object(tmp_path):
-    page = "# Home\n\n::: lmi_constructs.endpoint.NoSuchConstruct\n"
+    page = "# Home\n\n::: lmi_constructs.endpoints.endpoint.NoSuchConstruct\n"
     built = mkdocs_build(config_like_the_sites(tmp_path, page), tmp_path / "site")
     assert built.returncode != 0 and "NoSuchConstruct" in built.stderr, built.stderr
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_constructs.packaging import bundle_files
+from lmi_constructs.container.packaging import bundle_files
 from lmi_constructs.version import __version__
 
 from .fresh_install import PROJECT, ROOT, build_distributions, install_fresh
@@ -109,7 +109,7 @@ def test_lmi_local_finds_the_packaged_handler(fresh, elsewhere):
         [
             "python",
             "-c",
-            "from lmi_constructs.handler_files import handler_directory; "
+            "from lmi_constructs.container.handler_files import handler_directory; "
             "print(handler_directory())",
         ],
         cwd=elsewhere,

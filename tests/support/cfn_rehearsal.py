@@ -87,8 +87,8 @@ class LoadedFunction:
         package = f"rehearsal_{name.lower()}_{next(_packages)}"
         spec = importlib.util.spec_from_file_location(
             package,
-            asset_dir / "lambda_code" / "__init__.py",
-            submodule_search_locations=[str(asset_dir / "lambda_code")],
+            asset_dir / "runtime" / "__init__.py",
+            submodule_search_locations=[str(asset_dir / "runtime")],
         )
         module = importlib.util.module_from_spec(spec)
         sys.modules[package] = module
@@ -187,7 +187,7 @@ def load_function(
     hub_endpoint: Optional[str] = None,
     without: Optional[str] = None,
 ) -> Tuple[LoadedFunction, Policy]:
-    """lambda_code.<handler> from its asset, as its role (minus the `without` action)."""
+    """runtime.<handler> from its asset, as its role (minus the `without` action)."""
     spec = functions_by_handler(template)[handler]
     properties = spec["properties"]
     policy = role_policy(template, properties["Role"]["Fn::GetAtt"][0], resolver)

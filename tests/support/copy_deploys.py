@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmi_constructs.lambda_code import hub_weights
+from lmi_constructs.runtime import hub_weights
 
 from .cfn_events import cfn_event
 

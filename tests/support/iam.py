@@ -171,14 +171,14 @@ def role_policy(template: dict, role_logical_id: str, resolve: Resolver) -> Poli
 
 
 def functions_by_handler(template: dict) -> Dict[str, dict]:
-    """handler (module.function under lambda_code) -> {logical_id, properties} of our Lambdas."""
+    """handler (module.function under runtime) -> {logical_id, properties} of our Lambdas."""
     found = {}
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         handler = resource["Properties"].get("Handler", "")
-        if handler.startswith("lambda_code."):
-            found[handler[len("lambda_code.") :]] = {
+        if handler.startswith("runtime."):
+            found[handler[len("runtime.") :]] = {
                 "logical_id": logical_id,
                 "properties": resource["Properties"],
             }

@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from lmi_constructs.lambda_code.copier.hub import MAX_WAIT_S, HubFile, HubRetry
-from lmi_constructs.lambda_code.copier.layout import Manifest
-from lmi_constructs.lambda_code.copier.layout import selection_id as layout_selection_id
-from lmi_constructs.lambda_code.copier.selection import select_copy, select_files
-from lmi_constructs.lambda_code.copier.transfer import MAX_PARTS, MIB, check_part_size, ranges
-from lmi_constructs.lambda_code.errors import CopyError, NoMatchingFiles, RemoteCodeRefused
-from lmi_constructs.lambda_code.hub_weights import token_from_secret
+from lmi_constructs.runtime.copier.hub import MAX_WAIT_S, HubFile, HubRetry
+from lmi_constructs.runtime.copier.layout import Manifest
+from lmi_constructs.runtime.copier.layout import selection_id as layout_selection_id
+from lmi_constructs.runtime.copier.selection import select_copy, select_files
+from lmi_constructs.runtime.copier.transfer import MAX_PARTS, MIB, check_part_size, ranges
+from lmi_constructs.runtime.errors import CopyError, NoMatchingFiles, RemoteCodeRefused
+from lmi_constructs.runtime.hub_weights import token_from_secret
 
 
 def files(*paths):

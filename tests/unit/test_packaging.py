@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_constructs.packaging import build_tarball
+from lmi_constructs.container.packaging import build_tarball
 
 MODEL_CODE = Path(__file__).resolve().parents[2] / "model_code"
 

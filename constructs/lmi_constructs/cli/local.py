@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..handler_files import handler_directory
-from ..lambda_code.copier.layout import split_s3_uri
+from ..container.handler_files import handler_directory
+from ..runtime.copier.layout import split_s3_uri
 
 # What both engines import to generate on the CPU (pyproject's [local] extra).
 LOCAL_EXTRA_MODULES = ("torch", "transformers", "tokenizers")

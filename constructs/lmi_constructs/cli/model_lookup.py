@@ -31,7 +31,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
-from ..lambda_code.copier.hub import COMMIT_SHA
+from ..runtime.copier.hub import COMMIT_SHA
 from ..spec.checkpoint import (
     DTYPE_BITS,
     SAFETENSORS_INDEX,

@@ -50,8 +50,8 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     import urllib3
 
-    from ..lambda_code.copier.hub import HubClient, default_retry
-    from ..lambda_code.errors import CopyError
+    from ..runtime.copier.hub import HubClient, default_retry
+    from ..runtime.errors import CopyError
 
     if not _REPO_ID.match(args.repo_id):
         print(

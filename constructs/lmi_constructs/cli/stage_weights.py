@@ -81,9 +81,9 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..lambda_code.copier.coordinator import CopyRequest
-    from ..lambda_code.copier.layout import split_s3_uri
-    from ..lambda_code.copier.transfer import MIB
+    from ..runtime.copier.coordinator import CopyRequest
+    from ..runtime.copier.layout import split_s3_uri
+    from ..runtime.copier.transfer import MIB
 
     destination = split_s3_uri(args.dest)
     problems = []
@@ -120,9 +120,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _dry_run(request) -> int:
     """The selection, as the copy would make it, on stdout; only the Hub is asked."""
-    from ..lambda_code.copier.coordinator import plan_selection
-    from ..lambda_code.copier.hub import HubClient
-    from ..lambda_code.errors import CopyError
+    from ..runtime.copier.coordinator import plan_selection
+    from ..runtime.copier.hub import HubClient
+    from ..runtime.errors import CopyError
 
     try:
         planned = plan_selection(HubClient(token=os.environ.get("HF_TOKEN") or None), request)
@@ -139,7 +139,7 @@ def _stage(request, workers: int) -> int:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ..lambda_code.copier.coordinator import (
+    from ..runtime.copier.coordinator import (
         check_progress,
         copy_attributes,
         is_published,
@@ -148,11 +148,11 @@ def _stage(request, workers: int) -> int:
         publish_complete,
         register_holder,
     )
-    from ..lambda_code.copier.hub import HubClient
-    from ..lambda_code.copier.s3_objects import NamedRefusals
-    from ..lambda_code.copier.transfer import FileCopier
-    from ..lambda_code.copier.worker import run_worker
-    from ..lambda_code.errors import CopyError
+    from ..runtime.copier.hub import HubClient
+    from ..runtime.copier.s3_objects import NamedRefusals
+    from ..runtime.copier.transfer import FileCopier
+    from ..runtime.copier.worker import run_worker
+    from ..runtime.errors import CopyError
     from .aws_setup import explain
     from .progress_bar import ProgressBar
 
@@ -198,7 +198,7 @@ def _stage(request, workers: int) -> int:
 
 def _copy_all(copier, workers: int, bar, run_worker) -> None:
     """Every entry on a thread pool; the first failure cancels what has not started."""
-    from ..lambda_code.copier.status import read_status
+    from ..runtime.copier.status import read_status
 
     def one(index: int) -> None:
         # A later attempt than any recorded one: this run takes over from an interrupted run

@@ -1,0 +1,2 @@
+"""What runs in the container: the LMI image (ContainerImage) and our handler code
+(ModelCode, packaged from handler/)."""

@@ -1,0 +1,1 @@
+"""The execution role and its grants, and the acknowledgements cdk-nag and checkov read."""

@@ -135,8 +135,11 @@ def test_copies_scale_to_zero_and_an_alarm_brings_one_back(qwen):
     assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
         {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}
     ]
-    alarm = only(qwen, "AWS::CloudWatch::Alarm")
-    assert alarm["MetricName"] == "NoCapacityInvocationFailures"
+    (alarm,) = [
+        a["Properties"]
+        for a in resources_of(qwen, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "NoCapacityInvocationFailures"
+    ]
     assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": name}]
     assert alarm["AlarmActions"] == [{"Ref": step_id}]
     # registered only once the component exists

@@ -18,6 +18,7 @@ from lmi_constructs import (
     Observability,
     SpecError,
 )
+from lmi_constructs.options.binding import HostingShape, OptionContext
 from tests.support.lint import LINT_IGNORED
 
 from .production_app import llama
@@ -336,7 +337,18 @@ def test_a_vpc_without_an_s3_route_is_warned_about():
 
 
 def rollout_problems(instance_count=2, **options):
-    return [str(v) for v in BlueGreenRollout(**options).violations(instance_count)]
+    """The rollout's own limits (the alarm window is tested with the endpoint's options)."""
+    context = OptionContext(
+        shape=HostingShape.ENDPOINT,
+        observability=Observability(),
+        initial_capacity=instance_count,
+        minimum_capacity=instance_count,
+    )
+    return [
+        str(v)
+        for v in BlueGreenRollout(**options).violations(context)
+        if "alarms need" not in v.problem
+    ]
 
 
 def test_rollout_limits_are_sagemakers():
@@ -363,9 +375,9 @@ def test_the_time_a_rollout_may_take_holds_its_waits():
 
 
 def test_the_default_time_a_rollout_may_take_is_derived_from_its_waits():
-    # 4 linear steps x 900 s + 600 s = 4200 s of waits: the old fixed 3600 s default refused it
+    assert rollout_problems(4, traffic="LINEAR", step_percent=25) == []
     linear = BlueGreenRollout(traffic="LINEAR", step_percent=25)
-    assert linear.violations(4) == []
+    assert rollout_problems(4, **vars(linear)) == []
     assert linear.effective_max_execution_s == 4200 + 600
     assert BlueGreenRollout().effective_max_execution_s == 3600  # the canary: unchanged
     # ten linear steps of an hour each: past SageMaker's 28800 s whatever the default, so the

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Union
 
 from aws_cdk import (
     Annotations,
     CfnOutput,
-    CfnTag,
     Duration,
     Names,
-    Stack,
     Token,
 )
 from aws_cdk import aws_ec2 as ec2
@@ -25,56 +23,27 @@ from constructs import Construct
 
 from ..container.container_image import ContainerImage, known_region
 from ..container.model_code import ModelCode
-from ..options.async_inference import AsyncInference, async_inference_config, grant_async_caller
-from ..options.data_capture import DataCapture, data_capture_config
+from ..options.async_inference import AsyncInference, grant_async_caller
+from ..options.binding import BoundEndpoint, EndpointOption, HostingShape, OptionContext
+from ..options.data_capture import DataCapture
 from ..options.log_retention import sagemaker_log_retention
-from ..options.network import NetworkRelease, s3_route_warning, vpc_config
-from ..options.observability import PERIOD_S, EndpointMonitoring, Observability
-from ..options.rollout import BlueGreenRollout, deployment_config
-from ..options.scaling import AutoScaling, ScalingGuard, add_autoscaling
+from ..options.network import VpcPlacement
+from ..options.observability import Observability
+from ..options.rollout import BlueGreenRollout
+from ..options.scaling import AutoScaling
 from ..options.variant_capacity import capacity_properties
-from ..security import nag
-from ..security.execution_role import (
-    acknowledge_runtime_wildcards,
-    create_execution_role,
-    depend_on_role_policies,
-    grant_runtime,
-)
-from ..security.nag import render_resolved
+from ..security.execution_role import acknowledge_runtime_wildcards, create_execution_role
 from ..spec import Capacity, EndpointSpec, Engine, RequestLimits, SpecError, Violation
-from ..spec import model_tags as model_tags_keys
 from ..spec.endpoint_spec import DEFAULT_EBS_VOLUME_GB, PLAN_METADATA_TYPE, across_pools
 from ..spec.engines import engine_from
-from ..spec.images import FIRST_OPTION_ENVIRONMENT_VERSION, parse_tag
 from ..spec.instances import has_local_nvme
 from ..spec.names import name_violations
-from ..spec.serving import environment_options, model_code_properties
-from ..weights.model_source import (
-    SAGEMAKER_MODEL_DIR,
-    ModelSource,
-    WeightsLocation,
-    sagemaker_fetched,
-)
+from ..spec.serving import model_code_properties
+from ..weights.model_source import ModelSource, WeightsLocation
 from ..weights.weights_bucket import WeightsBucket
-from ..weights.weights_check import WeightsCheck
+from .environment import describe_location
+from .serving_model import ServingModel, serving_violations
 
-# Environment keys LmiEndpoint derives from the spec; a user override would desync them.
-MANAGED_ENVIRONMENT = (
-    "TENSOR_PARALLEL_DEGREE",
-    "MODEL_S3_BUCKET",
-    "MODEL_S3_PREFIX",
-    "OPTION_MODEL_ID",
-    "OPTION_ENGINE",
-    "OPTION_DTYPE",
-    "OPTION_ROLLING_BATCH",
-    "OPTION_ASYNC_MODE",
-    "OPTION_ENTRYPOINT",
-    "OPTION_TENSOR_PARALLEL_DEGREE",
-    "OPTION_MODEL_LOADING_TIMEOUT",
-    "OPTION_MAX_MODEL_LEN",
-    "OPTION_MAX_ROLLING_BATCH_SIZE",
-    "OPTION_TRUST_REMOTE_CODE",
-)
 VARIANT_NAME = "AllTraffic"
 
 
@@ -224,25 +193,35 @@ class LmiEndpoint(Construct):
                 model_code_properties(self.spec)
             )
             problems += rendering
-        problems += environment_violations(
-            environment, model_code is not None, self.spec.resolved_image_tag
-        )
-        problems += _option_violations(
-            autoscaling=autoscaling,
-            observability=observability,
-            rollout=rollout,
-            data_capture=data_capture,
-            async_inference=async_inference,
-            instance_count=instance_count,
-            enable_network_isolation=enable_network_isolation,
-            sagemaker_fetches_weights=sagemaker_fetches_weights,
+        problems += serving_violations(
+            environment=environment,
             has_code=model_code is not None,
+            image_tag=self.spec.resolved_image_tag,
+            sagemaker_fetches_weights=sagemaker_fetches_weights,
+            enable_network_isolation=enable_network_isolation,
+        )
+        options: List[EndpointOption] = [
+            option
+            for option in (observability, data_capture, async_inference, rollout, autoscaling)
+            if option is not None
+        ]
+        context = OptionContext(
+            shape=HostingShape.ENDPOINT,
+            observability=observability,
+            initial_capacity=instance_count,
+            minimum_capacity=autoscaling.min_instances if autoscaling else instance_count,
+            maximum_capacity=autoscaling.max_instances if autoscaling else instance_count,
+            asynchronous=async_inference is not None,
+        )
+        for option in options:
+            problems += option.violations(context)
+        problems += _endpoint_violations(
             streaming=streaming,
+            has_code=model_code is not None,
+            asynchronous=async_inference is not None,
             weights_key=weights_key,
             own_weights_bucket=weights_bucket is None,
         )
-        if vpc is not None:
-            s3_route_warning(self, vpc)
         if problems:
             raise SpecError(problems, subject=f"{self.node.path} options")
         # Streams when the engine can (its profile; our model.py answers whole generations),
@@ -262,58 +241,35 @@ class LmiEndpoint(Construct):
         for warning in self.spec.warnings:
             Annotations.of(self).add_warning_v2("lmi:spec", warning)
 
-        resolved_image = image_source.bind(self, self.spec.resolved_image_tag)
         self.role = role or create_execution_role(self, "ExecutionRole")
-        grant_runtime(self.role, resolved_image, endpoint_name)
-
         self.weights_bucket = weights_bucket
         if self.weights_bucket is None and model.needs_weights_bucket:
             self.weights_bucket = WeightsBucket(self, "Weights", encryption_key=weights_key).bucket
-        self.weights: WeightsLocation = model.bind(self, self.role, self.weights_bucket)
-        self.weights_uri = self.weights.s3_uri
-
-        code = None
-        if model_code:
-            assert serving_properties is not None, "rendered above, refused if it could not be"
-            code = model_code.bind(self, self.role, serving_properties)
-        self.serving_properties = code.serving_properties if code else None
-        container = sagemaker.CfnModel.ContainerDefinitionProperty(
-            image=resolved_image.uri,
-            model_data_url=code.model_data_url if code else None,
-            environment={
-                **self._environment(code is not None, sagemaker_fetches_weights),
-                **(environment or {}),
-            },
-            model_data_source=sagemaker_fetched(self.weights)
-            if sagemaker_fetches_weights
-            else None,
+        network = (
+            VpcPlacement(vpc, vpc_subnets, security_groups).bind(self, self.role) if vpc else None
         )
-        self.model = sagemaker.CfnModel(
+        self.serving_model = ServingModel(
             self,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            primary_container=container,
-            vpc_config=vpc_config(self, vpc, vpc_subnets, security_groups, self.role)
-            if vpc
-            else None,
-            tags=model_tags(self.spec, self.streams),
-            enable_network_isolation=True if enable_network_isolation else None,
+            spec=self.spec,
+            source=model,
+            image=image_source,
+            role=self.role,
+            endpoint_name=endpoint_name,
+            weights_bucket=self.weights_bucket,
+            model_code=model_code,
+            serving_properties=serving_properties,
+            environment=environment,
+            sagemaker_fetches_weights=sagemaker_fetches_weights,
+            enable_network_isolation=enable_network_isolation,
+            vpc_config=network.model_config() if network else None,
+            streams=self.streams,
+            check_weights=check_weights,
         )
-        if not enable_network_isolation:
-            nag.checkov_skip(
-                self.model,
-                "CKV_AWS_370",
-                "Network isolation: this container downloads its weights from S3 itself, so "
-                "LmiEndpoint refuses isolation; use vpc and security groups instead."
-                if not sagemaker_fetches_weights
-                else "Network isolation not asked for: pass enable_network_isolation=True "
-                "(allowed here: SageMaker fetches the weights).",
-            )
-        depend_on_role_policies(self.model, self.role)
-        self.weights_check = None
-        if check_weights and not model.verifies_weights:
-            self.weights_check = WeightsCheck(self, "WeightsCheck", location=self.weights)
-            self.model.node.add_dependency(self.weights_check)
+        self.model = self.serving_model.model
+        self.weights: WeightsLocation = self.serving_model.weights
+        self.weights_uri = self.weights.s3_uri
+        self.serving_properties = self.serving_model.serving_properties
+        self.weights_check = self.serving_model.weights_check
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -333,68 +289,33 @@ class LmiEndpoint(Construct):
                     volume_size_in_gb=self.spec.effective_volume_size_gb,
                 )
             ],
-            data_capture_config=data_capture_config(data_capture, self.role)
-            if data_capture
-            else None,
-            async_inference_config=async_inference_config(async_inference, self.role)
-            if async_inference
-            else None,
         )
         # No grant on kms_key for the role: SageMaker encrypts the storage volume with the
         # permissions of the principal that creates the endpoint, not the execution role.
-
-        self.monitoring = None
-        if observability.enabled:
-            self.monitoring = EndpointMonitoring(
-                self,
-                "Monitoring",
-                options=observability,
-                endpoint_name=endpoint_name,
-                variant=VARIANT_NAME,
-                gpu_count=self.spec.instance.gpu_count,
-                asynchronous=async_inference is not None,
-            )
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=endpoint_name,
-            deployment_config=deployment_config(rollout, self._alarms()) if rollout else None,
-            # An update keeps the instance count autoscaling has set, instead of resetting it to
-            # the config's initial count (UpdateEndpoint, RetainAllVariantProperties).
-            retain_all_variant_properties=True if autoscaling else None,
         )
-        if rollout:
-            # SageMaker reads the rollback alarms with the execution role (deployment
-            # guardrails: "Auto-Rollback Configuration and Monitoring").
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["cloudwatch:DescribeAlarms"],
-                    resources=[alarm.alarm_arn for alarm in self._alarms()],
-                )
-            )
-        self.scalable_target = (
-            add_autoscaling(
-                self,
-                autoscaling,
-                endpoint_name,
-                VARIANT_NAME,
-                async_inference is not None,
-                self.endpoint,
-            )
-            if autoscaling
-            else None
+        target = BoundEndpoint(
+            endpoint_name=endpoint_name,
+            role=self.role,
+            endpoint=self.endpoint,
+            endpoint_config=self.endpoint_config,
+            variant_name=VARIANT_NAME,
+            instance_type=instance_type,
+            gpu_count=self.spec.instance.gpu_count,
+            asynchronous=async_inference is not None,
+            maximum_capacity=context.maximum_capacity,
         )
-        if autoscaling:
-            guard = ScalingGuard(
-                self, "ScalingGuard", endpoint_name=endpoint_name, instance_type=instance_type
-            )
-            self.endpoint.node.add_dependency(guard)
-        own_group = self.node.try_find_child("SecurityGroup")
-        if own_group is not None:  # the group is ours: delete it only once SageMaker let go
-            assert isinstance(own_group, ec2.SecurityGroup)
-            release = NetworkRelease(self, "NetworkRelease", group=own_group)
-            self.endpoint.node.add_dependency(release)
+        # each option makes its resources and grants; the rollout reads the alarms
+        # observability made, so the order is the list's
+        bound = {type(option).__name__: option.bind(self, target) for option in options}
+        self.monitoring = bound.get("Observability")
+        self.scalable_target = bound.get("AutoScaling")
+        if network is not None:
+            network.hold_release(self, self.endpoint)
         # SageMaker's own log group for the endpoint, with an expiry, deleted with the stack
         self.log_retention = sagemaker_log_retention(
             self, "EndpointLogRetention", f"/aws/sagemaker/Endpoints/{endpoint_name}", log_retention
@@ -447,36 +368,6 @@ class LmiEndpoint(Construct):
             grantee=grantee, actions=actions, resource_arns=[self.endpoint_arn]
         )
 
-    def _environment(self, has_code: bool, fetched: bool) -> Dict[str, str]:
-        """Only what the container reads from its environment: the weights location (named at
-        deploy time) and TENSOR_PARALLEL_DEGREE (DJL's fallback); with model code every other
-        setting is in the rendered serving.properties, without it in OPTION_* variables."""
-        # Exactly one weights location, so the container never downloads them twice.
-        if not has_code:
-            return handler_free_environment(self.spec, self.weights, fetched)
-        return {
-            "TENSOR_PARALLEL_DEGREE": str(self.spec.resolved_tensor_parallel_degree),
-            "MODEL_S3_BUCKET": self.weights.bucket.bucket_name,
-            "MODEL_S3_PREFIX": self.weights.prefix,
-        }
-
-    def _alarms(self) -> list:
-        """The alarms a rollout rolls back on: the option check requires observability."""
-        assert self.monitoring is not None, "rollout is refused without observability"
-        return list(self.monitoring.alarms.values())
-
-
-def handler_free_environment(
-    spec: EndpointSpec, weights: WeightsLocation, fetched: bool
-) -> Dict[str, str]:
-    """The Model's environment for an engine that runs LMI's own handler (no model.py): the
-    spec as OPTION_* settings, and the weights where SageMaker put them or where they are."""
-    return {
-        "TENSOR_PARALLEL_DEGREE": str(spec.resolved_tensor_parallel_degree),
-        **environment_options(spec),
-        "OPTION_MODEL_ID": SAGEMAKER_MODEL_DIR if fetched else weights.s3_uri,
-    }
-
 
 def _pool_spec(spec: EndpointSpec, volume_sent: Optional[int], instance_type: str) -> EndpointSpec:
     """The spec as a fallback pool would run it: the same model and settings on its GPUs, with
@@ -489,109 +380,17 @@ def _pool_spec(spec: EndpointSpec, volume_sent: Optional[int], instance_type: st
     return spec.on_instance(instance_type, volume_size_gb=volume)
 
 
-def model_tags(spec: EndpointSpec, streams: bool) -> List[CfnTag]:
-    """What `lmi bench` and `lmi invoke` read back from the Model's tags."""
-    return [
-        CfnTag(key=key, value=value)
-        for key, value in (
-            (model_tags_keys.ENGINE, spec.engine.name),
-            (model_tags_keys.DTYPE, spec.resolved_dtype),
-            (model_tags_keys.TENSOR_PARALLEL_DEGREE, str(spec.resolved_tensor_parallel_degree)),
-            (model_tags_keys.MODEL_ID, spec.model_id or "unknown"),
-            (model_tags_keys.STREAMING, "true" if streams else "false"),
-        )
-    ]
-
-
-def environment_violations(
-    environment: Optional[Mapping[str, str]], has_code: bool, image_tag: Optional[str]
-) -> List[Violation]:
-    """User environment variables that would be overridden, or silently ignored by DJL."""
-    found: List[Violation] = []
-    environment = environment or {}
-    for key in sorted(set(environment) & set(MANAGED_ENVIRONMENT)):
-        found.append(
-            Violation(
-                f"environment.{key}",
-                environment[key],
-                "is set by the construct from its props",
-                "pass tensor_parallel_degree, engine, dtype, request_limits and model instead",
-            )
-        )
-    options = sorted(
-        key
-        for key in environment or {}
-        if key.startswith("OPTION_") and key not in MANAGED_ENVIRONMENT
-    )
-    tag = parse_tag(image_tag) if image_tag else None
-    if options and has_code and tag and tag.djl_version < FIRST_OPTION_ENVIRONMENT_VERSION:
-        for key in options:
-            found.append(
-                Violation(
-                    f"environment.{key}",
-                    environment[key],
-                    f"is ignored by DJL "
-                    f"Serving {'.'.join(map(str, tag.djl_version))}, which maps "
-                    "OPTION_* variables only from 0.24.0",
-                    f"write option.{key[len('OPTION_') :].lower()} into "
-                    "model_code's serving.properties",
-                )
-            )
-    return found
-
-
-def describe_location(location: WeightsLocation) -> str:
-    """The weights URI for the plan; a deploy-time bucket name reads as ${AWS::Region} etc."""
-    resolved = Stack.of(location.bucket).resolve(location.bucket.bucket_name)
-    bucket = render_resolved(resolved, reference="${{{}}}", unknown="<known at deploy time>")
-    return f"s3://{bucket}/{location.display_prefix or location.prefix}"
-
-
-def _option_violations(
+def _endpoint_violations(
     *,
-    autoscaling,
-    observability,
-    rollout,
-    data_capture,
-    async_inference,
-    instance_count,
-    enable_network_isolation,
-    sagemaker_fetches_weights,
-    has_code,
-    streaming,
-    weights_key,
-    own_weights_bucket,
+    streaming: Optional[bool],
+    has_code: bool,
+    asynchronous: bool,
+    weights_key: Optional[kms.IKey],
+    own_weights_bucket: bool,
 ) -> List[Violation]:
-    """Every problem with the operational options, and between them, at once."""
-    found = [*observability.violations(asynchronous=async_inference is not None)]
-    for options in (data_capture, async_inference):
-        found += options.violations() if options else []
-    if rollout:
-        found += rollout.violations(autoscaling.min_instances if autoscaling else instance_count)
-    if autoscaling:
-        found += autoscaling.violations(async_inference is not None, instance_count)
-    if rollout and not observability.enabled:
-        found.append(
-            Violation(
-                "rollout",
-                rollout.traffic,
-                "rolls back on the endpoint's alarms, and observability is disabled",
-                "keep observability enabled",
-            )
-        )
-    elif rollout and rollout.wait_s < observability.alarm_window_s:
-        found.append(
-            Violation(
-                "rollout.wait_s",
-                rollout.wait_s,
-                f"is shorter than the {observability.alarm_window_s}"
-                f" s the latency and GPU memory alarms need before they can fire "
-                f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could not "
-                "stop a bad step",
-                f"pass wait_s >= {observability.alarm_window_s}, or fewer "
-                "Observability(evaluation_periods=...)",
-            )
-        )
+    """What only this shape refuses between its props: streams need LMI's own handler on a
+    real-time endpoint; weights_key encrypts only the bucket made here."""
+    found = []
     if streaming and has_code:
         found.append(
             Violation(
@@ -601,7 +400,7 @@ def _option_violations(
                 "serve with Engine.VLLM (no model_code), or drop streaming",
             )
         )
-    if streaming and async_inference:
+    if streaming and asynchronous:
         found.append(
             Violation(
                 "streaming",
@@ -609,27 +408,6 @@ def _option_violations(
                 "async endpoints write their answer to S3; "
                 "InvokeEndpointWithResponseStream needs a real-time endpoint",
                 "drop async_inference or streaming",
-            )
-        )
-    if sagemaker_fetches_weights and has_code:
-        found.append(
-            Violation(
-                "sagemaker_fetches_weights",
-                True,
-                "our model.py downloads the weights itself "
-                "(MODEL_S3_*), checking the copy's completion marker",
-                "leave it off with model_code, or serve with Engine.VLLM and no model_code",
-            )
-        )
-    elif enable_network_isolation and not sagemaker_fetches_weights:
-        found.append(
-            Violation(
-                "enable_network_isolation",
-                True,
-                "would cut the container off from S3, and it "
-                "downloads the weights itself (MODEL_S3_* for model.py, OPTION_MODEL_ID for vLLM)",
-                "pass sagemaker_fetches_weights=True (Engine.VLLM, no model_code), or leave it "
-                "off and restrict traffic with vpc, vpc_subnets and security_groups",
             )
         )
     if weights_key and not own_weights_bucket:

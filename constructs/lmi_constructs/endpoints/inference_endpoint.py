@@ -13,10 +13,11 @@ endpoint and of its models reported together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import jsii
 from aws_cdk import Annotations, CfnOutput, Duration, Names, Stack, Token
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -26,16 +27,18 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
 from ..container.container_image import ContainerImage, known_region
-from ..options.component_scaling import CopyScaling, add_copy_scaling
+from ..options.binding import BoundEndpoint, EndpointOption, HostingShape, OptionContext
+from ..options.component_rollout import ComponentRollout
+from ..options.component_scaling import CopyScaling
 from ..options.log_retention import sagemaker_log_retention
+from ..options.network import VpcPlacement
+from ..options.observability import EndpointMonitoring, Observability
 from ..options.variant_capacity import capacity_properties
 from ..security.execution_role import (
     COMPONENT_LOG_GROUP,
     acknowledge_runtime_wildcards,
     create_execution_role,
-    depend_on_role_policies,
     grant_component_runtime,
-    grant_runtime,
 )
 from ..spec import EndpointSpec, Engine, RequestLimits, SpecError, Violation
 from ..spec.capacity import Capacity
@@ -44,15 +47,10 @@ from ..spec.engines import engine_from
 from ..spec.instances import lookup_instance
 from ..spec.names import name_violations
 from ..spec.regions import inference_component_violation
-from ..weights.model_source import ModelSource, WeightsLocation, sagemaker_fetched
+from ..weights.model_source import ModelSource, WeightsLocation
 from ..weights.weights_bucket import WeightsBucket
-from ..weights.weights_check import WeightsCheck
-from .endpoint import (
-    describe_location,
-    environment_violations,
-    handler_free_environment,
-    model_tags,
-)
+from .environment import describe_location
+from .serving_model import ServingModel, serving_violations
 
 VARIANT_NAME = "AllTraffic"
 SCALE_IN_STRATEGIES = ("IDLE_RELEASE", "CONSOLIDATION")
@@ -117,6 +115,8 @@ class ComponentModel:
     weights: WeightsLocation
     scaling: Optional[CopyScaling]
     scalable_target: Optional[object] = None
+    monitoring: Optional[EndpointMonitoring] = None
+    rollout: Optional[ComponentRollout] = None
 
 
 class LmiInferenceEndpoint(Construct):
@@ -139,6 +139,11 @@ class LmiInferenceEndpoint(Construct):
         log_retention: of the endpoint's log group and each component's
             (/aws/sagemaker/InferenceComponents/<component>), deleted with the stack. Default
             one month.
+        observability: alarms (5xx, model latency p90, GPU memory per copy) and a dashboard
+            (with the copies' load) for each model's component; add_model may pass its own.
+            Default: enabled.
+        vpc, vpc_subnets, security_groups: run the models in your VPC (each Model's VpcConfig
+            and the endpoint config's, the role's network-interface grant held to them).
     """
 
     def __init__(
@@ -157,6 +162,10 @@ class LmiInferenceEndpoint(Construct):
         weights_key: Optional[kms.IKey] = None,
         endpoint_name: Optional[str] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        observability: Observability = Observability(),
+        vpc: Optional[ec2.IVpc] = None,
+        vpc_subnets: Optional[ec2.SubnetSelection] = None,
+        security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
     ):
         super().__init__(scope, id)
         problems = _instance_violations(
@@ -189,7 +198,11 @@ class LmiInferenceEndpoint(Construct):
         )
         self.role = role or create_execution_role(self, "ExecutionRole")
         self._weights_bucket, self._weights_key = weights_bucket, weights_key
+        self.observability = observability
         self.models: Dict[str, ComponentModel] = {}
+        self._network = (
+            VpcPlacement(vpc, vpc_subnets, security_groups).bind(self, self.role) if vpc else None
+        )
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -217,6 +230,10 @@ class LmiInferenceEndpoint(Construct):
                     ),
                 )
             ],
+            # An endpoint of components takes the network on its config too (CreateEndpointConfig
+            # VpcConfig); which of it and the Model's SageMaker applies to a component is not
+            # documented, so both name the same subnets and groups.
+            vpc_config=self._network.endpoint_config_config() if self._network else None,
         )
         self.endpoint = sagemaker.CfnEndpoint(
             self,
@@ -224,6 +241,8 @@ class LmiInferenceEndpoint(Construct):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             endpoint_name=self.endpoint_name,
         )
+        if self._network is not None:
+            self._network.hold_release(self, self.endpoint)
         self.log_retention_days = log_retention  # each add_model's component log group
         self.endpoint.node.add_dependency(
             sagemaker_log_retention(
@@ -269,6 +288,8 @@ class LmiInferenceEndpoint(Construct):
         environment: Optional[Mapping[str, str]] = None,
         num_parameters: Optional[float] = None,
         num_attention_heads: Optional[int] = None,
+        rollout: Optional[ComponentRollout] = None,
+        observability: Optional[Observability] = None,
     ) -> ComponentModel:
         """Host `model` as an inference component of this endpoint.
 
@@ -298,8 +319,12 @@ class LmiInferenceEndpoint(Construct):
             environment: extra container variables; ones the construct sets from these
                 arguments are refused. Default none.
             num_parameters, num_attention_heads: for models outside the catalog.
+            rollout: the component's rolling update, rolling back on its alarms
+                (ComponentRollout). Default: SageMaker's update without alarms.
+            observability: this model's alarms and dashboard. Default: the endpoint's.
         """
         field = f"models.{id}"
+        observability = observability or self.observability
         parsed_engine = engine_from(
             engine, f"{field}.engine", "pass Engine.VLLM", f"{self.node.path} model {id}"
         )
@@ -355,19 +380,28 @@ class LmiInferenceEndpoint(Construct):
         if spec is not None:
             _, drivers, _ = self.capacity.for_image(spec.resolved_image_tag, self.instance_type)
             problems += [Violation(f"{field}.image", v.value, v.problem, v.fix) for v in drivers]
-        problems += [  # the model's variables the construct sets may not be overridden
-            Violation(f"{field}.{v.field}", v.value, v.problem, v.fix)
-            for v in environment_violations(environment, False, None)
-        ]
-        problems += _component_violations(
-            field,
-            parsed_engine,
-            copies,
-            memory_mb,
-            scaling,
-            sagemaker_fetches_weights,
-            enable_network_isolation,
+        problems += serving_violations(
+            environment=environment,
+            has_code=False,
+            image_tag=None,
+            sagemaker_fetches_weights=sagemaker_fetches_weights,
+            enable_network_isolation=enable_network_isolation,
+            field_prefix=f"{field}.",
         )
+        problems += _component_violations(field, parsed_engine, copies, memory_mb)
+        options: List[EndpointOption] = [
+            option for option in (observability, rollout, scaling) if option is not None
+        ]
+        context = OptionContext(
+            shape=HostingShape.COMPONENTS,
+            observability=observability,
+            field_prefix=f"{field}.",
+            initial_capacity=copies,
+            minimum_capacity=scaling.min_copies if scaling else copies,
+            maximum_capacity=scaling.max_copies if scaling else copies,
+        )
+        for option in options:
+            problems += option.violations(context)
         if id in self.models:
             problems.append(
                 Violation(
@@ -379,30 +413,22 @@ class LmiInferenceEndpoint(Construct):
         assert spec is not None, "no problems, so the first pool's spec was built"
 
         scope = Construct(self, id)
-        resolved = image_source.bind(scope, spec.resolved_image_tag)
-        grant_runtime(self.role, resolved, self.endpoint_name)
         bucket = self.weights_bucket if model.needs_weights_bucket else self._weights_bucket
-        weights = model.bind(scope, self.role, bucket)
-        env = {
-            **handler_free_environment(spec, weights, sagemaker_fetches_weights),
-            **(environment or {}),
-        }
-        container = sagemaker.CfnModel.ContainerDefinitionProperty(
-            image=resolved.uri,
-            environment=env,
-            model_data_source=sagemaker_fetched(weights) if sagemaker_fetches_weights else None,
-        )
-        cfn_model = sagemaker.CfnModel(
+        served = ServingModel(
             scope,
-            "Model",
-            execution_role_arn=self.role.role_arn,
-            primary_container=container,
-            enable_network_isolation=enable_network_isolation or None,
-            tags=model_tags(spec, streams=True),
+            spec=spec,
+            source=model,
+            image=image_source,
+            role=self.role,
+            endpoint_name=self.endpoint_name,
+            weights_bucket=bucket,
+            environment=environment,
+            sagemaker_fetches_weights=sagemaker_fetches_weights,
+            enable_network_isolation=enable_network_isolation,
+            vpc_config=self._network.model_config() if self._network else None,
+            streams=True,
         )
-        depend_on_role_policies(cfn_model, self.role)
-        if not model.verifies_weights:  # pre-staged: fail in seconds when the prefix is empty
-            cfn_model.node.add_dependency(WeightsCheck(scope, "WeightsCheck", location=weights))
+        cfn_model, weights = served.model, served.weights
         name = Names.unique_resource_name(scope, max_length=63, separator="-")
         component = sagemaker.CfnInferenceComponent(
             scope,
@@ -436,10 +462,34 @@ class LmiInferenceEndpoint(Construct):
                 self.log_retention_days,
             )
         )
-        acknowledge_runtime_wildcards(self.role, self.endpoint_name, weights.objects_arn)
-        added = ComponentModel(name, spec, cfn_model, component, weights, scaling)
-        if scaling:
-            added.scalable_target = add_copy_scaling(scope, scaling, name, component)
+        acknowledge_runtime_wildcards(
+            self.role, self.endpoint_name, weights.objects_arn, in_vpc=self._network is not None
+        )
+        target = BoundEndpoint(
+            endpoint_name=self.endpoint_name,
+            role=self.role,
+            endpoint=self.endpoint,
+            endpoint_config=self.endpoint_config,
+            variant_name=VARIANT_NAME,
+            instance_type=self.instance_type,
+            gpu_count=self.instance.gpu_count,
+            maximum_capacity=context.maximum_capacity,
+            component=component,
+            component_name=name,
+        )
+        # observability first: the rollout rolls back on the alarms it made
+        bound = {type(option).__name__: option.bind(scope, target) for option in options}
+        added = ComponentModel(
+            name,
+            spec,
+            cfn_model,
+            component,
+            weights,
+            scaling,
+            scalable_target=bound.get("CopyScaling"),
+            monitoring=bound.get("Observability"),  # type: ignore[arg-type]
+            rollout=rollout,
+        )
         self.models[id] = added
         spec.weights_location = describe_location(weights)
         scope.node.add_metadata(
@@ -572,9 +622,7 @@ def _instance_violations(
     return found
 
 
-def _component_violations(
-    field, engine, copies, memory_mb, scaling, sagemaker_fetches, isolated
-) -> List[Violation]:
+def _component_violations(field, engine, copies, memory_mb) -> List[Violation]:
     found = []
     if engine.needs_model_code:
         found.append(
@@ -606,15 +654,4 @@ def _component_violations(
                 "pass e.g. 32768",
             )
         )
-    if isolated and not sagemaker_fetches:
-        found.append(
-            Violation(
-                f"{field}.enable_network_isolation",
-                True,
-                "would cut the container off from S3, and it downloads the weights itself",
-                "keep sagemaker_fetches_weights=True",
-            )
-        )
-    if scaling:
-        found += scaling.violations(f"{field}.scaling", copies)
     return found

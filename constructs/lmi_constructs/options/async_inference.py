@@ -10,18 +10,21 @@ async-inference-create-endpoint-prerequisites.html).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import ClassVar, FrozenSet, List, Optional
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
+from constructs import Construct
+
 from ..security import nag
 from ..security.execution_role import grant_prefix, grant_read_prefix, grant_write_prefix
 from ..security.nag import KMS_GRANT_REASON
 from ..spec import Violation
 from ..weights.s3_paths import parse_s3_uri
+from .binding import BoundEndpoint, HostingShape, OptionContext
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,15 @@ class AsyncInference:
     max_concurrent_invocations_per_instance: Optional[int] = None
     kms_key: Optional[kms.IKey] = None
 
-    def violations(self) -> List[Violation]:
+    shapes: ClassVar[FrozenSet[HostingShape]] = frozenset({HostingShape.ENDPOINT})
+
+    def bind(self, scope: Construct, target: BoundEndpoint) -> None:
+        """The endpoint config's async inference settings, with the
+        execution role's grants."""
+        target.endpoint_config.async_inference_config = async_inference_config(self, target.role)
+
+    def violations(self, context: Optional[OptionContext] = None) -> List[Violation]:
+        """Its own settings (it depends on no other option)."""
         found = []
         for field in ("output_path", "failure_path", "input_path"):
             value = getattr(self, field)

@@ -12,7 +12,7 @@ minutes it takes to start an instance and load the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import ClassVar, FrozenSet, List
 
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -22,6 +22,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
 from ..spec import Violation
+from .binding import BoundEndpoint, HostingShape, OptionContext
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,17 @@ class CopyScaling:
     scale_in_cooldown_s: int = 300
     scale_out_cooldown_s: int = 60
 
-    def violations(self, field: str, copies: int) -> List[Violation]:
+    shapes: ClassVar[FrozenSet[HostingShape]] = frozenset({HostingShape.COMPONENTS})
+
+    def violations(self, context: OptionContext) -> List[Violation]:
+        return self._own_violations(f"{context.field_prefix}scaling", context.initial_capacity)
+
+    def bind(self, scope: Construct, target: BoundEndpoint) -> appscaling.ScalableTarget:
+        """The component's scalable target, its policy, and the way back from zero copies."""
+        assert target.component is not None and target.component_name is not None
+        return add_copy_scaling(scope, self, target.component_name, target.component)
+
+    def _own_violations(self, field: str, copies: int) -> List[Violation]:
         found = []
         if self.min_copies < 0:
             found.append(

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import ClassVar, FrozenSet, List, Optional
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
+
+from constructs import Construct
 
 from ..security import nag
 from ..security.execution_role import grant_write_prefix
 from ..security.nag import KMS_GRANT_REASON
 from ..spec import Violation
 from ..weights.s3_paths import parse_s3_uri
+from .binding import BoundEndpoint, HostingShape, OptionContext
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,15 @@ class DataCapture:
     capture_responses: bool = True
     kms_key: Optional[kms.IKey] = None
 
-    def violations(self) -> List[Violation]:
+    shapes: ClassVar[FrozenSet[HostingShape]] = frozenset({HostingShape.ENDPOINT})
+
+    def bind(self, scope: Construct, target: BoundEndpoint) -> None:
+        """The endpoint config's data capture settings, with the
+        execution role's grants."""
+        target.endpoint_config.data_capture_config = data_capture_config(self, target.role)
+
+    def violations(self, context: Optional[OptionContext] = None) -> List[Violation]:
+        """Its own settings (it depends on no other option)."""
         found = []
         try:
             parse_s3_uri(self.destination, "data_capture.destination")

@@ -9,7 +9,8 @@ else is fetched at start: the handler uses only what the image ships.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -76,47 +77,75 @@ def grant_network_interfaces(
     role.add_to_principal_policy(iam.PolicyStatement(actions=ENI_DESCRIBE_ACTIONS, resources=["*"]))
 
 
-def vpc_config(
-    scope: Construct,
-    vpc: ec2.IVpc,
-    subnets: Optional[ec2.SubnetSelection],
-    security_groups: Optional[Sequence[ec2.ISecurityGroup]],
-    role: iam.IRole,
-):
-    """The Model's VpcConfig; the group it makes when none is given is in scope.own_group."""
-    groups = list(
-        security_groups
-        or [
-            ec2.SecurityGroup(
+@dataclass(frozen=True)
+class VpcPlacement:
+    """The model containers in your VPC: subnets (default: the private ones) and security groups
+    (default: one made here, no inbound, all outbound). Both endpoint shapes take it as their
+    vpc, vpc_subnets and security_groups props."""
+
+    vpc: ec2.IVpc
+    subnets: Optional[ec2.SubnetSelection] = None
+    security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None
+
+    def bind(self, scope: Construct, role: iam.IRole) -> "BoundNetwork":
+        """Choose the subnets, make the group when none is given (in scope, "SecurityGroup"),
+        grant role the network-interface actions held to them, warn without a route to S3."""
+        s3_route_warning(scope, self.vpc)
+        own_group = None
+        groups = list(self.security_groups or [])
+        if not groups:
+            own_group = ec2.SecurityGroup(
                 scope,
                 "SecurityGroup",
-                vpc=vpc,
+                vpc=self.vpc,
                 allow_all_outbound=True,
                 description="LMI endpoint: no inbound (SageMaker invokes through its own plane), "
                 "outbound for S3 and the container dependencies",
             )
-        ]
-    )
-    # SubnetSelection is a jsii struct; select_subnets takes its fields as keywords.
-    selection = {
-        name: getattr(subnets, name)
-        for name in (
-            "availability_zones",
-            "one_per_az",
-            "subnet_filters",
-            "subnet_group_name",
-            "subnets",
-            "subnet_type",
+            groups = [own_group]
+        subnets = self.subnets
+        # SubnetSelection is a jsii struct; select_subnets takes its fields as keywords.
+        selection = {
+            name: getattr(subnets, name)
+            for name in (
+                "availability_zones",
+                "one_per_az",
+                "subnet_filters",
+                "subnet_group_name",
+                "subnets",
+                "subnet_type",
+            )
+            if subnets is not None and getattr(subnets, name) is not None
+        }
+        selected = self.vpc.select_subnets(**selection)  # default: the private subnets
+        group_ids = [group.security_group_id for group in groups]
+        grant_network_interfaces(role, self.vpc, selected.subnet_ids, group_ids)
+        return BoundNetwork(list(selected.subnet_ids), group_ids, own_group)
+
+
+@dataclass(frozen=True)
+class BoundNetwork:
+    """The chosen subnets and groups, as the Model and the endpoint config take them."""
+
+    subnet_ids: List[str]
+    group_ids: List[str]
+    own_group: Optional[ec2.SecurityGroup]
+
+    def model_config(self) -> sagemaker.CfnModel.VpcConfigProperty:
+        return sagemaker.CfnModel.VpcConfigProperty(
+            security_group_ids=self.group_ids, subnets=self.subnet_ids
         )
-        if subnets is not None and getattr(subnets, name) is not None
-    }
-    selected = vpc.select_subnets(**selection)  # default: the private subnets
-    group_ids = [group.security_group_id for group in groups]
-    grant_network_interfaces(role, vpc, selected.subnet_ids, group_ids)
-    return sagemaker.CfnModel.VpcConfigProperty(
-        security_group_ids=group_ids,
-        subnets=selected.subnet_ids,
-    )
+
+    def endpoint_config_config(self) -> sagemaker.CfnEndpointConfig.VpcConfigProperty:
+        return sagemaker.CfnEndpointConfig.VpcConfigProperty(
+            security_group_ids=self.group_ids, subnets=self.subnet_ids
+        )
+
+    def hold_release(self, scope: Construct, endpoint: Construct) -> None:
+        """Delete the group made here only once SageMaker has let go of its interfaces."""
+        if self.own_group is not None:
+            release = NetworkRelease(scope, "NetworkRelease", group=self.own_group)
+            endpoint.node.add_dependency(release)
 
 
 def s3_route_warning(scope: Construct, vpc: ec2.IVpc) -> None:

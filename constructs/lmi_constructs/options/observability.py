@@ -1,14 +1,24 @@
 """Alarms on 5xx errors, model latency p90 and GPU memory, optional SNS notifications, and a
-dashboard. On by default: an LLM endpoint that fails silently costs dollars per minute.
+dashboard, for an endpoint's variant or for each inference component. On by default: an LLM
+endpoint that fails silently costs dollars per minute.
 
-GPUMemoryUtilization is reported per instance as the sum over its GPUs (0..100 x GPUs), so the
-threshold is scaled by the instance's GPU count.
+Metrics (SageMaker Developer Guide, monitoring-cloudwatch.html):
+- invocations (Invocations, Invocation4XXErrors/5XXErrors, ModelLatency in microseconds) are in
+  AWS/SageMaker, by EndpointName and VariantName, or by InferenceComponentName alone;
+- utilization of an endpoint's instances is in /aws/sagemaker/Endpoints by EndpointName and
+  VariantName, GPUMemoryUtilization being the sum over the instance's GPUs (0..100 x GPUs), so
+  its threshold is scaled by the GPU count; a component's is in /aws/sagemaker/
+  InferenceComponents by InferenceComponentName, GPUMemoryUtilizationNormalized (0..100, per
+  copy);
+- a component's copies show as InvocationsPerCopy, ConcurrentRequestsPerCopy and
+  NoCapacityInvocationFailures (requests that found no copy). The guide documents no metric of
+  the copy count itself, so the dashboard shows these instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import ClassVar, Dict, FrozenSet, List, Optional
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,6 +29,7 @@ from constructs import Construct
 
 from ..spec import Violation
 from ..spec.limits import REALTIME_LIMIT_S
+from .binding import BoundEndpoint, HostingShape, OptionContext
 
 PERIOD_S = 300
 PERIOD = Duration.seconds(PERIOD_S)
@@ -31,7 +42,8 @@ ASYNC_DEFAULT_TIMEOUT_S = 900
 
 @dataclass(frozen=True)
 class Observability:
-    """Alarms (5xx, latency, GPU memory) and a dashboard for the endpoint.
+    """Alarms (5xx, latency, GPU memory) and a dashboard: LmiEndpoint's variant, or each model of
+    an LmiInferenceEndpoint (its inference component).
 
     Args:
         enabled: create them. Default True.
@@ -52,6 +64,8 @@ class Observability:
     alarm_topic: Optional[sns.ITopic] = None
     dashboard: bool = True
 
+    shapes: ClassVar[FrozenSet[HostingShape]] = frozenset(HostingShape)
+
     @property
     def alarm_window_s(self) -> int:
         """The shortest time in which the latency and GPU alarms can go to ALARM."""
@@ -63,7 +77,21 @@ class Observability:
         limit_s = ASYNC_DEFAULT_TIMEOUT_S if asynchronous else REALTIME_LIMIT_S
         return limit_s * 1000 * DEFAULT_LATENCY_SHARE
 
-    def violations(self, asynchronous: bool = False) -> List[Violation]:
+    def violations(self, context: OptionContext) -> List[Violation]:
+        return [
+            Violation(f"{context.field_prefix}{v.field}", v.value, v.problem, v.fix)
+            for v in self._own_violations(context.asynchronous)
+        ]
+
+    def bind(self, scope: Construct, target: BoundEndpoint) -> Optional["EndpointMonitoring"]:
+        """The alarms and dashboard, in scope as "Monitoring"; their alarms join target.alarms."""
+        if not self.enabled:
+            return None
+        monitoring = EndpointMonitoring(scope, "Monitoring", options=self, target=target)
+        target.alarms.extend(monitoring.alarms.values())
+        return monitoring
+
+    def _own_violations(self, asynchronous: bool) -> List[Violation]:
         found = []
         if self.errors_5xx_per_5_min < 1:
             found.append(
@@ -120,37 +148,42 @@ class Observability:
 
 
 class EndpointMonitoring(Construct):
-    """The alarms (`alarms`, by key) and dashboard of one endpoint variant."""
+    """The alarms (`alarms`, by key) and dashboard of one endpoint variant or one component."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        options: Observability,
-        endpoint_name: str,
-        variant: str,
-        gpu_count: int,
-        asynchronous: bool = False,
-    ):
+    def __init__(self, scope: Construct, id: str, *, options: Observability, target: BoundEndpoint):
         super().__init__(scope, id)
-        variant_dims = {"EndpointName": endpoint_name, "VariantName": variant}
+        component = target.component_name
+        endpoint_name = target.label
+        invocation_dims = (
+            {"InferenceComponentName": component}
+            if component
+            else {"EndpointName": target.endpoint_name, "VariantName": target.variant_name}
+        )
+        utilization_namespace = (
+            "/aws/sagemaker/InferenceComponents" if component else "/aws/sagemaker/Endpoints"
+        )
+        # a component's GPU metrics are normalized per copy; an instance's sum its GPUs
+        gpu_memory_metric = (
+            "GPUMemoryUtilizationNormalized" if component else "GPUMemoryUtilization"
+        )
+        gpus_summed = 1 if component else target.gpu_count
+        asynchronous = target.asynchronous
 
         def invocation_metric(name: str, statistic: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace="AWS/SageMaker",
                 metric_name=name,
-                dimensions_map=variant_dims,
+                dimensions_map=invocation_dims,
                 statistic=statistic,
                 period=PERIOD,
             )
 
-        def instance_metric(name: str) -> cloudwatch.Metric:
+        def instance_metric(name: str, statistic: str = "Average") -> cloudwatch.Metric:
             return cloudwatch.Metric(
-                namespace="/aws/sagemaker/Endpoints",
+                namespace=utilization_namespace,
                 metric_name=name,
-                dimensions_map=variant_dims,
-                statistic="Average",
+                dimensions_map=invocation_dims,
+                statistic=statistic,
                 period=PERIOD,
             )
 
@@ -179,13 +212,13 @@ class EndpointMonitoring(Construct):
             "gpu_memory": cloudwatch.Alarm(
                 self,
                 "GpuMemory",
-                metric=instance_metric("GPUMemoryUtilization"),
-                threshold=options.gpu_memory_percent * gpu_count,
+                metric=instance_metric(gpu_memory_metric),
+                threshold=options.gpu_memory_percent * gpus_summed,
                 evaluation_periods=options.evaluation_periods,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=f"{endpoint_name}: GPU memory above "
                 f"{options.gpu_memory_percent:g}% on average over "
-                f"{gpu_count} GPU(s)",
+                f"{'each copy' if component else f'{gpus_summed} GPU(s)'}",
             ),
         }
         if options.alarm_topic:
@@ -214,25 +247,9 @@ class EndpointMonitoring(Construct):
                             left=list(latency.values()),
                         ),
                     ],
-                    [
-                        cloudwatch.GraphWidget(
-                            title=f"GPU utilization and memory (sum over {gpu_count} GPUs)",
-                            width=12,
-                            left=[
-                                instance_metric("GPUUtilization"),
-                                instance_metric("GPUMemoryUtilization"),
-                            ],
-                        ),
-                        cloudwatch.GraphWidget(
-                            title="Disk, CPU and memory (%)",
-                            width=12,
-                            left=[
-                                instance_metric("DiskUtilization"),
-                                instance_metric("CPUUtilization"),
-                                instance_metric("MemoryUtilization"),
-                            ],
-                        ),
-                    ],
+                    self._utilization_row(
+                        instance_metric, invocation_metric, component, gpus_summed
+                    ),
                     [
                         cloudwatch.AlarmStatusWidget(
                             title="Alarms", width=24, alarms=list(self.alarms.values())
@@ -240,3 +257,48 @@ class EndpointMonitoring(Construct):
                     ],
                 ],
             )
+
+    @staticmethod
+    def _utilization_row(instance_metric, invocation_metric, component, gpus_summed) -> list:
+        """GPUs and host of an instance; of a component, its GPUs and its copies' load."""
+        if component:
+            return [
+                cloudwatch.GraphWidget(
+                    title="GPU utilization and memory (% per copy)",
+                    width=12,
+                    left=[
+                        instance_metric("GPUUtilizationNormalized"),
+                        instance_metric("GPUMemoryUtilizationNormalized"),
+                        instance_metric("CPUUtilizationNormalized"),
+                        instance_metric("MemoryUtilizationNormalized"),
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Copies: load and requests that found none",
+                    width=12,
+                    left=[
+                        invocation_metric("InvocationsPerCopy", "Sum"),
+                        invocation_metric("ConcurrentRequestsPerCopy", "Maximum"),
+                    ],
+                    right=[invocation_metric("NoCapacityInvocationFailures", "Sum")],
+                ),
+            ]
+        return [
+            cloudwatch.GraphWidget(
+                title=f"GPU utilization and memory (sum over {gpus_summed} GPUs)",
+                width=12,
+                left=[
+                    instance_metric("GPUUtilization"),
+                    instance_metric("GPUMemoryUtilization"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Disk, CPU and memory (%)",
+                width=12,
+                left=[
+                    instance_metric("DiskUtilization"),
+                    instance_metric("CPUUtilization"),
+                    instance_metric("MemoryUtilization"),
+                ],
+            ),
+        ]

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import ClassVar, FrozenSet, List, Optional, Sequence
 
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
+from constructs import Construct
+
 from ..spec import Violation
+from .binding import BoundEndpoint, HostingShape, OptionContext
+from .observability import PERIOD_S
 
 TRAFFIC = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 MAX_EXECUTION_RANGE_S = (600, 28800)
@@ -47,6 +52,20 @@ class BlueGreenRollout:
     termination_wait_s: int = 600
     max_execution_s: Optional[int] = None
 
+    shapes: ClassVar[FrozenSet[HostingShape]] = frozenset({HostingShape.ENDPOINT})
+
+    def violations(self, context: OptionContext) -> List[Violation]:
+        """Its own limits on the instances the endpoint keeps, and the alarms it needs."""
+        return [
+            *self._own_violations(context.minimum_capacity),
+            *alarm_violations("rollout", self.traffic, self.wait_s, context),
+        ]
+
+    def bind(self, scope: Construct, target: BoundEndpoint) -> None:
+        """The endpoint's DeploymentConfig, rolling back on target.alarms."""
+        target.endpoint.deployment_config = deployment_config(self, target.alarms)
+        grant_describe_alarms(target)
+
     @property
     def waits_s(self) -> int:
         """The bake and termination waits the rollout holds: steps x wait_s + termination."""
@@ -71,7 +90,7 @@ class BlueGreenRollout:
             return math.ceil(100 / self.step_percent)
         return 1
 
-    def violations(self, instance_count: int = 1) -> List[Violation]:
+    def _own_violations(self, instance_count: int) -> List[Violation]:
         found = []
         if self.traffic not in TRAFFIC:
             found.append(
@@ -175,4 +194,48 @@ def deployment_config(options: BlueGreenRollout, alarms: Sequence[cloudwatch.Ala
                 sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in alarms
             ]
         ),
+    )
+
+
+def alarm_violations(
+    field: str, value: object, wait_s: int, context: OptionContext
+) -> List[Violation]:
+    """A rollout rolls back on the observability alarms: they must exist, and each wait must be
+    long enough for them to fire."""
+    observability = context.observability
+    if not observability.enabled:
+        return [
+            Violation(
+                f"{context.field_prefix}{field}",
+                value,
+                f"rolls back on the {'endpoint' if context.shape is HostingShape.ENDPOINT else 'component'}"
+                "'s alarms, and observability is disabled",
+                "keep observability enabled",
+            )
+        ]
+    if wait_s < observability.alarm_window_s:
+        return [
+            Violation(
+                f"{context.field_prefix}{field}.wait_s",
+                wait_s,
+                f"is shorter than the {observability.alarm_window_s}"
+                f" s the latency and GPU memory alarms need before they can fire "
+                f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could "
+                "not stop a bad step",
+                f"pass wait_s >= {observability.alarm_window_s}, or fewer "
+                "Observability(evaluation_periods=...)",
+            )
+        ]
+    return []
+
+
+def grant_describe_alarms(target: BoundEndpoint) -> None:
+    """SageMaker reads the rollback alarms with the execution role (deployment guardrails:
+    "Auto-Rollback Configuration and Monitoring"; said for endpoints, granted for components
+    too: their role is the endpoint config's ExecutionRoleArn)."""
+    target.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:DescribeAlarms"],
+            resources=[alarm.alarm_arn for alarm in target.alarms],
+        )
     )

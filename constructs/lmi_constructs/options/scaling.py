@@ -7,7 +7,7 @@ endpoints track their backlog per instance, and only they may scale to zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, ClassVar, Dict, FrozenSet, List
 
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from ..spec import Violation
+from .binding import BoundEndpoint, HostingShape, OptionContext
 
 METRICS = ("invocations", "concurrency")
 
@@ -43,7 +44,34 @@ class AutoScaling:
     scale_in_cooldown_s: int = 600
     scale_out_cooldown_s: int = 300
 
-    def violations(self, asynchronous: bool, instance_count: int) -> List[Violation]:
+    shapes: ClassVar[FrozenSet[HostingShape]] = frozenset({HostingShape.ENDPOINT})
+
+    def violations(self, context: OptionContext) -> List[Violation]:
+        return self._own_violations(context.asynchronous, context.initial_capacity)
+
+    def bind(self, scope: Construct, target: BoundEndpoint) -> appscaling.ScalableTarget:
+        """The variant's scalable target and policy, and the guard against an instance type
+        change; an update keeps the instance count scaling has set, instead of resetting it to
+        the config's initial count (UpdateEndpoint, RetainAllVariantProperties)."""
+        scalable = add_autoscaling(
+            scope,
+            self,
+            target.endpoint_name,
+            target.variant_name,
+            target.asynchronous,
+            target.endpoint,
+        )
+        target.endpoint.retain_all_variant_properties = True
+        guard = ScalingGuard(
+            scope,
+            "ScalingGuard",
+            endpoint_name=target.endpoint_name,
+            instance_type=target.instance_type,
+        )
+        target.endpoint.node.add_dependency(guard)
+        return scalable
+
+    def _own_violations(self, asynchronous: bool, instance_count: int) -> List[Violation]:
         found = []
         lowest = 0 if asynchronous else 1
         if self.min_instances < lowest:

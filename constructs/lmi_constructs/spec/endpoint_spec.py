@@ -238,7 +238,7 @@ class EndpointSpec:
                 "max_new_tokens": limits.max_new_tokens,
                 "max_total_tokens": limits.total_tokens,
                 "max_batch_size": limits.max_batch_size,
-                "enforced_by": "vllm" if self.engine is Engine.VLLM else "handler",
+                "enforced_by": self.engine.profile.limits_enforced_by,
             },
             "warnings": list(self.warnings),
         }
@@ -714,20 +714,11 @@ class _Rules:
             return
         if not images.is_known_tag(tag_text):
             self.warn(f"image tag {tag_text} is not in the catalog; checked by its version only")
+        # the image flavours and DJL versions the engine's profile runs on (runs_on)
         flavour = images.engine_flavour_violation(spec.engine, tag)
         if flavour is not None:
             self.violations.append(flavour)
         engine = spec.engine
-        if engine is Engine.DEEPSPEED and (
-            tag.flavor != "deepspeed" or tag.djl_version > images.LAST_DEEPSPEED_VERSION
-        ):
-            self.fail(
-                "image",
-                tag_text,
-                "engine DEEPSPEED exists only in the djl-inference "
-                "*-deepspeed images up to 0.27.0 (removed in 0.28.0)",
-                f"use {images.DEEPSPEED_TAGS[-1]}, or engine VLLM on a newer image",
-            )
         if engine.rolling_batch and tag.djl_version < images.FIRST_ROLLING_BATCH_VERSION:
             self.fail(
                 "image",

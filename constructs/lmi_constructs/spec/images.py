@@ -292,29 +292,70 @@ def image_of(tag: str) -> Optional[LmiImage]:
     return None
 
 
+Version = Tuple[int, int, int]
+# How a message names a flavour whose tag spelling is not its name.
+_FLAVOUR_NAMES = {"tensorrtllm": "TensorRT-LLM"}
+
+
+@dataclass(frozen=True)
+class ImageRange:
+    """Images of one flavour between two DJL versions, both inclusive (None: open): where an
+    engine runs (EngineProfile.runs_on)."""
+
+    flavor: str  # "lmi", "deepspeed", "tensorrtllm": the tag's flavour
+    first: Optional[Version] = None
+    last: Optional[Version] = None
+
+    def admits(self, tag: ImageTag) -> bool:
+        return (
+            tag.flavor == self.flavor
+            and (self.first is None or tag.djl_version >= self.first)
+            and (self.last is None or tag.djl_version <= self.last)
+        )
+
+
+def _version_text(version: Version) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def describe_outside(tag: ImageTag, ranges: Tuple[ImageRange, ...]) -> str:
+    """What an image outside `ranges` is, for a message: 'a deepspeed image before 0.24.0'
+    when its flavour is in them at other versions, else 'a TensorRT-LLM image'."""
+    for known in ranges:
+        if known.flavor != tag.flavor:
+            continue
+        if known.first is not None and tag.djl_version < known.first:
+            return f"a {tag.flavor} image before {_version_text(known.first)}"
+        if known.last is not None and tag.djl_version > known.last:
+            return f"a {tag.flavor} image after {_version_text(known.last)}"
+    return f"a {_FLAVOUR_NAMES.get(tag.flavor, tag.flavor)} image"
+
+
 def engine_flavour_violation(
     engine: Union[str, object], tag: Union[str, ImageTag], field: str = "image"
 ) -> Optional[Violation]:
-    """A Violation when the engine cannot run on the image's flavour, else None.
+    """A Violation when the engine does not run on the image (its profile's runs_on, with the
+    profile's own message), else None.
 
-    engine: an Engine or its name ('VLLM'). Only vLLM is checked here: it needs an lmi image
-    (or a deepspeed image from 0.24.0, which carried vLLM); a TensorRT-LLM image has none.
-    engine DEEPSPEED on a non-deepspeed image is EndpointSpec.check_image's own check.
-    An unparsable tag gives None (check_image warns about its shape).
+    engine: an Engine or its name ('VLLM'); an unknown name gives None (EndpointSpec reports
+    it). An engine whose profile names no images, and an unparsable tag, give None (check_image
+    warns about the tag's shape).
     """
-    name = str(getattr(engine, "name", engine)).upper()
+    from .engines import Engine  # engines.py reads this module's catalog
+
+    found = Engine.find(engine) if isinstance(engine, (str, Engine)) else None
     parsed = parse_tag(tag) if isinstance(tag, str) else tag
-    if name != "VLLM" or parsed is None or parsed.has_vllm:
+    if found is None or parsed is None:
         return None
-    kind = {
-        "tensorrtllm": "a TensorRT-LLM image",
-        "deepspeed": "a deepspeed image before 0.24.0",
-    }.get(parsed.flavor, f"a {parsed.flavor} image")
+    profile = found.profile
+    if not profile.runs_on or any(known.admits(parsed) for known in profile.runs_on):
+        return None
+    image = describe_outside(parsed, profile.runs_on)
     return Violation(
         field,
         parsed.tag,
-        f"engine VLLM needs vLLM, which {kind} does not carry",
-        f"use an lmi image such as {LMI_TAGS[-1]}",
+        f"engine {found.name} {profile.image_problem.format(image=image)}",
+        profile.image_fix,
     )
 
 

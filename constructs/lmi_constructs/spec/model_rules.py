@@ -10,21 +10,12 @@ from typing import List, Optional, Tuple
 from .engines import BYTES_PER_DTYPE, Engine
 from .errors import Violation
 from .instances import GpuInstance
-from .limits import DEFAULT_BATCH, DEFAULT_INPUT_TOKENS, DEFAULT_NEW_TOKENS, RequestLimits
+from .limits import DEFAULT_INPUT_TOKENS, DEFAULT_NEW_TOKENS, RequestLimits
 from .model_facts import ModelFacts
 from .models import valid_tensor_parallel_degrees
-from .sizing import VLLM, VLLM_DEFAULT_MAX_NUM_SEQS, WORKSPACE, EngineMemory, MemoryPlan
+from .sizing import EngineMemory, MemoryPlan
 from .sizing import plan_memory as _plan_memory
 
-# vLLM's max_model_len when the config names no position limit (_get_and_verify_max_len:
-# "default_max_len = 2048" with a warning).
-VLLM_LENGTH_WITHOUT_POSITIONS = 2048
-# Methods our model.py cannot load: they need vLLM's kernels.
-ENGINE_QUANTIZATION = {
-    Engine.VLLM: ("awq", "gptq", "fp8", "mxfp4", "bitsandbytes", "compressed-tensors"),
-    Engine.DEEPSPEED: ("int8",),
-    Engine.ACCELERATE: ("int8",),
-}
 # vLLM's get_min_capability() per method, as every release from 0.6 to 0.23 has them at least
 # (vllm/model_executor/layers/quantization/*.py): AWQ 75, GPTQ 60, bitsandbytes 70,
 # compressed-tensors 70, MXFP4 80. FP8 was 80 up to the 0.2x line and 75 after Marlin came to
@@ -43,7 +34,8 @@ FP8_NATIVE_CAPABILITY = (8, 9)
 
 
 def engine_memory(engine: Engine) -> EngineMemory:
-    return VLLM if engine is Engine.VLLM else WORKSPACE
+    """How the engine spends a GPU: its profile's memory model."""
+    return engine.profile.memory
 
 
 def kv_dtype_bytes(dtype: Optional[str]) -> int:
@@ -114,12 +106,13 @@ def weights_bytes(facts: Optional[ModelFacts], dtype: str) -> Optional[float]:
 
 
 def positions_cap(engine: Engine, facts: Optional[ModelFacts]) -> Optional[int]:
-    """The longest total the engine takes for this model: its positions; for vLLM 2048 when the
-    config has none."""
+    """The longest total the engine takes for this model: its positions; when the config has
+    none, the engine's own fallback (vLLM's 2048; EngineProfile.length_without_positions)."""
     if facts is None:
         return None
-    if facts.max_positions is None and engine is Engine.VLLM and facts.num_layers is not None:
-        return VLLM_LENGTH_WITHOUT_POSITIONS
+    fallback = engine.profile.length_without_positions
+    if facts.max_positions is None and fallback is not None and facts.num_layers is not None:
+        return fallback
     return facts.max_positions
 
 
@@ -161,7 +154,7 @@ def resolve_limits(
     """The limits with every unset one derived from the model's positions, the KV room and
     the set ones (RequestLimits.resolve), so that a default is never refused."""
     positions = positions_cap(engine, facts)
-    paged = engine is Engine.VLLM
+    paged = engine.profile.memory.paged
     wish = default_total(engine, positions)
     plan = None
     if facts is not None and instance is not None and tp and facts.kv_known:
@@ -171,13 +164,13 @@ def resolve_limits(
         fits = plan.longest_sequence(1 if paged else given.max_batch_size or 1)
         if fits >= 2:
             cap = fits if cap is None else min(cap, fits)
-    batch_default = VLLM_DEFAULT_MAX_NUM_SEQS if paged else DEFAULT_BATCH
+    batch_default = engine.profile.default_max_batch_size
     resolved = given.resolve(cap, wish, batch_default)
     if not paged and given.max_batch_size is None and plan is not None and plan.weights_fit:
         full = plan_for(facts, engine, instance, tp, dtype, resolved.total_tokens, 1)  # type: ignore[arg-type]
         if full is not None:
             resolved = replace(
-                resolved, max_batch_size=max(1, min(DEFAULT_BATCH, full.full_sequences))
+                resolved, max_batch_size=max(1, min(batch_default, full.full_sequences))
             )
     return resolved
 
@@ -195,13 +188,14 @@ def _asked(engine: Engine, facts: ModelFacts, given: RequestLimits) -> Tuple[int
     reserves it for."""
     positions = positions_cap(engine, facts)
     total = given.resolve(positions, default_total(engine, positions), 1).total_tokens
-    return total, 1 if engine is Engine.VLLM else given.max_batch_size or 1
+    return total, 1 if engine.profile.memory.paged else given.max_batch_size or 1
 
 
 def default_total(engine: Engine, positions: Optional[int]) -> int:
-    """The total an engine takes when nothing bounds it: the model's positions for vLLM (as
-    vLLM defaults max_model_len), 2048 + 1024 for the handler engines, within the positions."""
-    if engine is Engine.VLLM and positions:
+    """The total an engine takes when nothing bounds it: the model's positions where the engine
+    defaults its length to them (vLLM's max_model_len), 2048 + 1024 for the handler engines,
+    within the positions."""
+    if engine.profile.length_defaults_to_positions and positions:
         return positions
     wish = DEFAULT_INPUT_TOKENS + DEFAULT_NEW_TOKENS
     return min(wish, positions) if positions else wish
@@ -239,8 +233,8 @@ def quantization_violations(
         return [], []
     found: List[Violation] = []
     warnings: List[str] = []
-    if method not in ENGINE_QUANTIZATION.get(engine, ()):
-        engines = [e.name for e, methods in ENGINE_QUANTIZATION.items() if method in methods]
+    if method not in engine.profile.quantization:
+        engines = [other.name for other in Engine if method in other.profile.quantization]
         found.append(
             Violation(
                 "engine",

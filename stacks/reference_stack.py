@@ -54,12 +54,14 @@ class ReferenceStack(Stack):
 
     @staticmethod
     def _model_code(engine_name: str):
-        """Our handler for engines that run model.py; VLLM loads the weights by itself."""
-        try:
-            needs_code = Engine.parse(engine_name).needs_model_code
-        except ValueError:
-            needs_code = True  # the spec reports the bad name, with the other problems
-        return ModelCode.from_directory(MODEL_CODE_DIR) if needs_code else None
+        """Our handler when the engine's profile names a handler backend (it runs model.py);
+        None for an engine LMI serves itself, which loads the weights by itself. An unknown
+        name gets the handler: LmiEndpoint's spec refuses the name (engine_from), naming the
+        choices, and no model_code problem is added on top of it."""
+        engine = Engine.find(engine_name)
+        if engine is not None and not engine.needs_model_code:
+            return None
+        return ModelCode.from_directory(MODEL_CODE_DIR)
 
     def _weights(self, settings: ReferenceSettings) -> ModelSource:
         """Pre-staged weights when weightsUri is given, else a copy from the Hub in the deploy."""

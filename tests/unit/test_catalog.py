@@ -211,8 +211,11 @@ def test_vllm_needs_an_image_that_carries_vllm():
     assert engine_flavour_violation("VLLM", "0.23.0-deepspeed0.9.5-cu118") is not None
     for fine in ("0.36.0-lmi28.0.0-cu130-v1.0", "0.24.0-deepspeed0.10.0-cu118", "latest"):
         assert engine_flavour_violation(Engine.VLLM, fine) is None, fine
-    for engine in (Engine.DEEPSPEED, Engine.ACCELERATE):
-        assert engine_flavour_violation(engine, "0.33.0-tensorrtllm0.21.0-cu128") is None
+    # ACCELERATE's profile names no images; DEEPSPEED's is its own (one check for every engine)
+    assert engine_flavour_violation(Engine.ACCELERATE, "0.33.0-tensorrtllm0.21.0-cu128") is None
+    deepspeed = engine_flavour_violation(Engine.DEEPSPEED, "0.33.0-tensorrtllm0.21.0-cu128")
+    assert deepspeed is not None and "*-deepspeed images up to 0.27.0" in deepspeed.problem
+    assert engine_flavour_violation("NOPE", "0.33.0-tensorrtllm0.21.0-cu128") is None
 
 
 def test_regions_are_the_sdks_44_with_their_ecr_domains():

@@ -55,7 +55,7 @@ VLLM_DEFAULT_MAX_NUM_SEQS = 256
 
 @dataclass(frozen=True)
 class EngineMemory:
-    """How an engine spends a GPU.
+    """How an engine spends a GPU; each engine's profile names one (EngineProfile.memory).
 
     Args:
         name: for messages.

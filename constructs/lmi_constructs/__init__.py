@@ -25,8 +25,10 @@ if TYPE_CHECKING:  # the same names as _CONSTRUCTS, imported eagerly for type ch
     from .endpoints.endpoint import LmiEndpoint
     from .endpoints.inference_endpoint import InstanceScaleIn, LmiInferenceEndpoint
     from .options.async_inference import AsyncInference
+    from .options.component_rollout import ComponentRollout
     from .options.component_scaling import CopyScaling
     from .options.data_capture import DataCapture
+    from .options.network import VpcPlacement
     from .options.observability import Observability
     from .options.rollout import BlueGreenRollout
     from .options.scaling import AutoScaling
@@ -39,7 +41,9 @@ _CONSTRUCTS = {
     "AutoScaling": ".options.scaling",
     "BlueGreenRollout": ".options.rollout",
     "ContainerImage": ".container.container_image",
+    "ComponentRollout": ".options.component_rollout",
     "CopyScaling": ".options.component_scaling",
+    "VpcPlacement": ".options.network",
     "DataCapture": ".options.data_capture",
     "HubWeights": ".weights.hub_weights",
     "InstanceScaleIn": ".endpoints.inference_endpoint",
@@ -58,6 +62,7 @@ __all__ = [
     "BlueGreenRollout",
     "Capacity",
     "ContainerImage",
+    "ComponentRollout",
     "CopyScaling",
     "DataCapture",
     "EndpointSpec",
@@ -74,6 +79,7 @@ __all__ = [
     "SpecError",
     "Violation",
     "WeightsBucket",
+    "VpcPlacement",
     "WeightsLocation",
     "format_plan",
 ]

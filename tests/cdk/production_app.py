@@ -1,7 +1,9 @@
-"""A platform team's production stack using every LmiEndpoint option: a real-time endpoint with
-autoscaling, alarms to SNS, dashboard, blue/green rollback, data capture, VPC and customer keys,
-and an async endpoint scaling to zero on its backlog. Synthesized with cdk-nag (which fails the
-synth on any unacknowledged finding); the tests, the snapshot and checkov read it."""
+"""A platform team's production stack using every option of both endpoint shapes: a real-time
+LmiEndpoint with autoscaling, alarms to SNS, dashboard, blue/green rollback, data capture, VPC and
+customer keys; an async endpoint scaling to zero on its backlog; and an LmiInferenceEndpoint in
+the same VPC whose component has copy scaling, alarms to SNS and a rolling update with rollback.
+Synthesized with cdk-nag (which fails the synth on any unacknowledged finding); the tests, the
+snapshot and checkov read it."""
 
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
@@ -14,9 +16,12 @@ from lmi_constructs import (
     AsyncInference,
     AutoScaling,
     BlueGreenRollout,
+    ComponentRollout,
+    CopyScaling,
     DataCapture,
     Engine,
     LmiEndpoint,
+    LmiInferenceEndpoint,
     ModelSource,
     Observability,
 )
@@ -92,5 +97,25 @@ def build_production_stack(outdir: str):
     )
     # the team's batch job: puts payloads, calls the async endpoint, reads answers
     batch.grant_invoke(iam.Role(stack, "BatchCaller", assumed_by=iam.AccountRootPrincipal()))
+    shared = LmiInferenceEndpoint(
+        stack,
+        "Shared",
+        instance_type="ml.g6e.12xlarge",
+        observability=Observability(alarm_topic=topic, evaluation_periods=1),
+        vpc=vpc,
+        weights_key=key,
+    )
+    shared.add_model(
+        "Llama",
+        model=ModelSource.from_weights_bucket(
+            "meta-llama/Llama-3.1-8B-Instruct", model_id="meta-llama/Llama-3.1-8B-Instruct"
+        ),
+        accelerators=1,
+        memory_mb=32768,
+        dtype="bf16",
+        copies=2,
+        scaling=CopyScaling(min_copies=1, max_copies=4),
+        rollout=ComponentRollout(wait_s=300),  # one copy at a time, 300 s each
+    )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app.synth().get_stack_by_name("Production")  # raises on any unacknowledged finding

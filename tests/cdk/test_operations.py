@@ -110,7 +110,11 @@ def test_alarms_notify_the_topic_and_the_dashboard_shows_the_endpoint(template):
             {"Ref": next(k for k in template["Resources"] if k.startswith("Alerts"))}
         ]
         assert {d["Name"] for d in alarm["Dimensions"]} == {"EndpointName", "VariantName"}
-    dashboards = by_prefix(template, "AWS::CloudWatch::Dashboard", "")
+    dashboards = {
+        k: d
+        for k, d in by_prefix(template, "AWS::CloudWatch::Dashboard", "").items()
+        if not k.startswith("Shared")  # the components' (test_component_options.py)
+    }
     assert len(dashboards) == 1  # Batch opted out
     body = as_text(next(iter(dashboards.values())))
     for metric in (
@@ -449,9 +453,12 @@ def test_destroy_leaves_neither_a_stuck_group_nor_an_endless_log(template):
         r["Properties"]["LogGroupName"]: r
         for r in resources_of(template, "Custom::LogRetention").values()
     }
-    assert len(retention) == 2
+    endpoint_groups = [n for n in retention if n.startswith("/aws/sagemaker/Endpoints/")]
+    assert len(endpoint_groups) == 3  # Llama, Batch and the components' Shared
     for name, resource in retention.items():
-        assert name.startswith("/aws/sagemaker/Endpoints/Production-")
+        assert name.startswith(
+            ("/aws/sagemaker/Endpoints/Production-", "/aws/sagemaker/InferenceComponents/")
+        )
         assert resource["Properties"]["RetentionInDays"] == 30
         assert resource["Properties"]["RemovalPolicy"] == "destroy"
     retention_id = next(

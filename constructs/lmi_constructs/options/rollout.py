@@ -203,13 +203,13 @@ def alarm_violations(
     """A rollout rolls back on the observability alarms: they must exist, and each wait must be
     long enough for them to fire."""
     observability = context.observability
+    owner = "endpoint" if context.shape is HostingShape.ENDPOINT else "component"
     if not observability.enabled:
         return [
             Violation(
                 f"{context.field_prefix}{field}",
                 value,
-                f"rolls back on the {'endpoint' if context.shape is HostingShape.ENDPOINT else 'component'}"
-                "'s alarms, and observability is disabled",
+                f"rolls back on the {owner}'s alarms, and observability is disabled",
                 "keep observability enabled",
             )
         ]

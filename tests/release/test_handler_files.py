@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from lmi_constructs import handler_files
 from lmi_constructs.cli.main import main
+from lmi_constructs.container import handler_files
 
 from .fresh_install import ROOT
 

@@ -28,6 +28,26 @@ LmiEndpoint(
 LmiInferenceEndpoint(stack, "Shared", instance_type="ml.g6e.12xlarge")
 """
 
+# Options of the other hosting shape: an endpoint of components scales copies, not the variant,
+# and rolls each component, not the endpoint, so mypy refuses both.
+WRONG_SHAPE_APP = """
+from aws_cdk import App, Stack
+
+from lmi_constructs import AutoScaling, BlueGreenRollout, LmiInferenceEndpoint, ModelSource
+
+stack = Stack(App(), "Team")
+shared = LmiInferenceEndpoint(
+    stack, "Shared", instance_type="ml.g6e.12xlarge", autoscaling=AutoScaling()
+)
+shared.add_model(
+    "M",
+    model=ModelSource.from_s3_uri("s3://team-weights/m/", model_id="org/m"),
+    accelerators=1,
+    memory_mb=16384,
+    rollout=BlueGreenRollout(),
+)
+"""
+
 
 @pytest.fixture(scope="module")
 def mypy_result(tmp_path_factory):
@@ -36,6 +56,7 @@ def mypy_result(tmp_path_factory):
     folder = tmp_path_factory.mktemp("team_apps")
     (folder / "misspelt_app.py").write_text(APP.format(instance_type="instance_typ"))
     (folder / "correct_app.py").write_text(APP.format(instance_type="instance_type"))
+    (folder / "wrong_shape_app.py").write_text(WRONG_SHAPE_APP)
     return subprocess.run(
         [
             sys.executable,
@@ -43,6 +64,7 @@ def mypy_result(tmp_path_factory):
             "mypy",
             str(folder / "misspelt_app.py"),
             str(folder / "correct_app.py"),
+            str(folder / "wrong_shape_app.py"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -51,13 +73,28 @@ def mypy_result(tmp_path_factory):
     )
 
 
+def errors_in(output: str, app: str):
+    return [line for line in output.splitlines() if app in line and ": error:" in line]
+
+
 def test_a_misspelt_prop_fails_mypy_and_the_same_app_spelt_right_passes(mypy_result):
     output = mypy_result.stdout + mypy_result.stderr
     assert mypy_result.returncode == 1, output
-    errors = [line for line in output.splitlines() if ": error:" in line]
+    errors = errors_in(output, "misspelt_app.py:")
     assert len(errors) == 1, output
-    assert "misspelt_app.py:" in errors[0]
     assert 'Unexpected keyword argument "instance_typ" for "LmiEndpoint"' in errors[0]
+    assert "correct_app.py:" not in output
+
+
+def test_an_option_of_the_other_hosting_shape_fails_mypy(mypy_result):
+    output = mypy_result.stdout + mypy_result.stderr
+    errors = errors_in(output, "wrong_shape_app.py:")
+    assert len(errors) == 2, output
+    assert 'Unexpected keyword argument "autoscaling" for "LmiInferenceEndpoint"' in errors[0]
+    assert (
+        'Argument "rollout" to "add_model" of "LmiInferenceEndpoint" has incompatible type '
+        '"BlueGreenRollout"; expected "ComponentRollout | None"'
+    ) in errors[1]
 
 
 @pytest.mark.parametrize("name", lmi_constructs.__all__)

@@ -31,7 +31,7 @@ from typing import Any, Dict, List
 from .chat import chat_hint, chat_refusal
 from .errors import BenchError, StreamError, TargetError
 from .progress_bar import request_bar
-from .target import WHOLE_ANSWER_ENGINES, error_message, generations
+from .target import error_message, generations, runs_our_handler
 from .target_lookup import add_target_arguments, resolve_target
 from .token_stream import token_events
 
@@ -166,7 +166,7 @@ def default_batch_size(target, args) -> int:
     """Prompts per request that the target's engine takes: 4 (the reference table) where our
     handler batches, else 1, which every engine takes."""
     engine = target.description.get("engine")
-    return 4 if engine in WHOLE_ANSWER_ENGINES and not (args.chat or args.stream) else 1
+    return 4 if runs_our_handler(engine) and not (args.chat or args.stream) else 1
 
 
 def _refusal(target, args):

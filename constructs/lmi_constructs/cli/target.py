@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Optional, Tuple
 
+from ..spec.engines import Engine
 from .aws_setup import explain
 from .errors import TargetError
 
@@ -22,13 +23,21 @@ REALTIME_LIMIT_ADVICE = (
     "async_inference=AsyncInference(...) for long generations"
 )
 
-# Engines whose endpoint runs our model.py (and `lmi local` serving it): DJL 0.19/0.20's Python
-# engine cannot stream, and the handler takes {"inputs": ...} only, a batch of prompts at once.
-WHOLE_ANSWER_ENGINES = ("DEEPSPEED", "ACCELERATE", "model_code")
-# Engines LMI serves with its vLLM async service (LMI v17+; djl-serving lmi_vllm/
-# vllm_async_service.py): chat `messages` and TGI-style `inputs`, one prompt per request (a list
-# of inputs is answered with the first generation only).
-CHAT_ENGINES = ("VLLM",)
+# What `lmi local` names its mode that serves our model.py (its other mode is "vllm").
+LOCAL_HANDLER = "model_code"
+
+
+def runs_our_handler(engine_name: Optional[str]) -> Optional[bool]:
+    """Whether the target's engine (its lmi:engine tag, or lmi local's mode) runs our model.py,
+    read from the engine's profile: DJL's Python engine answers it with the whole generation,
+    and the handler takes {"inputs": ...} only, a batch of prompts at once. An engine LMI serves
+    itself (vLLM's async service on LMI v17+, djl-serving lmi_vllm/vllm_async_service.py) takes
+    chat `messages` and TGI-style `inputs`, one prompt per request. None: the target does not
+    say."""
+    if engine_name == LOCAL_HANDLER:
+        return True
+    engine = Engine.find(engine_name) if engine_name else None
+    return None if engine is None else engine.needs_model_code
 
 
 def error_message(body) -> object:
@@ -55,7 +64,7 @@ class Target:
         """The endpoint cannot stream: it runs our model.py, or its Model is tagged
         lmi:streaming=false."""
         return (
-            self.description.get("engine") in WHOLE_ANSWER_ENGINES
+            runs_our_handler(self.description.get("engine")) is True
             or self.description.get("streaming") == "false"
         )
 
@@ -63,10 +72,8 @@ class Target:
     def takes_chat(self) -> Optional[bool]:
         """Whether the engine takes LMI's chat schema (and one prompt per request): None when
         the target does not say (no lmi:engine tag, a URL that is not `lmi local`)."""
-        engine = self.description.get("engine")
-        if engine in CHAT_ENGINES:
-            return True
-        return False if engine in WHOLE_ANSWER_ENGINES else None
+        ours = runs_our_handler(self.description.get("engine"))
+        return None if ours is None else not ours
 
     def _component(self) -> Dict[str, str]:
         return (

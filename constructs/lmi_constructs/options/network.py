@@ -79,9 +79,16 @@ def grant_network_interfaces(
 
 @dataclass(frozen=True)
 class VpcPlacement:
-    """The model containers in your VPC: subnets (default: the private ones) and security groups
-    (default: one made here, no inbound, all outbound). Both endpoint shapes take it as their
-    vpc, vpc_subnets and security_groups props."""
+    """The model containers in your VPC. Both endpoint shapes take it as their vpc, vpc_subnets
+    and security_groups props.
+
+    Args:
+        vpc: the VPC; its subnets need a route to S3 where the container downloads the weights
+            (a gateway endpoint or NAT: synth warns when it sees none).
+        subnets: which subnets. Default: the VPC's private ones.
+        security_groups: the groups of the model's network interfaces. Default: one made here,
+            no inbound (SageMaker invokes through its own plane), all outbound.
+    """
 
     vpc: ec2.IVpc
     subnets: Optional[ec2.SubnetSelection] = None

@@ -211,3 +211,23 @@ def test_component_option_problems_come_together_with_the_model():
     text = str(error.value)
     assert "models.Llama.rollout.wait_s=60" in text
     assert "models.Llama.observability.gpu_memory_percent=150" in text
+
+
+def test_an_option_of_the_other_shape_is_refused_at_synth_too():
+    # mypy refuses it (tests/unit/test_public_types.py); an untyped caller gets a SpecError
+    stack = Stack(App(), "Untyped")
+    endpoint = LmiInferenceEndpoint(stack, "Shared", instance_type="ml.g6e.12xlarge")
+    with pytest.raises(SpecError) as error:
+        endpoint.add_model(
+            "Llama",
+            model=ModelSource.from_s3_uri(
+                "s3://team-weights/llama/", model_id="meta-llama/Llama-3.1-8B-Instruct"
+            ),
+            accelerators=1,
+            memory_mb=32768,
+            rollout=BlueGreenRollout(),  # type: ignore[arg-type]
+        )
+    assert (
+        "models.Llama.rollout=BlueGreenRollout: is an option of LmiEndpoint, not of "
+        "LmiInferenceEndpoint; fix: pass ComponentRollout / CopyScaling to add_model"
+    ) in str(error.value)

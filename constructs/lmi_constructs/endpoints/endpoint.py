@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from aws_cdk import (
     Annotations,
@@ -24,7 +24,13 @@ from constructs import Construct
 from ..container.container_image import ContainerImage, known_region
 from ..container.model_code import ModelCode
 from ..options.async_inference import AsyncInference, grant_async_caller
-from ..options.binding import BoundEndpoint, EndpointOption, HostingShape, OptionContext
+from ..options.binding import (
+    BoundEndpoint,
+    EndpointOption,
+    HostingShape,
+    OptionContext,
+    options_violations,
+)
 from ..options.data_capture import DataCapture
 from ..options.log_retention import sagemaker_log_retention
 from ..options.network import VpcPlacement
@@ -200,11 +206,14 @@ class LmiEndpoint(Construct):
             sagemaker_fetches_weights=sagemaker_fetches_weights,
             enable_network_isolation=enable_network_isolation,
         )
-        options: List[EndpointOption] = [
-            option
-            for option in (observability, data_capture, async_inference, rollout, autoscaling)
-            if option is not None
-        ]
+        named: Dict[str, Optional[EndpointOption]] = {
+            "observability": observability,
+            "data_capture": data_capture,
+            "async_inference": async_inference,
+            "rollout": rollout,
+            "autoscaling": autoscaling,
+        }
+        options = {prop: option for prop, option in named.items() if option is not None}
         context = OptionContext(
             shape=HostingShape.ENDPOINT,
             observability=observability,
@@ -213,8 +222,7 @@ class LmiEndpoint(Construct):
             maximum_capacity=autoscaling.max_instances if autoscaling else instance_count,
             asynchronous=async_inference is not None,
         )
-        for option in options:
-            problems += option.violations(context)
+        problems += options_violations(options, context)
         problems += _endpoint_violations(
             streaming=streaming,
             has_code=model_code is not None,
@@ -311,9 +319,9 @@ class LmiEndpoint(Construct):
         )
         # each option makes its resources and grants; the rollout reads the alarms
         # observability made, so the order is the list's
-        bound = {type(option).__name__: option.bind(self, target) for option in options}
-        self.monitoring = bound.get("Observability")
-        self.scalable_target = bound.get("AutoScaling")
+        bound = {prop: option.bind(self, target) for prop, option in options.items()}
+        self.monitoring = bound.get("observability")
+        self.scalable_target = bound.get("autoscaling")
         if network is not None:
             network.hold_release(self, self.endpoint)
         # SageMaker's own log group for the endpoint, with an expiry, deleted with the stack

@@ -27,7 +27,13 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
 from ..container.container_image import ContainerImage, known_region
-from ..options.binding import BoundEndpoint, EndpointOption, HostingShape, OptionContext
+from ..options.binding import (
+    BoundEndpoint,
+    EndpointOption,
+    HostingShape,
+    OptionContext,
+    options_violations,
+)
 from ..options.component_rollout import ComponentRollout
 from ..options.component_scaling import CopyScaling
 from ..options.log_retention import sagemaker_log_retention
@@ -389,9 +395,12 @@ class LmiInferenceEndpoint(Construct):
             field_prefix=f"{field}.",
         )
         problems += _component_violations(field, parsed_engine, copies, memory_mb)
-        options: List[EndpointOption] = [
-            option for option in (observability, rollout, scaling) if option is not None
-        ]
+        named: Dict[str, Optional[EndpointOption]] = {
+            "observability": observability,
+            "rollout": rollout,
+            "scaling": scaling,
+        }
+        options = {prop: option for prop, option in named.items() if option is not None}
         context = OptionContext(
             shape=HostingShape.COMPONENTS,
             observability=observability,
@@ -400,8 +409,7 @@ class LmiInferenceEndpoint(Construct):
             minimum_capacity=scaling.min_copies if scaling else copies,
             maximum_capacity=scaling.max_copies if scaling else copies,
         )
-        for option in options:
-            problems += option.violations(context)
+        problems += options_violations(options, context)
         if id in self.models:
             problems.append(
                 Violation(
@@ -478,7 +486,7 @@ class LmiInferenceEndpoint(Construct):
             component_name=name,
         )
         # observability first: the rollout rolls back on the alarms it made
-        bound = {type(option).__name__: option.bind(scope, target) for option in options}
+        bound = {prop: option.bind(scope, target) for prop, option in options.items()}
         added = ComponentModel(
             name,
             spec,
@@ -486,8 +494,8 @@ class LmiInferenceEndpoint(Construct):
             component,
             weights,
             scaling,
-            scalable_target=bound.get("CopyScaling"),
-            monitoring=bound.get("Observability"),  # type: ignore[arg-type]
+            scalable_target=bound.get("scaling"),
+            monitoring=bound.get("observability"),  # type: ignore[arg-type]
             rollout=rollout,
         )
         self.models[id] = added

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, ClassVar, FrozenSet, List, Optional, Protocol
+from typing import TYPE_CHECKING, ClassVar, Dict, FrozenSet, List, Optional, Protocol
 
 from constructs import Construct
 
@@ -91,3 +91,28 @@ class EndpointOption(Protocol):
     def violations(self, context: OptionContext) -> List[Violation]: ...
 
     def bind(self, scope: Construct, target: BoundEndpoint) -> object: ...
+
+
+def options_violations(
+    options: Dict[str, EndpointOption], context: OptionContext
+) -> List[Violation]:
+    """Every problem of the options passed (by prop name), at once: an option of the other
+    hosting shape (which mypy refuses, and an untyped caller could still pass), then each
+    option's own checks."""
+    found: List[Violation] = []
+    for prop, option in options.items():
+        if context.shape not in option.shapes:
+            takes = " or ".join(sorted(shape.value for shape in option.shapes))
+            found.append(
+                Violation(
+                    f"{context.field_prefix}{prop}",
+                    type(option).__name__,
+                    f"is an option of {takes}, not of {context.shape.value}",
+                    "pass ComponentRollout / CopyScaling to add_model"
+                    if context.shape is HostingShape.COMPONENTS
+                    else "pass BlueGreenRollout / AutoScaling to LmiEndpoint",
+                )
+            )
+        else:
+            found += option.violations(context)
+    return found

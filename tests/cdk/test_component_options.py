@@ -173,8 +173,8 @@ def test_a_component_rollout_needs_the_alarms():
         component_context(observability=Observability(enabled=False))
     )
     assert [str(p) for p in problems] == [
-        "models.Llama.rollout=COPY_COUNT: rolls back on the component's alarms, and "
-        "observability is disabled; fix: keep observability enabled"
+        "models.Llama.rollout=ComponentRollout: rolls back on the component's alarms, and "
+        "observability is disabled; fix: keep observability enabled, or drop the rollout"
     ]
 
 
@@ -231,3 +231,34 @@ def test_an_option_of_the_other_shape_is_refused_at_synth_too():
         "models.Llama.rollout=BlueGreenRollout: is an option of LmiEndpoint, not of "
         "LmiInferenceEndpoint; fix: pass ComponentRollout / CopyScaling to add_model"
     ) in str(error.value)
+
+
+def test_waits_past_sagemakers_limit_ask_for_shorter_waits():
+    # 8 copies one at a time, an hour each: no maximum time SageMaker takes can hold them
+    problems = ComponentRollout(wait_s=3600).violations(component_context(maximum_capacity=8))
+    assert [str(p) for p in problems] == [
+        "models.Llama.rollout.wait_s=3600: makes the waits 8 step(s) x 3600 s = 28800 s, past "
+        "the 28800 s SageMaker gives a whole update; fix: shorten wait_s or take larger batches "
+        "(maximum_batch_size)"
+    ]
+
+
+def test_a_copy_scaling_on_a_single_model_endpoint_is_refused_not_a_crash():
+    from lmi_constructs import Engine, LmiEndpoint
+
+    stack = Stack(App(), "Untyped")
+    with pytest.raises(SpecError) as error:
+        LmiEndpoint(
+            stack,
+            "Llama",
+            model=ModelSource.from_s3_uri(
+                "s3://team-weights/llama/", model_id="meta-llama/Llama-3.1-8B-Instruct"
+            ),
+            instance_type="ml.g5.12xlarge",
+            engine=Engine.VLLM,
+            autoscaling=CopyScaling(min_copies=1, max_copies=2),  # type: ignore[arg-type]
+            rollout=ComponentRollout(),  # type: ignore[arg-type]
+        )
+    text = str(error.value)
+    assert "autoscaling=CopyScaling: is an option of LmiInferenceEndpoint" in text
+    assert "rollout=ComponentRollout: is an option of LmiInferenceEndpoint" in text

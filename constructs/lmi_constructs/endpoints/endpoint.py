@@ -214,12 +214,14 @@ class LmiEndpoint(Construct):
             "autoscaling": autoscaling,
         }
         options = {prop: option for prop, option in named.items() if option is not None}
+        # an option of the other shape is refused by options_violations, not read here
+        scaled = autoscaling if isinstance(autoscaling, AutoScaling) else None
         context = OptionContext(
             shape=HostingShape.ENDPOINT,
             observability=observability,
             initial_capacity=instance_count,
-            minimum_capacity=autoscaling.min_instances if autoscaling else instance_count,
-            maximum_capacity=autoscaling.max_instances if autoscaling else instance_count,
+            minimum_capacity=scaled.min_instances if scaled else instance_count,
+            maximum_capacity=scaled.max_instances if scaled else instance_count,
             asynchronous=async_inference is not None,
         )
         problems += options_violations(options, context)

@@ -401,13 +401,15 @@ class LmiInferenceEndpoint(Construct):
             "scaling": scaling,
         }
         options = {prop: option for prop, option in named.items() if option is not None}
+        # an option of the other shape is refused by options_violations, not read here
+        scaled = scaling if isinstance(scaling, CopyScaling) else None
         context = OptionContext(
             shape=HostingShape.COMPONENTS,
             observability=observability,
             field_prefix=f"{field}.",
             initial_capacity=copies,
-            minimum_capacity=scaling.min_copies if scaling else copies,
-            maximum_capacity=scaling.max_copies if scaling else copies,
+            minimum_capacity=scaled.min_copies if scaled else copies,
+            maximum_capacity=scaled.max_copies if scaled else copies,
         )
         problems += options_violations(options, context)
         if id in self.models:

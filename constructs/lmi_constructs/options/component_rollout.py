@@ -133,6 +133,16 @@ class ComponentRollout:
                     f"pass a value in {low}..{high}",
                 )
             )
+        elif waits >= high:
+            found.append(
+                Violation(
+                    f"{field}.wait_s",
+                    self.wait_s,
+                    f"makes the waits {self.steps(copies)} step(s) x {self.wait_s} s = {waits} s, "
+                    f"past the {high} s SageMaker gives a whole update",
+                    "shorten wait_s or take larger batches (maximum_batch_size)",
+                )
+            )
         elif limit <= waits:
             found.append(
                 Violation(
@@ -143,7 +153,7 @@ class ComponentRollout:
                     f"pass more than {waits}, or larger batches",
                 )
             )
-        found += alarm_violations("rollout", self.batch_size_type, self.wait_s, context)
+        found += alarm_violations("rollout", "ComponentRollout", self.wait_s, context)
         return found
 
     def bind(self, scope: Construct, target: BoundEndpoint) -> None:

@@ -210,7 +210,7 @@ def alarm_violations(
                 f"{context.field_prefix}{field}",
                 value,
                 f"rolls back on the {owner}'s alarms, and observability is disabled",
-                "keep observability enabled",
+                "keep observability enabled, or drop the rollout",
             )
         ]
     if wait_s < observability.alarm_window_s:
@@ -220,7 +220,7 @@ def alarm_violations(
                 wait_s,
                 f"is shorter than the {observability.alarm_window_s}"
                 f" s the latency and GPU memory alarms need before they can fire "
-                f"({observability.evaluation_periods} periods of {PERIOD_S} s), so they could "
+                f"({observability.evaluation_periods} period(s) of {PERIOD_S} s), so they could "
                 "not stop a bad step",
                 f"pass wait_s >= {observability.alarm_window_s}, or fewer "
                 "Observability(evaluation_periods=...)",

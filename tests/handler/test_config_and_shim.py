@@ -136,3 +136,19 @@ def test_a_checkpoint_saved_by_deepspeed_itself_is_found(tmp_path):
     assert deepspeed_checkpoint(str(tmp_path)) is None
     (tmp_path / "ds-inference_config.json").write_text(json.dumps({"type": "BLOOM"}))
     assert deepspeed_checkpoint(str(tmp_path)) == tmp_path / "ds-inference_config.json"
+
+
+def test_int8_uses_the_quantization_config_where_transformers_has_one():
+    import types
+
+    import transformers
+
+    from lmi_handler.loading import int8_arguments
+
+    # transformers 5 has no bare load_in_8bit argument: it must go through BitsAndBytesConfig
+    arguments = int8_arguments()
+    assert set(arguments) == {"quantization_config"}
+    assert isinstance(arguments["quantization_config"], transformers.BitsAndBytesConfig)
+    assert arguments["quantization_config"].load_in_8bit is True
+    # the 2022 images' transformers (before 4.27) had only the argument
+    assert int8_arguments(types.SimpleNamespace()) == {"load_in_8bit": True}

@@ -117,14 +117,25 @@ def _load_accelerate(config: HandlerConfig, weights_dir: str):
     from transformers import AutoModelForCausalLM
 
     extra = (
-        {"load_in_8bit": True}
-        if config.dtype == "int8"
-        else dtype_argument(torch_dtype(config.dtype))
+        int8_arguments() if config.dtype == "int8" else dtype_argument(torch_dtype(config.dtype))
     )
     model = AutoModelForCausalLM.from_pretrained(
         weights_dir, device_map="auto", trust_remote_code=config.trust_remote_code, **extra
     )
     return model, "cuda:0"
+
+
+def int8_arguments(transformers_module=None) -> dict:
+    """from_pretrained's int8 (bitsandbytes LLM.int8()) arguments for the transformers installed:
+    quantization_config=BitsAndBytesConfig(load_in_8bit=True) where it exists (transformers
+    4.27 on; the bare load_in_8bit argument was deprecated in 4.x and is gone in 5.x, where it
+    raises TypeError), else load_in_8bit=True (the 2022 images' transformers)."""
+    if transformers_module is None:
+        import transformers as transformers_module
+    config_class = getattr(transformers_module, "BitsAndBytesConfig", None)
+    if config_class is None:
+        return {"load_in_8bit": True}
+    return {"quantization_config": config_class(load_in_8bit=True)}
 
 
 def build_meta_model(

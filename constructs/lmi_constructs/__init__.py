@@ -22,8 +22,9 @@ from .version import __version__  # noqa: F401  (lmi_constructs.__version__)
 if TYPE_CHECKING:  # the same names as _CONSTRUCTS, imported eagerly for type checkers only
     from .container.container_image import ContainerImage
     from .container.model_code import ModelCode
+    from .endpoints.component_rules import InstanceScaleIn
     from .endpoints.endpoint import LmiEndpoint
-    from .endpoints.inference_endpoint import InstanceScaleIn, LmiInferenceEndpoint
+    from .endpoints.inference_endpoint import LmiInferenceEndpoint
     from .options.async_inference import AsyncInference
     from .options.component_rollout import ComponentRollout
     from .options.component_scaling import CopyScaling
@@ -46,7 +47,7 @@ _CONSTRUCTS = {
     "VpcPlacement": ".options.network",
     "DataCapture": ".options.data_capture",
     "HubWeights": ".weights.hub_weights",
-    "InstanceScaleIn": ".endpoints.inference_endpoint",
+    "InstanceScaleIn": ".endpoints.component_rules",
     "LmiInferenceEndpoint": ".endpoints.inference_endpoint",
     "LmiEndpoint": ".endpoints.endpoint",
     "ModelCode": ".container.model_code",

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
-import jsii
 from aws_cdk import Annotations, CfnOutput, Duration, Names, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -24,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from ..container.container_image import ContainerImage, known_region
 from ..options.binding import (
@@ -55,59 +54,16 @@ from ..spec.names import name_violations
 from ..spec.regions import inference_component_violation
 from ..weights.model_source import ModelSource, WeightsLocation
 from ..weights.weights_bucket import WeightsBucket
+from .component_rules import (
+    EndpointRules,
+    InstanceScaleIn,
+    component_violations,
+    instance_violations,
+)
 from .environment import describe_location
 from .serving_model import ServingModel, serving_violations
 
 VARIANT_NAME = "AllTraffic"
-SCALE_IN_STRATEGIES = ("IDLE_RELEASE", "CONSOLIDATION")
-
-
-@dataclass(frozen=True)
-class InstanceScaleIn:
-    """How managed instance scaling releases instances (the variant's ScaleInPolicy).
-
-    Args:
-        strategy: IDLE_RELEASE (default) frees instances that hold no copies; CONSOLIDATION also
-            packs copies onto fewer instances.
-        cooldown_minutes: minutes after the last endpoint operation before the endpoint looks
-            for instances to release, 5..1440. Default 20.
-        max_step: the most instances terminated at a time in a consolidation scale-in, 1..100.
-            Default 1.
-
-    SageMaker API reference, ProductionVariantManagedInstanceScalingScaleInPolicy.
-    """
-
-    strategy: str = "IDLE_RELEASE"
-    cooldown_minutes: int = 20
-    max_step: int = 1
-
-    def violations(self) -> List[Violation]:
-        found = []
-        if self.strategy not in SCALE_IN_STRATEGIES:
-            found.append(
-                Violation(
-                    "scale_in.strategy",
-                    self.strategy,
-                    f"is not one of {', '.join(SCALE_IN_STRATEGIES)}",
-                    "pass IDLE_RELEASE",
-                )
-            )
-        if not 5 <= self.cooldown_minutes <= 1440:
-            found.append(
-                Violation(
-                    "scale_in.cooldown_minutes",
-                    self.cooldown_minutes,
-                    "is outside SageMaker's 5..1440",
-                    "pass e.g. 20",
-                )
-            )
-        if not 1 <= self.max_step <= 100:
-            found.append(
-                Violation(
-                    "scale_in.max_step", self.max_step, "is outside SageMaker's 1..100", "pass 1"
-                )
-            )
-        return found
 
 
 @dataclass
@@ -174,7 +130,7 @@ class LmiInferenceEndpoint(Construct):
         security_groups: Optional[Sequence[ec2.ISecurityGroup]] = None,
     ):
         super().__init__(scope, id)
-        problems = _instance_violations(
+        problems = instance_violations(
             instance_type, min_instances, max_instances, initial_instances
         )
         problems += scale_in.violations() if scale_in else []
@@ -258,7 +214,7 @@ class LmiInferenceEndpoint(Construct):
                 log_retention,
             )
         )
-        self.node.add_validation(_EndpointRules(self))
+        self.node.add_validation(EndpointRules(self))
         CfnOutput(
             self,
             "EndpointName",
@@ -394,7 +350,7 @@ class LmiInferenceEndpoint(Construct):
             enable_network_isolation=enable_network_isolation,
             field_prefix=f"{field}.",
         )
-        problems += _component_violations(field, parsed_engine, copies, memory_mb)
+        problems += component_violations(field, parsed_engine, copies, memory_mb)
         named: Dict[str, Optional[EndpointOption]] = {
             "observability": observability,
             "rollout": rollout,
@@ -542,126 +498,3 @@ class LmiInferenceEndpoint(Construct):
             resource_arns=[arn],
             actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
         )
-
-
-@jsii.implements(IValidation)
-class _EndpointRules:
-    """Rules across the models, checked at synth once every model is added."""
-
-    def __init__(self, endpoint: LmiInferenceEndpoint):
-        self.endpoint = endpoint
-
-    def validate(self) -> List[str]:
-        endpoint, problems = self.endpoint, []
-        if not endpoint.models:
-            problems.append(
-                Violation(
-                    "models",
-                    0,
-                    "an inference-component endpoint without a model serves nothing",
-                    "call add_model",
-                )
-            )
-        pinned = sorted(
-            n for n, m in endpoint.models.items() if not (m.scaling and m.scaling.min_copies == 0)
-        )
-        if endpoint.min_instances == 0 and pinned:
-            problems.append(
-                Violation(
-                    "min_instances",
-                    0,
-                    f"cannot be reached while {', '.join(pinned)} keep copies "
-                    "(no scaling, or min_copies >= 1)",
-                    "give every model CopyScaling(min_copies=0), or keep min_instances >= 1",
-                )
-            )
-        gpus = endpoint.instance.gpu_count * endpoint.max_instances
-        wanted = sum(
-            m.spec.resolved_tensor_parallel_degree * (m.scaling.max_copies if m.scaling else 1)
-            for m in endpoint.models.values()
-        )
-        if wanted > gpus:
-            problems.append(
-                Violation(
-                    "max_instances",
-                    endpoint.max_instances,
-                    f"gives {gpus} GPUs, and the models' copies at their maximum need {wanted}",
-                    "raise max_instances, or lower max_copies",
-                )
-            )
-        return [str(p) for p in problems]
-
-
-def _instance_violations(
-    instance_type: str, min_instances: int, max_instances: int, initial: int
-) -> List[Violation]:
-    found = []
-    if lookup_instance(instance_type) is None:
-        found.append(
-            Violation(
-                "instance_type",
-                instance_type,
-                "is not in the GPU catalog",
-                "use e.g. ml.g6e.2xlarge or ml.g5.12xlarge",
-            )
-        )
-    if min_instances < 0:
-        found.append(
-            Violation(
-                "min_instances", min_instances, "must be 0 or more", "pass 0 to scale to zero, or 1"
-            )
-        )
-    if max_instances < max(1, min_instances):
-        found.append(
-            Violation(
-                "max_instances",
-                max_instances,
-                f"is below min_instances ({min_instances}) or 1",
-                "pass max_instances >= min_instances",
-            )
-        )
-    if not max(1, min_instances) <= initial <= max_instances:
-        found.append(
-            Violation(
-                "initial_instances",
-                initial,
-                f"must be at least 1 and within {min_instances}..{max_instances}",
-                "start with 1 instance within the range",
-            )
-        )
-    return found
-
-
-def _component_violations(field, engine, copies, memory_mb) -> List[Violation]:
-    found = []
-    if engine.needs_model_code:
-        found.append(
-            Violation(
-                f"{field}.engine",
-                engine.name,
-                "runs our model.py, which "
-                "downloads the weights itself and is not packaged for "
-                "inference components",
-                "use Engine.VLLM",
-            )
-        )
-    if not isinstance(copies, int) or copies < 1:
-        found.append(
-            Violation(
-                f"{field}.copies",
-                copies,
-                "must be at least 1 (SageMaker "
-                "creates a component with a copy; scaling may then go to 0)",
-                "pass copies=1 and CopyScaling(min_copies=0)",
-            )
-        )
-    if not isinstance(memory_mb, int) or memory_mb < 1024:
-        found.append(
-            Violation(
-                f"{field}.memory_mb",
-                memory_mb,
-                "must be at least 1024 MB of host memory per copy",
-                "pass e.g. 32768",
-            )
-        )
-    return found

@@ -162,10 +162,12 @@ def s3_route_warning(scope: Construct, vpc: ec2.IVpc) -> None:
         return
     Annotations.of(scope).add_warning_v2(
         "lmi:vpc-s3-route",
-        f"vpc {vpc.node.path}: no S3 gateway endpoint found in this app. The container downloads "
-        "the weights from S3 at start; without a route to S3 it fails the health check after "
-        "container_startup_health_check_timeout. Add vpc.add_gateway_endpoint('S3', "
-        "service=ec2.GatewayVpcEndpointAwsService.S3), or make sure the subnets route to S3 "
+        f"vpc {vpc.node.path}: no S3 gateway endpoint found in this app. The weights are read "
+        "from S3 when a model starts (by the container itself, or by SageMaker with "
+        "sagemaker_fetches_weights, which the docs do not say bypasses the VPC); without a route "
+        "to S3 the model fails the health check after container_startup_health_check_timeout. "
+        "Add vpc.add_gateway_endpoint('S3', service=ec2.GatewayVpcEndpointAwsService.S3), or "
+        "make sure the subnets route to S3 "
         "through a NAT gateway",
     )
 

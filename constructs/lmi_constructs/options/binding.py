@@ -7,8 +7,9 @@ Two hosting shapes take options (SageMaker Developer Guide, "Real-time inference
   Application Auto Scaling on the variant; updates are blue/green with traffic shifting.
 - HostingShape.COMPONENTS: models as inference components (LmiInferenceEndpoint.add_model).
   Copies scale per component; an update is the component's own rolling update.
-Each option says which shapes it serves (`shapes`); a construct only takes the ones its shape
-serves, so the type checker refuses the rest.
+Each option says which shapes it serves (`shapes`); a construct's props only take the ones its
+shape serves, so the type checker refuses the rest, and options_violations refuses them for an
+untyped caller.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from constructs import Construct
 from ..spec import Violation
 from .binding import BoundEndpoint, HostingShape, OptionContext
 from .rollout import (
-    MARGIN_OVER_WAITS_S,
     MAX_EXECUTION_RANGE_S,
     alarm_violations,
+    default_max_execution_s,
     grant_describe_alarms,
 )
 
@@ -67,8 +67,7 @@ class ComponentRollout:
     def effective_max_execution_s(self, copies: int) -> int:
         if self.max_execution_s is not None:
             return self.max_execution_s
-        low, high = MAX_EXECUTION_RANGE_S
-        return min(high, max(3600, self.steps(copies) * self.wait_s + MARGIN_OVER_WAITS_S))
+        return default_max_execution_s(self.steps(copies) * self.wait_s)
 
     def violations(self, context: OptionContext) -> List[Violation]:
         field = f"{context.field_prefix}rollout"

@@ -31,6 +31,13 @@ MAX_EXECUTION_RANGE_S = (600, 28800)
 MARGIN_OVER_WAITS_S = 600
 
 
+def default_max_execution_s(waits_s: int) -> int:
+    """A rollout's maximum time when none is given: its waits plus MARGIN_OVER_WAITS_S, at least
+    an hour, within SageMaker's range (so always accepted when the waits themselves fit)."""
+    low, high = MAX_EXECUTION_RANGE_S
+    return min(high, max(3600, waits_s + MARGIN_OVER_WAITS_S))
+
+
 @dataclass(frozen=True)
 class BlueGreenRollout:
     """Blue/green updates with traffic shifting and automatic rollback on the alarms.
@@ -77,8 +84,7 @@ class BlueGreenRollout:
         accepts when the waits themselves are valid)."""
         if self.max_execution_s is not None:
             return self.max_execution_s
-        low, high = MAX_EXECUTION_RANGE_S
-        return min(high, max(3600, self.waits_s + MARGIN_OVER_WAITS_S))
+        return default_max_execution_s(self.waits_s)
 
     @property
     def steps(self) -> int:
